@@ -1,0 +1,103 @@
+/**
+ * Versioned, idempotent migrations: clickhouse/migrations/NNNN_name.sql applied
+ * in order, each recorded (with a checksum) in `schema_migrations`. Applied
+ * files are immutable: a changed checksum is an error, not a silent re-run.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ClickHouse } from '../lib/clickhouse';
+import { storageError } from '../lib/clickhouse';
+import type { Logger } from '../lib/logger';
+import { PROJECT_ROOT } from '../lib/config';
+
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'clickhouse', 'migrations');
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+/** Reads and parses the migration files (statements split on `;` at end of line). */
+export function readMigrations(dir: string = MIGRATIONS_DIR, database: string): Migration[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      const statements = text
+        .split(/;\s*$/m)
+        .map((s) =>
+          s
+            .split('\n')
+            .filter((l) => !l.trim().startsWith('--'))
+            .join('\n')
+            .trim(),
+        )
+        .filter((s) => s.length > 0)
+        .map((s) => s.replaceAll('{{database}}', database));
+      return {
+        version: Number(file.slice(0, 4)),
+        name: file.replace(/\.sql$/, ''),
+        checksum: crypto.createHash('sha256').update(text).digest('hex').slice(0, 16),
+        statements,
+      };
+    });
+}
+
+export interface MigrateResult {
+  applied: string[];
+  skipped: string[];
+}
+
+export async function migrate(ch: ClickHouse, logger: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {
+  const log = logger.child({ module: 'migrate' });
+  const db = ch.database;
+  try {
+    await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+    await ch.client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${ch.table('schema_migrations')}
+        (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+        ENGINE = ReplacingMergeTree ORDER BY version`,
+    });
+  } catch (err) {
+    throw storageError('cannot create the migrations table', err);
+  }
+  const rs = await ch.client.query({
+    query: `SELECT version, name, checksum FROM ${ch.table('schema_migrations')} FINAL ORDER BY version`,
+    format: 'JSONEachRow',
+  });
+  const done = new Map((await rs.json<{ version: number; name: string; checksum: string }>()).map((r) => [Number(r.version), r]));
+
+  const result: MigrateResult = { applied: [], skipped: [] };
+  for (const m of readMigrations(dir, db)) {
+    const prior = done.get(m.version);
+    if (prior) {
+      if (prior.checksum !== m.checksum) {
+        throw new Error(
+          `migration ${m.name} was changed after it was applied (checksum ${prior.checksum} -> ${m.checksum}); add a new migration instead`,
+        );
+      }
+      result.skipped.push(m.name);
+      continue;
+    }
+    for (const statement of m.statements) {
+      try {
+        await ch.client.command({ query: statement });
+      } catch (err) {
+        throw storageError(`migration ${m.name} failed`, err);
+      }
+    }
+    await ch.client.insert({
+      table: ch.table('schema_migrations'),
+      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      format: 'JSONEachRow',
+    });
+    log.info({ migration: m.name }, 'migration applied');
+    result.applied.push(m.name);
+  }
+  return result;
+}

@@ -1,0 +1,59 @@
+/**
+ * Branch directory: the known branches, their IANA time zone and currency.
+ * Built-in table = the three Nory restaurants of the original brief; a JSON file
+ * (BRANCHES_FILE) replaces it in production. Shared by producers, ingest and the API.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+
+export const branchSchema = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().min(1),
+  timezone: z.string().min(1),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  /** ISO 3166 country code, selects the special-days calendar. */
+  country: z.string().regex(/^[A-Z]{2}$/),
+  /** Company ID in the POS export (for replays), if any. */
+  pos_company_id: z.string().optional(),
+});
+export type Branch = z.infer<typeof branchSchema>;
+
+export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
+  { id: '2hg8j32gw8g', name: 'Nory Taco', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36871' },
+  { id: '345hngydkgs', name: 'Nory Pizza', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36872' },
+  { id: '352h67i328fh', name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36869' },
+]);
+
+export class BranchDirectory {
+  private readonly byId: ReadonlyMap<string, Branch>;
+  private readonly byPosCompany: ReadonlyMap<string, Branch>;
+
+  constructor(branches: readonly Branch[]) {
+    this.byId = new Map(branches.map((b) => [b.id, b]));
+    this.byPosCompany = new Map(
+      branches.filter((b) => b.pos_company_id !== undefined).map((b) => [b.pos_company_id as string, b]),
+    );
+  }
+
+  get(id: string): Branch | undefined {
+    return this.byId.get(id);
+  }
+
+  byPosCompanyId(companyId: string): Branch | undefined {
+    return this.byPosCompany.get(companyId);
+  }
+
+  list(): Branch[] {
+    return [...this.byId.values()];
+  }
+
+  /** Loads BRANCHES_FILE (a JSON array of branches) or the built-in table. */
+  static load(file?: string): BranchDirectory {
+    if (!file) return new BranchDirectory(NORY_BRANCHES);
+    const parsed = z.array(branchSchema).min(1).safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    if (!parsed.success) {
+      throw new Error(`BRANCHES_FILE ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    return new BranchDirectory(parsed.data);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The one place that reads process.env. Every variable is declared here, parsed
+ * with zod at start-up into a frozen, typed object; defaults run locally.
+ * The README's configuration table documents the same names.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+/** Project root (where package.json lives), also from dist/lib. */
+export const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Roles this process runs: any of ingest, forecaster, api (all-in-one by default). */
+  ROLES: csv.pipe(z.array(z.enum(['ingest', 'forecaster', 'api']))).default('ingest,forecaster,api'),
+
+  // --- Kafka ---
+  KAFKA_BROKERS: csv.pipe(z.array(z.string().min(1)).min(1)).default('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('tillcast'),
+  KAFKA_TOPIC_SALES: z.string().min(1).default('pos.sales.v1'),
+  KAFKA_TOPIC_DLQ: z.string().min(1).default('pos.sales.dlq'),
+  KAFKA_TOPIC_HOURS_CLOSED: z.string().min(1).default('sales.hours.closed'),
+  KAFKA_SALES_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  KAFKA_INGEST_GROUP: z.string().min(1).default('tillcast-ingest'),
+  KAFKA_FORECASTER_GROUP: z.string().min(1).default('tillcast-forecaster'),
+
+  // --- ClickHouse ---
+  /** Empty: the embedded engine (chdb) in this process. Set: a ClickHouse server over HTTP. */
+  CLICKHOUSE_URL: z.string().url().optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('tillcast'),
+  /** Data directory of the embedded engine; one process owns it at a time. */
+  CLICKHOUSE_DATA_DIR: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'clickhouse')),
+
+  // --- Ingest ---
+  /** How far behind its watermark a branch's hour closes (late events still count). */
+  INGEST_ALLOWED_LATENESS_S: z.coerce.number().int().min(0).default(300),
+  /** Late events within this window update a closed hour and publish a new revision. */
+  INGEST_CORRECTION_WINDOW_H: z.coerce.number().int().min(0).default(72),
+  /** Events further in the future than this (vs. wall clock) are rejected. */
+  INGEST_MAX_FUTURE_S: z.coerce.number().int().min(0).default(3600),
+  /** Known branches: a JSON file; empty uses the built-in table. */
+  BRANCHES_FILE: z.string().optional(),
+  /** Simulated demo branches (sim-0001 ...) added to the branch directory; the simulator publishes for them. */
+  DEMO_BRANCHES: z.coerce.number().int().min(0).max(5000).default(0),
+  /** Accept events from branches not in the table (they get UTC and EUR). */
+  INGEST_ACCEPT_UNKNOWN_BRANCHES: bool.default('false'),
+
+  // --- Model / forecaster ---
+  MODELS_DIR: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'models')),
+  FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(60).default(14),
+  FORECAST_RUN_TTL_DAYS: z.coerce.number().int().min(1).default(90),
+  TRAIN_SEED: z.coerce.number().int().default(42),
+
+  // --- API ---
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  CORS_ORIGINS: csv.default(''),
+  API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(6000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
+});
+
+export type Config = Readonly<z.infer<typeof envSchema>>;
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: string[]) {
+    super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (or overrides, for tests). Empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
