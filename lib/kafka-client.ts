@@ -1,0 +1,89 @@
+/**
+ * The kafkajs client: brokers and client id from the config, kafkajs's own logs
+ * bridged into pino (`module: 'kafkajs'`), retries long enough to ride out a broker
+ * restart (about a minute of backoff in all) rather than the 5 quick retries of
+ * the default.
+ */
+import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import type { Config } from './config';
+import type { Logger } from './logger';
+
+type PinoLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * kafkajs logs some routine, retried events at ERROR or WARN. They are demoted
+ * here; whatever finally fails still reaches the caller as an exception.
+ */
+const DEMOTIONS: ReadonlyArray<readonly [RegExp, PinoLevel]> = [
+  // Printed once per process by every kafkajs 2.x producer.
+  [/switched default partitioner/, 'debug'],
+  // Normal group life: a member joined or left.
+  [/The group is rebalancing, re-joining/, 'info'],
+  // Printed for every idempotent producer because the client caps retries (see createKafka):
+  // a send that exhausts them rejects to its caller, which decides; worth a line, not a warning.
+  [/Limiting retries for the idempotent producer/, 'info'],
+  // Not there yet (a topic just created, a leader moving, the offsets topic being created on a
+  // fresh broker, a coordinator loading): retried.
+  [
+    /does not host this topic-partition|not the leader for that topic-partition|no leader for this topic-partition|coordinator is (?:loading|not available)|not the correct coordinator/i,
+    'debug',
+  ],
+  // The broker is away (restart, fault tests): retried with backoff.
+  [
+    /Connection error|Failed to connect to seed broker|ECONNREFUSED|Connection timeout|Closed connection/,
+    'warn',
+  ],
+];
+
+const LEVELS: Record<number, PinoLevel> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+const RANK: Record<PinoLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** kafkajs's threshold from pino's: kafkajs builds DEBUG entries (one per request) only when pino would print them. */
+function kafkajsLevel(logger: Logger): logLevel {
+  if (logger.isLevelEnabled('debug')) return logLevel.DEBUG;
+  if (logger.isLevelEnabled('info')) return logLevel.INFO;
+  if (logger.isLevelEnabled('warn')) return logLevel.WARN;
+  if (logger.isLevelEnabled('error')) return logLevel.ERROR;
+  return logLevel.NOTHING;
+}
+
+/** A kafkajs logCreator writing to `logger.child({ module: 'kafkajs' })`. */
+export function kafkaLogCreator(logger: Logger): logCreator {
+  const log = logger.child({ module: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log: entry }: LogEntry) => {
+      const {
+        message,
+        timestamp: _t,
+        logger: _l,
+        ...fields
+      } = entry as LogEntry['log'] & { logger?: unknown };
+      let target = LEVELS[level] ?? 'info';
+      const text = `${message} ${typeof fields.error === 'string' ? fields.error : ''}`;
+      const demotion = DEMOTIONS.find(([re]) => re.test(text));
+      if (demotion && RANK[demotion[1]] > RANK[target]) target = demotion[1];
+      log[target]({ ns: namespace, ...fields }, message);
+    };
+}
+
+export function createKafka(
+  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
+  logger: Logger,
+): Kafka {
+  return new Kafka({
+    clientId: config.KAFKA_CLIENT_ID,
+    brokers: [...config.KAFKA_BROKERS],
+    logLevel: kafkajsLevel(logger),
+    logCreator: kafkaLogCreator(logger),
+    // A busy 2-core box can take longer than kafkajs's 1 s default to accept a connection.
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    // 300 ms doubling to 30 s, 8 times: ~1 min in all, longer than a broker restart.
+    retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 },
+  });
+}

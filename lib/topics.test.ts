@@ -1,0 +1,43 @@
+/** Topic names and specs from the config (no broker: ensureTopics is covered by test/kafka-roundtrip.test.ts). */
+import { loadConfig } from './config';
+import { topicNames, topicSpecs } from './topics';
+
+describe('topics', () => {
+  test('names come from the config', () => {
+    const config = loadConfig({
+      KAFKA_TOPIC_SALES: 's',
+      KAFKA_TOPIC_DLQ: 'd',
+      KAFKA_TOPIC_HOURS_CLOSED: 'h',
+    });
+    expect(topicNames(config)).toEqual({ sales: 's', dlq: 'd', hoursClosed: 'h' });
+    expect(topicNames(loadConfig({}))).toEqual({
+      sales: 'pos.sales.v1',
+      dlq: 'pos.sales.dlq',
+      hoursClosed: 'sales.hours.closed',
+    });
+  });
+
+  test('sales and hours-closed get KAFKA_SALES_PARTITIONS partitions, the DLQ one kept 30 days', () => {
+    const specs = topicSpecs(loadConfig({ KAFKA_SALES_PARTITIONS: '4' }));
+    const byName = Object.fromEntries(specs.map((s) => [s.topic, s]));
+    expect(byName['pos.sales.v1']).toMatchObject({ numPartitions: 4, replicationFactor: 1 });
+    expect(byName['sales.hours.closed']).toMatchObject({ numPartitions: 4, replicationFactor: 1 });
+    expect(byName['pos.sales.dlq']).toMatchObject({ numPartitions: 1, replicationFactor: 1 });
+    expect(byName['pos.sales.dlq']!.configEntries).toContainEqual({
+      name: 'retention.ms',
+      value: '2592000000',
+    });
+  });
+
+  test('min.insync.replicas follows the replication factor', () => {
+    const minIsr = (rf: number) =>
+      topicSpecs(loadConfig({}), rf)[0]!.configEntries!.find((e) => e.name === 'min.insync.replicas')!.value;
+    expect([1, 2, 3, 5].map(minIsr)).toEqual(['1', '1', '2', '2']);
+  });
+
+  test('three topics need three names', () => {
+    expect(() => topicSpecs(loadConfig({ KAFKA_TOPIC_DLQ: 'pos.sales.v1' }))).toThrow(
+      /three different names/,
+    );
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The one module that knows tillcast's topics: their names (from the config) and
+ * how they are created. `ensureTopics` is idempotent and safe to run from every
+ * process at start-up: it creates what is missing and waits until every
+ * partition has a leader, so a producer can write right after it returns.
+ */
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Config } from './config';
+
+export type TopicConfig = Pick<
+  Config,
+  'KAFKA_TOPIC_SALES' | 'KAFKA_TOPIC_DLQ' | 'KAFKA_TOPIC_HOURS_CLOSED' | 'KAFKA_SALES_PARTITIONS'
+>;
+
+export interface TopicNames {
+  /** POS events (sales and heartbeats), keyed by branch id. */
+  readonly sales: string;
+  /** Rejected messages: original bytes plus reason headers. */
+  readonly dlq: string;
+  /** HourClosed events, keyed by branch id. */
+  readonly hoursClosed: string;
+}
+
+export function topicNames(config: TopicConfig): TopicNames {
+  return {
+    sales: config.KAFKA_TOPIC_SALES,
+    dlq: config.KAFKA_TOPIC_DLQ,
+    hoursClosed: config.KAFKA_TOPIC_HOURS_CLOSED,
+  };
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What `ensureTopics` creates.
+ *
+ * - sales: KAFKA_SALES_PARTITIONS partitions; keyed by branch, so a branch's events stay in order.
+ * - hours-closed: as many partitions as sales. Its events are keyed by branch too and come
+ *   from the ingest consumers, one per sales partition at most; the forecaster group can then
+ *   scale out as far as ingest does, each branch's hours still in order.
+ * - dlq: one partition (low volume, read by people in arrival order) kept for 30 days, long
+ *   enough to notice, fix and replay.
+ *
+ * replicationFactor: 1 for the single local broker (dev, tests, CI). A production cluster
+ * passes 3; min.insync.replicas then follows (2 of 3), so an acks=all write survives one
+ * broker going away.
+ */
+export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicConfig[] {
+  const names = topicNames(config);
+  if (new Set(Object.values(names)).size !== 3) {
+    throw new Error(
+      `the sales, DLQ and hours-closed topics need three different names (got ${JSON.stringify(names)})`,
+    );
+  }
+  const minIsr = String(Math.max(1, Math.min(2, replicationFactor - 1)));
+  const common = [{ name: 'min.insync.replicas', value: minIsr }];
+  return [
+    {
+      topic: names.sales,
+      numPartitions: config.KAFKA_SALES_PARTITIONS,
+      replicationFactor,
+      configEntries: common,
+    },
+    {
+      topic: names.hoursClosed,
+      numPartitions: config.KAFKA_SALES_PARTITIONS,
+      replicationFactor,
+      configEntries: common,
+    },
+    {
+      topic: names.dlq,
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: [...common, { name: 'retention.ms', value: String(30 * DAY_MS) }],
+    },
+  ];
+}
+
+export interface EnsureTopicsResult {
+  /** Topics this call created (the others existed already and were left as they are). */
+  created: string[];
+}
+
+/**
+ * Creates the missing topics (with `waitForLeaders`) and waits until every partition of all
+ * three has a leader. Existing topics are not altered: adding partitions to the sales topic
+ * would move branches to other partitions and break their ordering, so that stays a deliberate,
+ * manual step.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  config: TopicConfig,
+  replicationFactor = 1,
+): Promise<EnsureTopicsResult> {
+  const specs = topicSpecs(config, replicationFactor);
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length > 0) {
+    // false when another process created some of them in the meantime (kafkajs then skips
+    // waiting for leaders): the check below covers that case.
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  }
+  await waitForLeaders(
+    admin,
+    specs.map((s) => s.topic),
+  );
+  return { created: missing.map((s) => s.topic) };
+}
+
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = '';
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = meta.flatMap((t) =>
+        t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}[${p.partitionId}]`),
+      );
+      if (leaderless.length === 0 && meta.length === topics.length) return;
+      lastProblem = `no leader yet for ${leaderless.join(', ') || 'some topics'}`;
+    } catch (err) {
+      lastProblem = (err as Error).message;
+    }
+    if (Date.now() >= deadline)
+      throw new Error(`topics ${topics.join(', ')} not ready after ${timeoutMs} ms: ${lastProblem}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}

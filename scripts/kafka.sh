@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# A real, single-node Apache Kafka broker for development and tests (no Docker).
+#
+#   bash scripts/kafka.sh up        start it (fetches the jars the first time), wait until it serves
+#   bash scripts/kafka.sh down      stop it (SIGTERM, up to 30 s for a clean shutdown, then SIGKILL)
+#   bash scripts/kafka.sh restart   down, then up
+#   bash scripts/kafka.sh status [--json]
+#                                   one human line (or a JSON object) on stdout;
+#                                   exit 0 when running, 3 when not
+#
+# Apache Kafka's broker jars come from Maven Central through mvn (scripts/kafka/pom.xml) and
+# are cached in an ignored folder keyed by the Kafka version and the pom, so only the first
+# `up` (or a version bump) runs mvn. The broker is KRaft (broker and controller in one
+# process, node id 1), listens on 127.0.0.1 only and keeps its data, log, pid file and
+# cluster id under the stack dir. Several brokers can run side by side with different
+# STACK_DIR and ports (the test suite runs its own, see test/global-setup.ts).
+#
+# Environment:
+#   STACK_DIR              where the broker lives           (default: <project root>/.stack)
+#                          <STACK_DIR>/kafka/{data/,kafka.log,kafka.pid,server.properties,cluster.id}
+#   KAFKA_PORT             client (PLAINTEXT) port           (default: 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port             (default: KAFKA_PORT + 1)
+#   KAFKA_HEAP             JVM heap options                  (default: -Xmx512m -Xms512m)
+#   KAFKA_START_TIMEOUT_S  how long `up` waits for readiness (default: 120)
+#   KAFKA_LIBS_DIR         jar cache                         (default: <STACK_DIR>/kafka/libs;
+#                          the test broker shares the dev stack's cache through it). The jars
+#                          go to <KAFKA_LIBS_DIR>/<version>-<pom hash>/: a version bump fetches
+#                          anew, and a broker still running on the old jars keeps them.
+#   KAFKA_VERIFY           1: `up` also checks the broker with a kafkajs describeCluster
+#                          when node and kafkajs are installed (default: 1; 0 skips it)
+#   JAVA_HOME              the JVM to use (default: java on PATH; Java 17 expected)
+#
+# Readiness: not an open port (KRaft opens its listeners before the broker is unfenced), but
+# the broker's own "Kafka Server started" log line from this start (the log is rotated at
+# every start), the client port answering and, unless KAFKA_VERIFY=0, a kafkajs
+# describeCluster that sees the broker. On timeout `up` prints the log's last 40 lines,
+# stops what it started and exits non-zero.
+#
+# Progress goes to stderr; only `status` writes to stdout.
+set -euo pipefail
+
+readonly KAFKA_VERSION=3.9.2
+readonly HOST=127.0.0.1
+readonly NODE_ID=1
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+readonly POM=$ROOT/scripts/kafka/pom.xml
+readonly LOG4J=$ROOT/scripts/kafka/log4j.properties
+
+STACK_DIR=$(realpath -m "${STACK_DIR:-$ROOT/.stack}")
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+KAFKA_HEAP=${KAFKA_HEAP:--Xmx512m -Xms512m}
+KAFKA_START_TIMEOUT_S=${KAFKA_START_TIMEOUT_S:-120}
+KAFKA_VERIFY=${KAFKA_VERIFY:-1}
+KDIR=$STACK_DIR/kafka
+LIBS_ROOT=$(realpath -m "${KAFKA_LIBS_DIR:-$KDIR/libs}")
+LIBS=$LIBS_ROOT/$KAFKA_VERSION-$(sha256sum "$POM" | cut -c1-12)
+DATA=$KDIR/data
+LOG=$KDIR/kafka.log
+PIDFILE=$KDIR/kafka.pid
+PROPS=$KDIR/server.properties
+CLUSTER_ID_FILE=$KDIR/cluster.id
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+say() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() {
+  say "error: $*"
+  exit 1
+}
+
+for v in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_START_TIMEOUT_S; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number (got '${!v}')"
+done
+((KAFKA_PORT != KAFKA_CONTROLLER_PORT)) || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+
+now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- process and port checks -------------------------------------------------------------
+
+# The pid in the pid file, or nothing.
+read_pid() {
+  if [[ -f $PIDFILE ]]; then tr -dc '0-9' <"$PIDFILE"; fi
+}
+
+# Alive, not a zombie, and really this stack's broker (pids get reused).
+is_our_broker() {
+  local pid=$1 stat args
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  stat=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  [[ $stat != Z* ]] || return 1
+  args=$(ps -o args= -ww -p "$pid" 2>/dev/null) || return 1
+  [[ $args == *kafka.Kafka* && $args == *"$PROPS"* ]]
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# --- jars ----------------------------------------------------------------------------------
+
+jar_has() { # jar, entry (no grep -q: an early exit would SIGPIPE the lister and fail pipefail)
+  if command -v unzip >/dev/null; then
+    unzip -Z1 "$1" 2>/dev/null | grep -xF "$2" >/dev/null
+  else
+    jar tf "$1" 2>/dev/null | grep -xF "$2" >/dev/null
+  fi
+}
+
+fetch_libs() {
+  local stamp want tmp t0 core old
+  want="kafka_2.13 $KAFKA_VERSION $(basename "$LIBS")"
+  stamp=$LIBS/.fetched # written last: its presence means a complete, verified fetch
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+
+  mkdir -p "$LIBS_ROOT"
+  # Stacks sharing a jar cache (KAFKA_LIBS_DIR) must not fetch into it at the same time.
+  exec 8>"$LIBS_ROOT/.lock"
+  flock -w 900 8 || die "timed out waiting for another fetch into $LIBS_ROOT"
+  if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+    exec 8>&-
+    return 0
+  fi
+
+  command -v mvn >/dev/null || die "mvn not found: install Maven 3.8+ (the broker jars come from Maven Central)"
+  say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central with mvn into $LIBS"
+  say "(first time only, or after a version bump: this can take a minute or two)"
+  t0=$(now)
+  tmp=$LIBS.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.mvn.log" 2>&1; then
+    cat "$tmp.mvn.log" >&2
+    rm -rf "$tmp" "$tmp.mvn.log"
+    die "mvn could not fetch the Kafka jars (output above)"
+  fi
+  rm -f "$tmp.mvn.log"
+  core=$tmp/kafka_2.13-$KAFKA_VERSION.jar
+  [[ -f $core ]] || die "mvn did not deliver $(basename "$core")"
+  jar_has "$core" kafka/Kafka.class || die "kafka.Kafka is not in $(basename "$core")"
+  jar_has "$core" kafka/tools/StorageTool.class || die "kafka.tools.StorageTool is not in $(basename "$core")"
+  compgen -G "$tmp/reload4j-*.jar" >/dev/null || die "reload4j missing from the fetched jars"
+  printf '%s\n' "$want" >"$tmp/.fetched"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  # Other versions go, unless a running broker (of any stack) still uses them.
+  for old in "$LIBS_ROOT"/*/; do
+    old=${old%/}
+    [[ $old == "$LIBS" ]] && continue
+    if pgrep -f -- "$old/" >/dev/null; then
+      say "keeping $old: a running process uses it"
+    else
+      rm -rf "$old"
+    fi
+  done
+  exec 8>&-
+  say "fetched $(compgen -G "$LIBS/*.jar" | wc -l) jars ($(du -sh "$LIBS" | cut -f1)) in $(since "$t0")s"
+}
+
+# --- configuration -------------------------------------------------------------------------
+
+write_server_properties() {
+  cat >"$PROPS.tmp" <<EOF
+# Generated by scripts/kafka.sh at every start: edit the script, not this file.
+process.roles=broker,controller
+node.id=$NODE_ID
+controller.quorum.voters=$NODE_ID@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$DATA
+
+# One node: every internal topic has one replica, and one in-sync replica is enough.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+default.replication.factor=1
+min.insync.replicas=1
+
+# Topics are created explicitly (lib/topics.ts), never by a typo in a producer.
+auto.create.topics.enable=false
+num.partitions=1
+# Consumers join at once (tests start and stop many groups).
+group.initial.rebalance.delay.ms=0
+# After a crash (SIGKILL), the controller keeps the dead incarnation's registration until its
+# session expires and only then admits the restarted broker: 6 s instead of the default 9 s.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
+
+# A small dev box: modest threads, segments and retention.
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.segment.bytes=67108864
+log.retention.hours=168
+log.retention.bytes=1073741824
+log.retention.check.interval.ms=300000
+log.cleaner.dedupe.buffer.size=16777216
+log.cleaner.threads=1
+EOF
+  mv "$PROPS.tmp" "$PROPS"
+}
+
+ensure_formatted() {
+  [[ -f $DATA/meta.properties ]] && return 0
+  local id out
+  if [[ ! -s $CLUSTER_ID_FILE ]]; then
+    id=$("$JAVA" -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 | tr -d '[:space:]')
+    [[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "could not generate a cluster id (got '$id')"
+    printf '%s\n' "$id" >"$CLUSTER_ID_FILE"
+  fi
+  id=$(tr -d '[:space:]' <"$CLUSTER_ID_FILE")
+  say "formatting storage in $DATA (cluster id $id)"
+  if ! out=$("$JAVA" -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$KDIR" -cp "$LIBS/*" \
+    kafka.tools.StorageTool format -t "$id" -c "$PROPS" --ignore-formatted 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "formatting the storage failed"
+  fi
+}
+
+# --- readiness -----------------------------------------------------------------------------
+
+# describeCluster through kafkajs, as the application will talk to the broker.
+verify_with_kafkajs() {
+  [[ $KAFKA_VERIFY == 1 ]] || return 0
+  command -v node >/dev/null && [[ -d $ROOT/node_modules/kafkajs ]] || return 0
+  KAFKAJS="$ROOT/node_modules/kafkajs" BROKER="$HOST:$KAFKA_PORT" timeout 20 node -e '
+    const { Kafka, logLevel } = require(process.env.KAFKAJS);
+    const kafka = new Kafka({ clientId: "kafka.sh", brokers: [process.env.BROKER], logLevel: logLevel.NOTHING,
+      connectionTimeout: 3000, requestTimeout: 5000, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    admin.connect()
+      .then(() => admin.describeCluster())
+      .then((c) => { if (c.brokers.length < 1 || c.controller === null) throw new Error("no broker or controller yet"); })
+      .then(() => admin.disconnect())
+      .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); });
+  ' >/dev/null 2>&1
+}
+
+fail_start() { # pid, reason
+  say "error: $2"
+  if [[ -s $LOG ]]; then
+    say "last 40 lines of $LOG:"
+    tail -n 40 "$LOG" >&2 || true
+  else
+    say "$LOG is still empty (the JVM had not logged anything yet)"
+  fi
+  if is_our_broker "$1"; then
+    say "stopping the half-started broker (pid $1)"
+    stop_pid "$1" 10
+  fi
+  rm -f "$PIDFILE"
+  exit 1
+}
+
+wait_ready() { # pid, t0
+  local pid=$1 deadline=$((SECONDS + KAFKA_START_TIMEOUT_S)) logged=0
+  while :; do
+    is_our_broker "$pid" || fail_start "$pid" "the broker exited during start-up"
+    if grep -qF 'Kafka Server started' "$LOG" 2>/dev/null && port_open "$KAFKA_PORT"; then
+      if ((logged == 0)); then
+        say "broker reports 'Kafka Server started' after $(since "$2")s$([[ $KAFKA_VERIFY == 1 ]] && echo '; checking it with kafkajs')"
+        logged=1
+      fi
+      verify_with_kafkajs && return 0
+    fi
+    ((SECONDS < deadline)) || fail_start "$pid" "the broker was not ready within ${KAFKA_START_TIMEOUT_S}s (KAFKA_START_TIMEOUT_S)"
+    sleep 0.2
+  done
+}
+
+# --- commands ------------------------------------------------------------------------------
+
+stop_pid() { # pid, seconds before SIGKILL
+  local pid=$1 grace=$2 deadline
+  kill -TERM "$pid" 2>/dev/null || return 0
+  deadline=$((SECONDS + grace))
+  while is_our_broker "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+  if is_our_broker "$pid"; then
+    say "pid $pid did not stop within ${grace}s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while is_our_broker "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+  fi
+}
+
+lock_stack() {
+  mkdir -p "$KDIR"
+  exec 9>"$KDIR/.lock"
+  flock -w 600 9 || die "another kafka.sh is busy with $KDIR"
+}
+
+cmd_up() {
+  local pid t0
+  lock_stack
+  pid=$(read_pid)
+  if is_our_broker "$pid"; then
+    if port_open "$KAFKA_PORT"; then
+      say "already running: pid $pid on $HOST:$KAFKA_PORT (version $KAFKA_VERSION)"
+      return 0
+    fi
+    say "pid $pid is alive but $HOST:$KAFKA_PORT does not answer yet: waiting for it"
+    wait_ready "$pid" "$(now)"
+    say "running: pid $pid on $HOST:$KAFKA_PORT"
+    return 0
+  fi
+  if [[ -n $pid ]]; then
+    say "removing stale pid file (pid $pid is gone, or no longer this stack's broker)"
+  fi
+  rm -f "$PIDFILE"
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open "$p" && die "$HOST:$p is already in use by another process (not the broker of $STACK_DIR): pick other KAFKA_PORT / KAFKA_CONTROLLER_PORT, or stop it"
+  done
+  command -v "$JAVA" >/dev/null || die "java not found: install Java 17 (or set JAVA_HOME)"
+
+  fetch_libs
+  mkdir -p "$DATA"
+  write_server_properties
+  ensure_formatted
+
+  # A fresh log per start: readiness looks for this start's "Kafka Server started".
+  [[ -f $LOG ]] && mv -f "$LOG" "$LOG.prev"
+  : >"$LOG"
+  say "starting Kafka $KAFKA_VERSION on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), stack $KDIR, log $LOG"
+  t0=$(now)
+  # setsid: the broker outlives this script and its caller's process group (a Ctrl-C in the
+  # terminal that ran `up` does not take it down). The wrapper writes its own pid, then execs
+  # java, so the pid file holds the JVM's pid. fd 9 (the stack lock) is not inherited.
+  # shellcheck disable=SC2086,SC2016 # KAFKA_HEAP is a list of JVM options; $$ is the wrapper's
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
+    "$JAVA" $KAFKA_HEAP -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$KDIR" \
+    -cp "$LIBS/*" kafka.Kafka "$PROPS" \
+    </dev/null >>"$LOG" 2>&1 9>&- &
+  # The pid file appears as soon as the wrapper runs.
+  for _ in $(seq 50); do
+    pid=$(read_pid)
+    [[ -n $pid ]] && break
+    sleep 0.1
+  done
+  [[ -n $pid ]] || die "the broker process did not start"
+  wait_ready "$pid" "$t0"
+  say "ready: pid $pid on $HOST:$KAFKA_PORT (version $KAFKA_VERSION) in $(since "$t0")s"
+}
+
+cmd_down() {
+  local pid t0
+  lock_stack
+  pid=$(read_pid)
+  if ! is_our_broker "$pid"; then
+    [[ -n $pid ]] && say "removing stale pid file (pid $pid is gone, or no longer this stack's broker)"
+    rm -f "$PIDFILE"
+    say "not running ($KDIR)"
+    return 0
+  fi
+  say "stopping pid $pid (SIGTERM, up to 30s for a clean shutdown)"
+  t0=$(now)
+  stop_pid "$pid" 30
+  if is_our_broker "$pid"; then
+    die "pid $pid is still there after SIGKILL"
+  fi
+  rm -f "$PIDFILE"
+  say "stopped in $(since "$t0")s"
+}
+
+json_str() {
+  local s=${1//\\/\\\\}
+  printf '"%s"' "${s//\"/\\\"}"
+}
+
+cmd_status() {
+  local json=0 pid state cluster_id=""
+  [[ ${1:-} == --json ]] && json=1
+  pid=$(read_pid)
+  if is_our_broker "$pid"; then
+    if port_open "$KAFKA_PORT"; then state=running; else state=starting; fi
+  else
+    state=stopped
+    pid=""
+  fi
+  [[ -s $CLUSTER_ID_FILE ]] && cluster_id=$(tr -d '[:space:]' <"$CLUSTER_ID_FILE")
+  if ((json)); then
+    printf '{"state":%s,"running":%s,"pid":%s,"host":%s,"port":%s,"controllerPort":%s,"brokers":%s,"version":%s,"clusterId":%s,"stackDir":%s,"log":%s}\n' \
+      "$(json_str "$state")" "$([[ $state == running ]] && echo true || echo false)" "${pid:-null}" \
+      "$(json_str "$HOST")" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$(json_str "$HOST:$KAFKA_PORT")" \
+      "$(json_str "$KAFKA_VERSION")" "$([[ -n $cluster_id ]] && json_str "$cluster_id" || echo null)" \
+      "$(json_str "$KDIR")" "$(json_str "$LOG")"
+  else
+    case $state in
+      running) echo "kafka: running pid $pid on $HOST:$KAFKA_PORT (version $KAFKA_VERSION)" ;;
+      starting) echo "kafka: starting pid $pid, $HOST:$KAFKA_PORT not answering yet (version $KAFKA_VERSION)" ;;
+      stopped) echo "kafka: stopped" ;;
+    esac
+  fi
+  [[ $state == running ]] && return 0 || return 3
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  restart)
+    cmd_down
+    exec 9>&-
+    cmd_up
+    ;;
+  status) cmd_status "${2:-}" ;;
+  -h | --help | help) usage ;;
+  *)
+    usage
+    exit 2
+    ;;
+esac

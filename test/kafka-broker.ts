@@ -1,0 +1,183 @@
+/**
+ * The test broker and helpers around it. The test suite runs its own broker
+ * (STACK_DIR=<project>/.stack/test, port 19092 or TEST_KAFKA_PORT), apart from
+ * a developer's broker on 9092: test/global-setup.ts starts it.
+ *
+ * Fault tests stop and start a broker with stopBroker()/startBroker(). Jest runs
+ * test files in parallel against the shared broker, so a test that stops a broker
+ * should use one of its own, `dedicatedBroker(name, port)`, rather than pull the
+ * shared one from under the other files' tests.
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../lib/config';
+
+const KAFKA_SH = path.join(PROJECT_ROOT, 'scripts', 'kafka.sh');
+
+/** Which broker scripts/kafka.sh acts on. */
+export interface BrokerTarget {
+  stackDir: string;
+  port: number;
+}
+
+export const TEST_STACK_DIR = path.join(PROJECT_ROOT, '.stack', 'test');
+
+export function testBrokerPort(): number {
+  const port = Number(process.env.TEST_KAFKA_PORT ?? 19092);
+  if (!Number.isInteger(port) || port < 1 || port > 65534)
+    throw new Error(`TEST_KAFKA_PORT must be a port number (got ${process.env.TEST_KAFKA_PORT})`);
+  return port;
+}
+
+/** Bootstrap address of the shared test broker, as KAFKA_BROKERS. */
+export function testBrokerAddress(): string {
+  return `127.0.0.1:${testBrokerPort()}`;
+}
+
+/** The broker the global setup starts and every test file shares. */
+export function sharedTestBroker(): BrokerTarget {
+  return { stackDir: TEST_STACK_DIR, port: testBrokerPort() };
+}
+
+/**
+ * A broker of a fault test's own: .stack/test-<name>, the given port (and port + 1 for its
+ * controller). Start it with startBroker(target), stop it with stopBroker(target) in afterAll.
+ */
+export function dedicatedBroker(name: string, port: number): BrokerTarget & { address: string } {
+  return { stackDir: path.join(PROJECT_ROOT, '.stack', `test-${name}`), port, address: `127.0.0.1:${port}` };
+}
+
+/**
+ * Environment for scripts/kafka.sh acting on a test broker (the shared one by default). Sets
+ * every variable a developer may have exported for their own broker, so the two never collide,
+ * and shares the default stack's jar cache, so the jars are fetched once per machine.
+ */
+export function testBrokerEnv(target: BrokerTarget = sharedTestBroker()): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    STACK_DIR: target.stackDir,
+    KAFKA_PORT: String(target.port),
+    KAFKA_CONTROLLER_PORT: String(target.port + 1),
+    KAFKA_LIBS_DIR: process.env.KAFKA_LIBS_DIR ?? path.join(PROJECT_ROOT, '.stack', 'kafka', 'libs'),
+  };
+}
+
+export interface ScriptOptions {
+  /** Default: the shared test broker. */
+  target?: BrokerTarget;
+  /** Also copy the script's progress lines to this process's stderr. */
+  echo?: boolean;
+}
+
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `bash scripts/kafka.sh <args>` without blocking the event loop (a test's clients keep
+ * running while the broker stops or starts).
+ */
+export function kafkaScript(args: string[], opts: ScriptOptions = {}): Promise<ScriptResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [KAFKA_SH, ...args], {
+      env: testBrokerEnv(opts.target),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (opts.echo) process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function mustRun(args: string[], opts: ScriptOptions): Promise<ScriptResult> {
+  const r = await kafkaScript(args, opts);
+  if (r.code !== 0)
+    throw new Error(`scripts/kafka.sh ${args.join(' ')} exited with ${r.code}:\n${r.stderr.trim()}`);
+  return r;
+}
+
+/** Starts a test broker (no-op when it runs) and resolves once it serves clients. */
+export async function startBroker(opts: ScriptOptions = {}): Promise<void> {
+  await mustRun(['up'], opts);
+}
+
+/** Stops a test broker cleanly (SIGTERM; SIGKILL after 30 s); no-op when it is stopped. */
+export async function stopBroker(opts: ScriptOptions = {}): Promise<void> {
+  await mustRun(['down'], opts);
+}
+
+export interface BrokerStatus {
+  state: 'running' | 'starting' | 'stopped';
+  running: boolean;
+  pid: number | null;
+  host: string;
+  port: number;
+  controllerPort: number;
+  brokers: string;
+  version: string;
+  clusterId: string | null;
+  stackDir: string;
+  log: string;
+}
+
+/** `scripts/kafka.sh status --json` for a test broker. */
+export async function brokerStatus(opts: ScriptOptions = {}): Promise<BrokerStatus> {
+  const r = await kafkaScript(['status', '--json'], opts);
+  if (r.code !== 0 && r.code !== 3)
+    throw new Error(`scripts/kafka.sh status exited with ${r.code}:\n${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as BrokerStatus;
+}
+
+/** A name no other test (or earlier run) uses: for topics and consumer groups. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export interface WaitForOptions {
+  /** What is awaited, for the timeout message ("ingest group to commit offset 30"). */
+  description: string;
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/**
+ * Polls `fn` until it returns a truthy value, and resolves with it. A throw counts as "not yet"
+ * (the broker may be restarting); on timeout the error names the description and the last
+ * value or error seen.
+ */
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions): Promise<NonNullable<T>> {
+  const { description, timeoutMs = 30_000, intervalMs = 100 } = opts;
+  const deadline = Date.now() + timeoutMs;
+  const timedOut = Symbol('timed out');
+  let last = 'no attempt finished';
+  for (;;) {
+    // An attempt that hangs (a request to a stopped broker) must not outlive the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<typeof timedOut>(
+      (resolve) => (timer = setTimeout(() => resolve(timedOut), Math.max(0, deadline - Date.now()))),
+    );
+    try {
+      const value = await Promise.race([Promise.resolve().then(fn), expiry]);
+      if (value === timedOut) last = `the last attempt was still running (${last})`;
+      else if (value) return value;
+      else last = `last result: ${JSON.stringify(value)}`;
+    } catch (err) {
+      last = `last error: ${(err as Error).message}`;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description} (${last})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
