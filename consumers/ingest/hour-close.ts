@@ -1,0 +1,67 @@
+/**
+ * Event-time bookkeeping per branch: the watermark (latest event time a branch
+ * has shown us, sale or heartbeat) decides which hours are closed. Pure
+ * functions, so the rules are unit-tested without Kafka or ClickHouse.
+ *
+ * Rules (README "Hour close"):
+ * - An hour [h, h+1h) closes once watermark - allowedLateness >= h + 1h.
+ * - A branch's first closable hour is the hour of its first sale (no zero hours before history).
+ * - An event for an hour that is already closed but within the correction window
+ *   (measured back from the closed-through point) updates the hour and yields a new revision.
+ * - An event older than that is "too late": stored raw, counted, logged, not aggregated.
+ *
+ * Hours are UTC hours; for branch time zones with whole-hour offsets they are also
+ * exactly the branch's local hours.
+ */
+export const HOUR_MS = 3_600_000;
+
+export const hourOf = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+
+export interface BranchClock {
+  /** Latest event time seen, epoch ms (-Infinity when nothing seen yet). */
+  watermark: number;
+  /** Every hour starting before this is closed; null until the branch's first sale. */
+  closedThrough: number | null;
+}
+
+export type Lateness = 'on_time' | 'correction' | 'too_late';
+
+export interface HourCloseSettings {
+  allowedLatenessMs: number;
+  correctionWindowMs: number;
+}
+
+export function classify(clock: BranchClock | undefined, occurredAt: number, s: HourCloseSettings): Lateness {
+  if (!clock || clock.closedThrough === null) return 'on_time';
+  const hour = hourOf(occurredAt);
+  if (hour >= clock.closedThrough) return 'on_time';
+  if (hour >= clock.closedThrough - s.correctionWindowMs) return 'correction';
+  return 'too_late';
+}
+
+export interface ClockAdvance {
+  next: BranchClock;
+  /** Hour starts that close with this advance, ascending. */
+  closing: number[];
+}
+
+/**
+ * Advances a branch clock by what one batch showed: the latest event time and
+ * the earliest sale time (which seeds closedThrough for a new branch).
+ */
+export function advance(
+  clock: BranchClock | undefined,
+  batch: { maxEventTime: number; minSaleTime: number | null },
+  s: HourCloseSettings,
+): ClockAdvance {
+  const watermark = Math.max(clock?.watermark ?? -Infinity, batch.maxEventTime);
+  let closedThrough = clock?.closedThrough ?? null;
+  if (closedThrough === null && batch.minSaleTime !== null) closedThrough = hourOf(batch.minSaleTime);
+  if (closedThrough === null || !Number.isFinite(watermark)) {
+    return { next: { watermark, closedThrough }, closing: [] };
+  }
+  const target = hourOf(watermark - s.allowedLatenessMs);
+  const closing: number[] = [];
+  for (let h = closedThrough; h < target; h += HOUR_MS) closing.push(h);
+  return { next: { watermark, closedThrough: Math.max(closedThrough, target) }, closing };
+}

@@ -1,0 +1,295 @@
+/**
+ * Everything ingest reads from and writes to ClickHouse, in one module so the
+ * SQL is reviewed in one place. Values always travel as query parameters.
+ */
+import { DateTime } from 'luxon';
+import type { ClickHouse } from '../../lib/clickhouse';
+import { storageError } from '../../lib/clickhouse';
+import { toDate, toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+import type { SaleEvent } from '../../schemas/events';
+import type { BranchClock } from './hour-close';
+
+export interface StoredEventKey {
+  branch_id: string;
+  event_id: string;
+  occurred_at: number;
+  status: string;
+  total_minor: number;
+}
+
+export interface NewEventRow {
+  event: SaleEvent;
+  tooLate: boolean;
+  partition: number;
+  offset: string;
+}
+
+export interface HourAggregate {
+  sales_minor: number;
+  orders: number;
+  refunds: number;
+  voids: number;
+  sales_by_channel: Record<string, number>;
+  orders_by_channel: Record<string, number>;
+}
+
+export interface StoredHour extends HourAggregate {
+  revision: number;
+  closed: boolean;
+}
+
+export interface HourRow extends HourAggregate {
+  branch_id: string;
+  hour_start: number;
+  timezone: string;
+  closed: boolean;
+  revision: number;
+  version: number;
+}
+
+export interface RejectionRow {
+  topic: string;
+  partition: number;
+  offset: string;
+  code: string;
+  reason: string;
+  branch_id: string;
+  event_id: string;
+  payload_size: number;
+}
+
+const hourKey = (branchId: string, hour: number) => `${branchId}|${hour / 1000}`;
+
+export const emptyAggregate = (): HourAggregate => ({
+  sales_minor: 0,
+  orders: 0,
+  refunds: 0,
+  voids: 0,
+  sales_by_channel: {},
+  orders_by_channel: {},
+});
+
+export class SalesStore {
+  constructor(private readonly ch: ClickHouse) {}
+
+  private async rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
+    try {
+      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw storageError(what, err);
+    }
+  }
+
+  private async insert(what: string, table: string, values: object[]): Promise<void> {
+    if (values.length === 0) return;
+    try {
+      await this.ch.client.insert({ table: this.ch.table(table), values, format: 'JSONEachRow' });
+    } catch (err) {
+      throw storageError(what, err);
+    }
+  }
+
+  /** Stored copies of the given (branch, event id)s, for duplicate detection. */
+  async findEvents(branchIds: string[], eventIds: string[]): Promise<StoredEventKey[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await this.rows<{ branch_id: string; event_id: string; t: string; status: string; total_minor: string }>(
+      'cannot look up existing events',
+      `SELECT branch_id, event_id, toUnixTimestamp64Milli(occurred_at) AS t, toString(status) AS status, total_minor
+       FROM ${this.ch.table('sales_events')}
+       WHERE branch_id IN {branches:Array(String)} AND event_id IN {ids:Array(String)}`,
+      { branches: branchIds, ids: eventIds },
+    );
+    return rows.map((r) => ({
+      branch_id: r.branch_id,
+      event_id: r.event_id,
+      occurred_at: Number(r.t),
+      status: r.status,
+      total_minor: Number(r.total_minor),
+    }));
+  }
+
+  async insertEvents(rows: NewEventRow[]): Promise<void> {
+    await this.insert(
+      'cannot insert sales events',
+      'sales_events',
+      rows.map(({ event: e, tooLate, partition, offset }) => ({
+        branch_id: e.branch_id,
+        event_id: e.event_id,
+        occurred_at: toDateTime64(e.occurred_at),
+        status: e.status,
+        channel: e.channel,
+        currency: e.currency,
+        total_minor: e.total_minor,
+        net_minor: e.net_minor,
+        tax_minor: e.tax_minor,
+        tip_minor: e.tip_minor,
+        covers: e.covers,
+        pos: e.pos,
+        too_late: tooLate ? 1 : 0,
+        kafka_partition: partition,
+        kafka_offset: offset,
+      })),
+    );
+  }
+
+  /**
+   * Recomputes the aggregates of the given hours from the deduplicated raw events
+   * (FINAL), so the result is the same however often a batch was delivered.
+   * Hours without events are absent from the map.
+   */
+  async aggregateHours(hours: Map<string, Set<number>>): Promise<Map<string, HourAggregate>> {
+    const keys: string[] = [];
+    let min = Infinity;
+    let max = -Infinity;
+    for (const [branch, set] of hours) {
+      for (const h of set) {
+        keys.push(hourKey(branch, h));
+        min = Math.min(min, h);
+        max = Math.max(max, h);
+      }
+    }
+    const out = new Map<string, HourAggregate>();
+    if (keys.length === 0) return out;
+    const rows = await this.rows<{ branch_id: string; hour: number; status: string; channel: string; total: string; n: string }>(
+      'cannot aggregate hours',
+      `SELECT branch_id, toUnixTimestamp(toStartOfHour(occurred_at)) AS hour, toString(status) AS status, channel,
+              sum(total_minor) AS total, count() AS n
+       FROM ${this.ch.table('sales_events')} FINAL
+       WHERE branch_id IN {branches:Array(String)}
+         AND occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
+         AND too_late = 0
+         AND concat(branch_id, '|', toString(toUnixTimestamp(toStartOfHour(occurred_at)))) IN {keys:Array(String)}
+       GROUP BY branch_id, hour, status, channel`,
+      { branches: [...hours.keys()], from: toDateTime64(min), to: toDateTime64(max + 3_600_000), keys },
+    );
+    for (const r of rows) {
+      const key = hourKey(r.branch_id, Number(r.hour) * 1000);
+      const agg = out.get(key) ?? emptyAggregate();
+      out.set(key, agg);
+      const total = Number(r.total);
+      const n = Number(r.n);
+      if (r.status === 'VOID') {
+        agg.voids += n;
+        continue;
+      }
+      agg.sales_minor += total;
+      agg.sales_by_channel[r.channel] = (agg.sales_by_channel[r.channel] ?? 0) + total;
+      if (r.status === 'SALE') {
+        agg.orders += n;
+        agg.orders_by_channel[r.channel] = (agg.orders_by_channel[r.channel] ?? 0) + n;
+      } else {
+        agg.refunds += n;
+      }
+    }
+    return out;
+  }
+
+  /** Latest stored state of the given hours (for revisions of late corrections). */
+  async storedHours(hours: Map<string, Set<number>>): Promise<Map<string, StoredHour>> {
+    const keys = [...hours].flatMap(([b, set]) => [...set].map((h) => hourKey(b, h)));
+    const out = new Map<string, StoredHour>();
+    if (keys.length === 0) return out;
+    const rows = await this.rows<{
+      branch_id: string;
+      hour: number;
+      sales_minor: string;
+      orders: number;
+      refunds: number;
+      voids: number;
+      revision: number;
+      closed: number;
+    }>(
+      'cannot read stored hours',
+      `SELECT branch_id, toUnixTimestamp(hour_start) AS hour,
+              argMax(sales_minor, version) AS sales_minor, argMax(orders, version) AS orders,
+              argMax(refunds, version) AS refunds, argMax(voids, version) AS voids,
+              argMax(revision, version) AS revision, argMax(closed, version) AS closed
+       FROM ${this.ch.table('sales_hourly')}
+       WHERE branch_id IN {branches:Array(String)}
+         AND concat(branch_id, '|', toString(toUnixTimestamp(hour_start))) IN {keys:Array(String)}
+       GROUP BY branch_id, hour`,
+      { branches: [...hours.keys()], keys },
+    );
+    for (const r of rows) {
+      out.set(hourKey(r.branch_id, Number(r.hour) * 1000), {
+        ...emptyAggregate(),
+        sales_minor: Number(r.sales_minor),
+        orders: Number(r.orders),
+        refunds: Number(r.refunds),
+        voids: Number(r.voids),
+        revision: Number(r.revision),
+        closed: Number(r.closed) === 1,
+      });
+    }
+    return out;
+  }
+
+  async insertHours(rows: HourRow[]): Promise<void> {
+    await this.insert(
+      'cannot write hourly aggregates',
+      'sales_hourly',
+      rows.map((r) => {
+        const local = DateTime.fromMillis(r.hour_start, { zone: r.timezone });
+        return {
+          branch_id: r.branch_id,
+          hour_start: toDateTime(r.hour_start),
+          hour_start_local: local.toFormat('yyyy-MM-dd HH:mm:ss'),
+          local_date: local.toISODate(),
+          utc_offset_min: local.offset,
+          timezone: r.timezone,
+          sales_minor: r.sales_minor,
+          orders: r.orders,
+          refunds: r.refunds,
+          voids: r.voids,
+          sales_by_channel: r.sales_by_channel,
+          orders_by_channel: r.orders_by_channel,
+          closed: r.closed ? 1 : 0,
+          revision: r.revision,
+          version: r.version,
+        };
+      }),
+    );
+  }
+
+  async loadClocks(): Promise<Map<string, BranchClock>> {
+    const rows = await this.rows<{ branch_id: string; wm: string; ct: number }>(
+      'cannot load branch watermarks',
+      `SELECT branch_id, toUnixTimestamp64Milli(argMax(watermark, version)) AS wm, toUnixTimestamp(argMax(closed_through, version)) AS ct
+       FROM ${this.ch.table('branch_watermarks')} GROUP BY branch_id`,
+      {},
+    );
+    return new Map(rows.map((r) => [r.branch_id, { watermark: Number(r.wm), closedThrough: Number(r.ct) * 1000 }]));
+  }
+
+  async saveClocks(clocks: Map<string, BranchClock>, version: number): Promise<void> {
+    const values = [...clocks]
+      .filter(([, c]) => c.closedThrough !== null && Number.isFinite(c.watermark))
+      .map(([branch_id, c]) => ({
+        branch_id,
+        watermark: toDateTime64(c.watermark),
+        closed_through: toDateTime(c.closedThrough as number),
+        version,
+      }));
+    await this.insert('cannot save branch watermarks', 'branch_watermarks', values);
+  }
+
+  async insertRejections(rows: RejectionRow[]): Promise<void> {
+    await this.insert(
+      'cannot record rejections',
+      'ingest_rejections',
+      rows.map((r) => ({
+        topic: r.topic,
+        kafka_partition: r.partition,
+        kafka_offset: r.offset,
+        code: r.code,
+        reason: r.reason,
+        branch_id: r.branch_id,
+        event_id: r.event_id,
+        payload_size: r.payload_size,
+      })),
+    );
+  }
+}
+
+export { hourKey, toDate };
