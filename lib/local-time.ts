@@ -143,3 +143,10 @@ export function localDayStartUtc(zone: string, date: string): number {
   if (!d) throw new Error(`not a date yyyy-mm-dd: "${date}"`);
   return localToUtcMs(zone, d.year, d.month, d.day, 0, 0);
 }
+
+/** Wall-clock view of an instant in `zone`: `yyyy-MM-dd HH:mm:ss`, the local date and the UTC offset. */
+export function localWallClock(zone: string, ms: number): { text: string; date: string; offsetMin: number } {
+  const offsetMin = utcOffsetMinutes(zone, ms);
+  const iso = new Date(ms + offsetMin * 60_000).toISOString();
+  return { text: `${iso.slice(0, 10)} ${iso.slice(11, 19)}`, date: iso.slice(0, 10), offsetMin };
+}

@@ -11,7 +11,7 @@ import { BranchDirectory, NORY_BRANCHES } from '../lib/branches';
 import type { SaleEvent } from '../schemas/events';
 import { computeReferenceHourly, referenceDaily, referenceTotals } from '../test/reference-totals';
 import { requireSharedExport } from '../test/shared-data';
-import { localToUtcMs } from './local-time';
+import { localToUtcMs } from '../lib/local-time';
 import {
   compareEvents,
   loadPosExport,

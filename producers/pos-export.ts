@@ -44,7 +44,7 @@ import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { BranchDirectory } from '../lib/branches';
 import type { Channel, SaleEvent, SaleStatus } from '../schemas/events';
-import { isValidDate, localToUtcMs, parseIsoDate } from './local-time';
+import { isValidDate, localToUtcMs, parseIsoDate } from '../lib/local-time';
 
 export const REQUIRED_COLUMNS = [
   'Company ID',

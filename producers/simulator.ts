@@ -33,7 +33,7 @@
  */
 import type { Branch } from '../lib/branches';
 import type { Channel, Heartbeat, PosMessage, SaleEvent } from '../schemas/events';
-import { ianaZone } from './local-time';
+import { ianaZone } from '../lib/local-time';
 
 const SECOND = 1000;
 const MINUTE = 60_000;

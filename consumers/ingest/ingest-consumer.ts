@@ -154,7 +154,9 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
+        // Branches are keyed to partitions, so batches of different partitions touch disjoint
+        // branch clocks and can overlap (JS work of one with ClickHouse work of another).
+        partitionsConsumedConcurrently: 3,
         eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
           if (!isRunning() || isStale() || batch.messages.length === 0) return;
           await clocksReady;

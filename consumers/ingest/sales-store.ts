@@ -2,10 +2,10 @@
  * Everything ingest reads from and writes to ClickHouse, in one module so the
  * SQL is reviewed in one place. Values always travel as query parameters.
  */
-import { DateTime } from 'luxon';
 import type { ClickHouse } from '../../lib/clickhouse';
 import { storageError } from '../../lib/clickhouse';
 import { toDate, toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+import { localWallClock } from '../../lib/local-time';
 import type { SaleEvent } from '../../schemas/events';
 import type { BranchClock } from './hour-close';
 
@@ -57,6 +57,24 @@ export interface RejectionRow {
   event_id: string;
   payload_size: number;
 }
+
+const EVENT_COLUMNS: [string, ...string[]] = [
+  'branch_id',
+  'event_id',
+  'occurred_at',
+  'status',
+  'channel',
+  'currency',
+  'total_minor',
+  'net_minor',
+  'tax_minor',
+  'tip_minor',
+  'covers',
+  'pos',
+  'too_late',
+  'kafka_partition',
+  'kafka_offset',
+];
 
 const hourKey = (branchId: string, hour: number) => `${branchId}|${hour / 1000}`;
 
@@ -110,27 +128,34 @@ export class SalesStore {
   }
 
   async insertEvents(rows: NewEventRow[]): Promise<void> {
-    await this.insert(
-      'cannot insert sales events',
-      'sales_events',
-      rows.map(({ event: e, tooLate, partition, offset }) => ({
-        branch_id: e.branch_id,
-        event_id: e.event_id,
-        occurred_at: toDateTime64(e.occurred_at),
-        status: e.status,
-        channel: e.channel,
-        currency: e.currency,
-        total_minor: e.total_minor,
-        net_minor: e.net_minor,
-        tax_minor: e.tax_minor,
-        tip_minor: e.tip_minor,
-        covers: e.covers,
-        pos: e.pos,
-        too_late: tooLate ? 1 : 0,
-        kafka_partition: partition,
-        kafka_offset: offset,
-      })),
-    );
+    if (rows.length === 0) return;
+    // JSONCompactEachRow (positional arrays): the hot path of ingest, half the bytes of JSONEachRow.
+    try {
+      await this.ch.client.insert({
+        table: this.ch.table('sales_events'),
+        columns: EVENT_COLUMNS,
+        values: rows.map(({ event: e, tooLate, partition, offset }) => [
+          e.branch_id,
+          e.event_id,
+          toDateTime64(e.occurred_at),
+          e.status,
+          e.channel,
+          e.currency,
+          e.total_minor,
+          e.net_minor,
+          e.tax_minor,
+          e.tip_minor,
+          e.covers,
+          e.pos,
+          tooLate ? 1 : 0,
+          partition,
+          offset,
+        ]),
+        format: 'JSONCompactEachRow',
+      });
+    } catch (err) {
+      throw storageError('cannot insert sales events', err);
+    }
   }
 
   /**
@@ -230,13 +255,13 @@ export class SalesStore {
       'cannot write hourly aggregates',
       'sales_hourly',
       rows.map((r) => {
-        const local = DateTime.fromMillis(r.hour_start, { zone: r.timezone });
+        const local = localWallClock(r.timezone, r.hour_start);
         return {
           branch_id: r.branch_id,
           hour_start: toDateTime(r.hour_start),
-          hour_start_local: local.toFormat('yyyy-MM-dd HH:mm:ss'),
-          local_date: local.toISODate(),
-          utc_offset_min: local.offset,
+          hour_start_local: local.text,
+          local_date: local.date,
+          utc_offset_min: local.offsetMin,
           timezone: r.timezone,
           sales_minor: r.sales_minor,
           orders: r.orders,

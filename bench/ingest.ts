@@ -1,0 +1,135 @@
+/**
+ * `npm run bench:ingest`: publishes simulated POS events (default 1,000,000)
+ * through the real broker into the embedded engine and prints one JSON line:
+ *   {"events": N, "events_per_s": X, "latency_ms_p50": X, "latency_ms_p99": X}
+ * events/s runs from the first publish to the last batch committed (aggregates
+ * written); latency is event publish (Kafka timestamp) to its batch's commit.
+ *
+ * Uses its own broker (STACK_DIR .stack/bench, port 19192) and a throwaway data dir.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { BranchDirectory } from '../lib/branches';
+import { createClickHouse } from '../lib/clickhouse';
+import { loadConfig, PROJECT_ROOT } from '../lib/config';
+import { createKafka } from '../lib/kafka-client';
+import { createLogger } from '../lib/logger';
+import { ensureTopics, topicNames } from '../lib/topics';
+import { migrate } from '../clickhouse/migrate';
+import { createIngestRole } from '../consumers/ingest/ingest-consumer';
+import { simulatedBranches } from '../producers/simulator';
+import { defaultCodec } from '../schemas/avro-codec';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const BRANCHES = Number(process.env.BENCH_BRANCHES ?? 200);
+const PORT = Number(process.env.BENCH_KAFKA_PORT ?? 19192);
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main() {
+  const stackEnv = { ...process.env, STACK_DIR: path.join(PROJECT_ROOT, '.stack', 'bench'), KAFKA_PORT: String(PORT) };
+  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'up'], { env: stackEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-bench-'));
+  const run = Date.now().toString(36);
+  const configEnv = {
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    KAFKA_BROKERS: `127.0.0.1:${PORT}`,
+    CLICKHOUSE_DATA_DIR: dataDir,
+    KAFKA_TOPIC_SALES: `bench-${run}.sales`,
+    KAFKA_TOPIC_DLQ: `bench-${run}.dlq`,
+    KAFKA_TOPIC_HOURS_CLOSED: `bench-${run}.hours`,
+    KAFKA_INGEST_GROUP: `bench-${run}.ingest`,
+    KAFKA_SALES_PARTITIONS: process.env.BENCH_PARTITIONS ?? '6',
+  };
+  const config = loadConfig({ ...process.env, ...configEnv });
+  const logger = createLogger(config.LOG_LEVEL);
+  const kafka = createKafka(config, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config);
+  await admin.disconnect();
+  const ch = createClickHouse(config, logger);
+  await migrate(ch, logger);
+  const codec = defaultCodec();
+  const branches = new BranchDirectory(simulatedBranches(BRANCHES));
+  const from = Date.UTC(2024, 0, 1);
+
+  // The load generator runs in a worker thread (its own core), like tills would.
+  const worker = new Worker(path.join(__dirname, 'publish-worker.js'), {
+    workerData: { env: { ...process.env, ...configEnv }, events: EVENTS, branches: BRANCHES, from, topic: topicNames(config).sales },
+  });
+  const fromWorker = (type: string) =>
+    new Promise<Record<string, number>>((resolve, reject) => {
+      const onMessage = (m: { type: string; message?: string } & Record<string, number>) => {
+        if (m.type === 'error') reject(new Error(m.message));
+        else if (m.type === type) {
+          worker.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      worker.on('message', onMessage);
+    });
+  const ready = await fromWorker('ready');
+  const sales = ready.sales!;
+  const total = ready.messages!;
+
+  const latencies = new Float64Array(total);
+  let committed = 0;
+  let lastCommitAt = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const ingest = createIngestRole({
+    config,
+    kafka,
+    ch,
+    codec,
+    branches,
+    logger,
+    onCommitted: ({ timestamps }) => {
+      const t = Date.now();
+      for (const ts of timestamps) latencies[committed++] = t - Number(ts);
+      lastCommitAt = t;
+      if (committed >= total) resolveDone();
+    },
+  });
+  await ingest.start();
+
+  const published = fromWorker('published');
+  worker.postMessage('go');
+  const { t0, t1 } = await published;
+  await done;
+  await worker.terminate();
+  const seconds = (lastCommitAt - t0!) / 1000;
+  latencies.sort();
+
+  const rs = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.table('sales_events')}`, format: 'JSONEachRow' });
+  const stored = Number((await rs.json<{ n: string }>())[0]?.n);
+  await ingest.stop();
+  await ch.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP_STACK !== '1') {
+    execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'down'], { env: stackEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  if (stored !== sales) throw new Error(`stored ${stored} events, published ${sales}`);
+  console.log(
+    JSON.stringify({
+      events: sales,
+      messages: total,
+      events_per_s: Math.round(sales / seconds),
+      latency_ms_p50: Math.round(percentile(latencies, 50)),
+      latency_ms_p99: Math.round(percentile(latencies, 99)),
+      publish_s: (t1! - t0!) / 1000,
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
