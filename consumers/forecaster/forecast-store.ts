@@ -1,0 +1,281 @@
+/**
+ * The forecaster's ClickHouse side: histories in (closed hours of sales_hourly),
+ * forecast runs and the model registry out. Values always as query parameters.
+ */
+import crypto from 'node:crypto';
+import { DateTime } from 'luxon';
+import type { Branch } from '../../lib/branches';
+import type { ClickHouse } from '../../lib/clickhouse';
+import { storageError } from '../../lib/clickhouse';
+import { toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+
+const HOUR_MS = 3_600_000;
+
+/** Contiguous hourly history of one branch, zeros for closed hours without sales. Sales in major units. */
+export interface BranchHistory {
+  branchId: string;
+  timezone: string;
+  country: string;
+  /** First hour start (UTC ms) of the arrays. */
+  start: number;
+  sales: Float64Array;
+  orders: Float64Array;
+}
+
+export interface ForecastPoint {
+  hourStart: number;
+  salesP10: number;
+  salesP50: number;
+  salesP90: number;
+  ordersP10: number;
+  ordersP50: number;
+  ordersP90: number;
+}
+
+export interface ForecastRun {
+  runId: string;
+  branchId: string;
+  modelVersion: string;
+  /** First forecast hour start (= end of the last closed hour). */
+  origin: number;
+  generatedAt: number;
+  points: ForecastPoint[];
+}
+
+export interface ModelRecord {
+  version: string;
+  created_at: number;
+  kind: string;
+  parent_version: string;
+  train_from: number;
+  train_through: number;
+  features: unknown;
+  hyperparams: unknown;
+  metrics: unknown;
+  backend: string;
+  artifact_path: string;
+}
+
+export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
+
+export class ForecastStore {
+  constructor(private readonly ch: ClickHouse) {}
+
+  private async rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
+    try {
+      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw storageError(what, err);
+    }
+  }
+
+  /**
+   * Closed-hour histories ending at each branch's origin (exclusive), at most `hours` long,
+   * starting no earlier than the branch's first recorded hour.
+   */
+  async histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
+    if (requests.length === 0) return [];
+    const minFrom = Math.min(...requests.map((r) => r.origin)) - hours * HOUR_MS;
+    const maxTo = Math.max(...requests.map((r) => r.origin));
+    const rows = await this.rows<{ b: string; h: number; s: string; o: number }>(
+      'cannot read hourly history',
+      `SELECT branch_id AS b, toUnixTimestamp(hour_start) AS h, argMax(sales_minor, version) AS s, argMax(orders, version) AS o
+       FROM ${this.ch.table('sales_hourly')}
+       WHERE branch_id IN {branches:Array(String)} AND hour_start >= {from:DateTime('UTC')} AND hour_start < {to:DateTime('UTC')}
+       GROUP BY b, h
+       HAVING argMax(closed, version) = 1
+       ORDER BY b, h`,
+      { branches: requests.map((r) => r.branch.id), from: toDateTime(minFrom), to: toDateTime(maxTo) },
+    );
+    const byBranch = new Map<string, { h: number; s: number; o: number }[]>();
+    for (const r of rows) {
+      let list = byBranch.get(r.b);
+      if (!list) byBranch.set(r.b, (list = []));
+      list.push({ h: Number(r.h) * 1000, s: Number(r.s) / 100, o: Number(r.o) });
+    }
+    return requests.map(({ branch, origin }) => {
+      const list = (byBranch.get(branch.id) ?? []).filter((x) => x.h < origin && x.h >= origin - hours * HOUR_MS);
+      const start = list.length > 0 ? list[0]!.h : origin;
+      const n = Math.max(0, (origin - start) / HOUR_MS);
+      const sales = new Float64Array(n);
+      const orders = new Float64Array(n);
+      for (const x of list) {
+        const i = (x.h - start) / HOUR_MS;
+        sales[i] = x.s;
+        orders[i] = x.o;
+      }
+      return { branchId: branch.id, timezone: branch.timezone, country: branch.country, start, sales, orders };
+    });
+  }
+
+  /** Writes the points first, then the run row: a run is never visible half-written. */
+  async writeRuns(runs: ForecastRun[], branches: Map<string, Branch>): Promise<void> {
+    if (runs.length === 0) return;
+    const points = runs.flatMap((run) => {
+      const zone = branches.get(run.branchId)?.timezone ?? 'UTC';
+      return run.points.map((p) => {
+        const local = DateTime.fromMillis(p.hourStart, { zone });
+        return {
+          run_id: run.runId,
+          branch_id: run.branchId,
+          hour_start: toDateTime(p.hourStart),
+          hour_start_local: local.toFormat('yyyy-MM-dd HH:mm:ss'),
+          local_date: local.toISODate(),
+          utc_offset_min: local.offset,
+          horizon_h: Math.round((p.hourStart - run.origin) / HOUR_MS) + 1,
+          sales_p10: round2(p.salesP10),
+          sales_p50: round2(p.salesP50),
+          sales_p90: round2(p.salesP90),
+          orders_p10: round3(p.ordersP10),
+          orders_p50: round3(p.ordersP50),
+          orders_p90: round3(p.ordersP90),
+          generated_at: toDateTime64(run.generatedAt),
+        };
+      });
+    });
+    try {
+      await this.ch.client.insert({ table: this.ch.table('forecasts'), values: points, format: 'JSONEachRow' });
+      await this.ch.client.insert({
+        table: this.ch.table('forecast_runs'),
+        values: runs.map((run) => ({
+          run_id: run.runId,
+          branch_id: run.branchId,
+          model_version: run.modelVersion,
+          origin: toDateTime(run.origin),
+          data_through: toDateTime(run.origin - HOUR_MS),
+          horizon_end: toDateTime((run.points.at(-1)?.hourStart ?? run.origin - HOUR_MS) + HOUR_MS),
+          points: run.points.length,
+          generated_at: toDateTime64(run.generatedAt),
+        })),
+        format: 'JSONEachRow',
+      });
+    } catch (err) {
+      throw storageError('cannot write forecast runs', err);
+    }
+  }
+
+  /** Latest closed hour per branch (for resuming after a restart). */
+  async lastClosedHours(): Promise<Map<string, number>> {
+    const rows = await this.rows<{ b: string; h: number }>(
+      'cannot read last closed hours',
+      `SELECT branch_id AS b, toUnixTimestamp(max(hour_start)) AS h FROM ${this.ch.table('sales_hourly')} WHERE closed = 1 GROUP BY b`,
+      {},
+    );
+    return new Map(rows.map((r) => [r.b, Number(r.h) * 1000]));
+  }
+
+  /** Origin of the latest run per branch. */
+  async latestOrigins(): Promise<Map<string, number>> {
+    const rows = await this.rows<{ b: string; o: number }>(
+      'cannot read latest forecast runs',
+      `SELECT branch_id AS b, toUnixTimestamp(max(origin)) AS o FROM ${this.ch.table('forecast_runs')} GROUP BY b`,
+      {},
+    );
+    return new Map(rows.map((r) => [r.b, Number(r.o) * 1000]));
+  }
+
+  async registerModel(m: ModelRecord): Promise<void> {
+    try {
+      await this.ch.client.insert({
+        table: this.ch.table('models'),
+        values: [
+          {
+            ...m,
+            created_at: toDateTime64(m.created_at),
+            train_from: toDateTime(m.train_from),
+            train_through: toDateTime(m.train_through),
+            features: JSON.stringify(m.features),
+            hyperparams: JSON.stringify(m.hyperparams),
+            metrics: JSON.stringify(m.metrics),
+          },
+        ],
+        format: 'JSONEachRow',
+      });
+    } catch (err) {
+      throw storageError('cannot register model', err);
+    }
+  }
+
+  async promote(version: string, action: 'promote' | 'rollback' | 'initial', reason: string): Promise<void> {
+    try {
+      await this.ch.client.insert({
+        table: this.ch.table('model_promotions'),
+        values: [{ version, promoted_at: toDateTime64(Date.now()), action, reason }],
+        format: 'JSONEachRow',
+      });
+    } catch (err) {
+      throw storageError('cannot record model promotion', err);
+    }
+  }
+
+  async currentModel(): Promise<ModelRecord | undefined> {
+    const rows = await this.rows<Record<string, string>>(
+      'cannot read the current model',
+      `SELECT m.version AS version, toUnixTimestamp64Milli(m.created_at) AS created_at, m.kind AS kind, m.parent_version AS parent_version,
+              toUnixTimestamp(m.train_from) * 1000 AS train_from, toUnixTimestamp(m.train_through) * 1000 AS train_through,
+              m.features AS features, m.hyperparams AS hyperparams, m.metrics AS metrics, m.backend AS backend, m.artifact_path AS artifact_path
+       FROM ${this.ch.table('models')} AS m FINAL
+       WHERE m.version = (SELECT argMax(version, promoted_at) FROM ${this.ch.table('model_promotions')})`,
+      {},
+    );
+    const r = rows[0];
+    return r ? parseModel(r) : undefined;
+  }
+
+  async listModels(): Promise<(ModelRecord & { promoted_at: number | null; current: boolean })[]> {
+    const rows = await this.rows<Record<string, string>>(
+      'cannot list models',
+      `SELECT m.version AS version, toUnixTimestamp64Milli(m.created_at) AS created_at, m.kind AS kind, m.parent_version AS parent_version,
+              toUnixTimestamp(m.train_from) * 1000 AS train_from, toUnixTimestamp(m.train_through) * 1000 AS train_through,
+              m.features AS features, m.hyperparams AS hyperparams, m.metrics AS metrics, m.backend AS backend, m.artifact_path AS artifact_path,
+              p.last_promoted AS promoted_at, m.version = (SELECT argMax(version, promoted_at) FROM ${this.ch.table('model_promotions')}) AS current
+       FROM ${this.ch.table('models')} AS m FINAL
+       LEFT JOIN (SELECT version, toUnixTimestamp64Milli(max(promoted_at)) AS last_promoted FROM ${this.ch.table('model_promotions')} GROUP BY version) AS p
+         ON p.version = m.version
+       ORDER BY m.created_at`,
+      {},
+    );
+    return rows.map((r) => ({
+      ...parseModel(r),
+      promoted_at: r.promoted_at && Number(r.promoted_at) > 0 ? Number(r.promoted_at) : null,
+      current: Number(r.current) === 1,
+    }));
+  }
+
+  /** Promotion history, newest first. */
+  async promotions(): Promise<{ version: string; promoted_at: number; action: string }[]> {
+    const rows = await this.rows<{ version: string; t: string; action: string }>(
+      'cannot read promotions',
+      `SELECT version, toUnixTimestamp64Milli(promoted_at) AS t, action FROM ${this.ch.table('model_promotions')} ORDER BY promoted_at DESC`,
+      {},
+    );
+    return rows.map((r) => ({ version: r.version, promoted_at: Number(r.t), action: r.action }));
+  }
+}
+
+function parseModel(r: Record<string, string>): ModelRecord {
+  const json = (s: string | undefined) => {
+    try {
+      return JSON.parse(s ?? 'null') as unknown;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    version: r.version ?? '',
+    created_at: Number(r.created_at),
+    kind: r.kind ?? '',
+    parent_version: r.parent_version ?? '',
+    train_from: Number(r.train_from),
+    train_through: Number(r.train_through),
+    features: json(r.features),
+    hyperparams: json(r.hyperparams),
+    metrics: json(r.metrics),
+    backend: r.backend ?? '',
+    artifact_path: r.artifact_path ?? '',
+  };
+}
+
+const round2 = (x: number) => Math.round(Math.max(0, x) * 100) / 100;
+const round3 = (x: number) => Math.round(Math.max(0, x) * 1000) / 1000;

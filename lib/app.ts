@@ -1,0 +1,143 @@
+/**
+ * Composition root: builds clients and roles from one Config and returns
+ * `{ start, stop }`. No singletons: tests build as many apps as they like.
+ *
+ * Roles (ROLES): ingest, forecaster, api. All three run in one process on the
+ * embedded engine (its data directory belongs to one process), or each as its
+ * own process against a ClickHouse server (CLICKHOUSE_URL), as docker compose does.
+ *
+ * Shutdown order (SIGTERM, bounded by SHUTDOWN_TIMEOUT_MS):
+ *   readiness 503 -> stop HTTP -> stop consumers (finish batch, commit) -> flush writes -> close clients.
+ */
+import type { Kafka } from 'kafkajs';
+import { migrate } from '../clickhouse/migrate';
+import { defaultCodec, type AvroCodec } from '../schemas/avro-codec';
+import { createIngestRole } from '../consumers/ingest/ingest-consumer';
+import { simulatedBranches } from '../producers/simulator';
+import { BranchDirectory } from './branches';
+import { createClickHouse, type ClickHouse } from './clickhouse';
+import type { Config } from './config';
+import { createKafka } from './kafka-client';
+import { createLogger, type Logger } from './logger';
+import { ensureTopics } from './topics';
+
+/** The branch directory: BRANCHES_FILE (or the built-in table) plus DEMO_BRANCHES simulated ones. */
+export function loadBranchDirectory(config: Config): BranchDirectory {
+  const base = BranchDirectory.load(config.BRANCHES_FILE).list();
+  return new BranchDirectory([...base, ...simulatedBranches(config.DEMO_BRANCHES)]);
+}
+
+/** A long-running part of the app; stop() must be safe to call after a failed start(). */
+export interface Role {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Called first on shutdown (e.g. the API answers /ready with 503). */
+  drain?(): void;
+}
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  ch: ClickHouse;
+  kafka: Kafka;
+  codec: AvroCodec;
+  branches: BranchDirectory;
+}
+
+/** Builds a role from the shared context; registered per role name. */
+export type RoleFactory = (ctx: AppContext, app: { roles: ReadonlyMap<string, Role> }) => Role;
+
+export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
+  ingest: (ctx) => {
+    const r = createIngestRole(ctx);
+    return { name: 'ingest', start: () => r.start(), stop: () => r.stop() };
+  },
+  forecaster: () => {
+    throw new Error('the forecaster role is not part of this build yet');
+  },
+  api: () => {
+    throw new Error('the api role is not part of this build yet');
+  },
+};
+
+export interface App {
+  readonly ctx: AppContext;
+  readonly roles: ReadonlyMap<string, Role>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createApp(config: Config, opts: { logger?: Logger; branches?: BranchDirectory } = {}): App {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const log = logger.child({ module: 'app' });
+  const ctx: AppContext = {
+    config,
+    logger,
+    ch: createClickHouse(config, logger),
+    kafka: createKafka(config, logger),
+    codec: defaultCodec(),
+    branches: opts.branches ?? loadBranchDirectory(config),
+  };
+  const roles = new Map<string, Role>();
+  // Start order: ingest before forecaster before api; stop runs the reverse.
+  const order: Config['ROLES'][number][] = ['ingest', 'forecaster', 'api'];
+  for (const name of order) if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles }));
+
+  let stopping: Promise<void> | undefined;
+  const app: App = {
+    ctx,
+    roles,
+    async start() {
+      await migrate(ctx.ch, logger);
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      try {
+        await ensureTopics(admin, config);
+      } finally {
+        await admin.disconnect();
+      }
+      for (const role of roles.values()) {
+        await role.start();
+        log.info({ role: role.name }, 'role started');
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref());
+        const orderly = (async () => {
+          for (const role of roles.values()) role.drain?.();
+          for (const role of [...roles.values()].reverse()) {
+            try {
+              await role.stop();
+              log.info({ role: role.name }, 'role stopped');
+            } catch (err) {
+              log.error({ err, role: role.name }, 'role failed to stop cleanly');
+            }
+          }
+          await ctx.ch.close();
+          return 'done' as const;
+        })();
+        if ((await Promise.race([orderly, timeout])) === 'timeout') {
+          log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
+        }
+      })();
+      return stopping;
+    },
+  };
+  return app;
+}
+
+/** Runs an app until SIGTERM/SIGINT, then stops it in order and exits. */
+export async function runUntilSignal(app: App, log: Logger): Promise<void> {
+  await app.start();
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await app.stop();
+}
