@@ -40,10 +40,10 @@ describe('migrations on the embedded engine', () => {
 
   it('refuses a migration that was edited after it was applied', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-mig-'));
-    fs.writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt8) ENGINE = Memory;\n');
+    fs.writeFileSync(path.join(dir, '9001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt8) ENGINE = Memory;\n');
     await migrate(ch, logger, dir);
-    fs.writeFileSync(path.join(dir, '0001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt16) ENGINE = Memory;\n');
-    await expect(migrate(ch, logger, dir)).rejects.toThrow(/0001_a was changed after it was applied/);
+    fs.writeFileSync(path.join(dir, '9001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt16) ENGINE = Memory;\n');
+    await expect(migrate(ch, logger, dir)).rejects.toThrow(/9001_a was changed after it was applied/);
   });
 });
 
