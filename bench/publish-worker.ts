@@ -30,7 +30,7 @@ async function run(job: Job) {
     messages.push({ key: m.value.branch_id, value: m.kind === 'sale' ? codec.encode('sale', m.value) : codec.encode('heartbeat', m.value) });
     if (m.kind === 'sale' && ++sales >= job.events) break;
   }
-  const publisher = new Publisher(createKafka(config, logger), logger, { maxBatchMessages: 10_000 });
+  const publisher = new Publisher(createKafka(config, logger), logger, { maxBatchMessages: Number(process.env.BENCH_PUBLISH_BATCH ?? 50_000) });
   await publisher.connect();
   parentPort?.postMessage({ type: 'ready', sales, messages: messages.length });
   await new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));

@@ -27,6 +27,7 @@ export class Publisher {
   private chain: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerError: unknown;
+  private inFlight: Promise<void> | undefined;
   private readonly maxBatch: number;
   private readonly lingerMs: number;
   readonly stats: PublisherStats = { sent: 0, requests: 0, retriedRequests: 0 };
@@ -54,7 +55,11 @@ export class Publisher {
     await this.producer.connect();
   }
 
-  /** Buffers one message; waits while the buffer is full (backpressure). */
+  /**
+   * Buffers one message. A full buffer starts a send without waiting for it, so the
+   * next buffer fills while the broker works; only when a send is still in flight
+   * and the next buffer is full too does `send` wait (backpressure).
+   */
   async send(topic: string, message: Message): Promise<void> {
     if (this.lingerError) {
       const err = this.lingerError;
@@ -63,7 +68,16 @@ export class Publisher {
     }
     this.buffer.push({ topic, message });
     if (this.buffer.length >= this.maxBatch) {
-      await this.flush();
+      if (this.inFlight) await this.inFlight;
+      if (this.buffer.length >= this.maxBatch) {
+        this.inFlight = this.flush()
+          .catch((err: unknown) => {
+            this.lingerError = err;
+          })
+          .finally(() => {
+            this.inFlight = undefined;
+          });
+      }
     } else if (!this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined;
@@ -74,8 +88,8 @@ export class Publisher {
     }
   }
 
-  /** Sends everything buffered; resolves when the broker acknowledged it. */
-  flush(): Promise<void> {
+  /** Sends everything buffered; resolves when the broker acknowledged it (and everything sent before). */
+  async flush(): Promise<void> {
     if (this.lingerTimer) {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = undefined;
@@ -83,7 +97,12 @@ export class Publisher {
     const next = this.chain.then(() => this.sendBuffered());
     // A failed flush must not poison later ones; the caller of this flush sees the error.
     this.chain = next.catch(() => undefined);
-    return next;
+    await next;
+    if (this.lingerError) {
+      const err = this.lingerError;
+      this.lingerError = undefined;
+      throw err;
+    }
   }
 
   private async sendBuffered(): Promise<void> {
