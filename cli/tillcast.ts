@@ -19,6 +19,7 @@ import { defaultCodec } from '../schemas/avro-codec';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
 import { runStart } from './start-command';
+import { registerModelCommands } from './models-command';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, down: 3, partial: 4 } as const;
 
@@ -189,6 +190,8 @@ export function buildProgram(): Command {
     .action(async (opts: { replay?: string; stack: boolean }) => {
       process.exitCode = await runStart(opts);
     });
+
+  registerModelCommands(program);
 
   program
     .command('sql')

@@ -1,0 +1,26 @@
+/**
+ * What the forecaster needs from a model, independent of how the model is
+ * built (model/ stays pure; this adapter is the seam). An engine is a loaded,
+ * promoted model that turns histories into hourly quantile forecasts.
+ */
+import type { BranchHistory, ForecastPoint, ModelRecord } from './forecast-store';
+
+export interface ForecastRequest {
+  history: BranchHistory;
+  /** First forecast hour (UTC ms) = end of the last closed hour. */
+  origin: number;
+  /** End of the last forecast hour (exclusive). */
+  end: number;
+}
+
+export interface ForecastEngine {
+  readonly version: string;
+  readonly backend: string;
+  /** Hours of history the model reads before an origin. */
+  readonly historyHours: number;
+  /** Batched inference: one result per request, in order. */
+  forecast(requests: ForecastRequest[]): Promise<ForecastPoint[][]>;
+  dispose(): void;
+}
+
+export type EngineLoader = (record: ModelRecord) => Promise<ForecastEngine>;
