@@ -1,0 +1,127 @@
+/**
+ * Train → forecast → save/load → fine-tune on synthetic branches (seconds, native backend).
+ */
+import './testing/node-realm';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel, saveModel } from './artifacts';
+import { forecast } from './forecast';
+import { dateToDayNumber, localMidnightUtc, localSlotOf } from './local-grid';
+import { historyBefore } from './series';
+import { syntheticSeries } from './testing/synthetic';
+import { fineTune, train, type ForecastModel, type TrainProgress } from './train';
+
+const ZONE = 'Europe/Dublin';
+const start = localMidnightUtc(ZONE, dateToDayNumber('2020-08-03'));
+const busy = syntheticSeries({ branchId: 'busy', start, hours: 24 * 112, level: 400, seed: 1 });
+const quiet = syntheticSeries({
+  branchId: 'quiet',
+  start,
+  hours: 24 * 112,
+  level: 40,
+  closedMondays: true,
+  seed: 2,
+});
+const origin = localMidnightUtc(ZONE, dateToDayNumber('2020-10-19')); // horizon crosses the DST change
+const FAST = { epochs: 2, members: 2, hidden: [16], seed: 11 };
+
+let model: ForecastModel;
+const progress: TrainProgress[] = [];
+let dir: string;
+
+beforeAll(async () => {
+  model = await train([busy, quiet], { ...FAST, cutoff: origin, onProgress: (p) => progress.push(p) });
+  dir = await mkdtemp(join(tmpdir(), 'tillcast-model-'));
+});
+afterAll(async () => {
+  model.net.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('train and forecast', () => {
+  test('reports progress per epoch and records what it was trained on', () => {
+    expect(progress.map((p) => p.epoch)).toEqual([1, 2, 3, 4]); // calibration model + production model
+    expect(progress.every((p) => p.epochs === 4 && Number.isFinite(p.loss) && p.etaS >= 0)).toBe(true);
+    expect(model.meta.trainingData.branches).toEqual(['busy', 'quiet']);
+    expect(Date.parse(model.meta.trainingData.to)).toBeLessThanOrEqual(origin);
+    expect(model.meta.backend).toBe('tensorflow');
+  });
+
+  test('hourly sales and orders, ordered quantiles, never negative, closed hours 0, DST day of 25 hours', async () => {
+    const [fb, fq] = await forecast(model, [busy, quiet], [origin]);
+    for (const f of [fb!, fq!]) {
+      expect(f.hours).toHaveLength(15 * 24 + 1);
+      for (const h of f.hours) {
+        expect(h.salesP10).toBeGreaterThanOrEqual(0);
+        expect(h.salesP10).toBeLessThanOrEqual(h.salesP50);
+        expect(h.salesP50).toBeLessThanOrEqual(h.salesP90);
+        expect(h.ordersP10).toBeLessThanOrEqual(h.ordersP50);
+        expect(h.ordersP50).toBeLessThanOrEqual(h.ordersP90);
+        const { hour } = localSlotOf(ZONE, h.hourStart);
+        if (hour < 12 || hour >= 22) expect(h.salesP90).toBe(0);
+      }
+    }
+    // Scale-free: the busy branch forecasts about 10x the quiet one at an open hour.
+    const at = Date.UTC(2020, 9, 22, 18); // Thu 19:00 IST
+    const b = fb!.hours.find((h) => h.hourStart === at)!;
+    const q = fq!.hours.find((h) => h.hourStart === at)!;
+    expect(b.salesP50 / q.salesP50).toBeGreaterThan(4);
+    expect(b.salesP50 / q.salesP50).toBeLessThan(25);
+    // Closed Mondays of the quiet branch.
+    const monday = fq!.hours.filter(
+      (h) => localSlotOf(ZONE, h.hourStart).day === dateToDayNumber('2020-10-26'),
+    );
+    expect(Math.max(...monday.map((h) => h.salesP50))).toBeLessThan(0.25 * q.salesP50);
+  });
+
+  test('a branch alone or in a batch gets the same forecast; future data is ignored', async () => {
+    const [alone] = await forecast(model, [quiet], [origin]);
+    const [, inBatch] = await forecast(model, [busy, quiet], [origin]);
+    const [cut] = await forecast(model, [historyBefore(quiet, origin)], [origin]);
+    expect(alone!.hours.map((h) => h.salesP50)).toEqual(inBatch!.hours.map((h) => h.salesP50));
+    expect(cut!.hours.map((h) => h.salesP50)).toEqual(alone!.hours.map((h) => h.salesP50));
+  });
+
+  test('intraday origin: the rest of the local day and the next days', async () => {
+    const mid = Date.UTC(2020, 9, 20, 14); // 15:00 IST
+    const [f] = await forecast(model, [busy], [mid], { days: 1 });
+    expect(f!.hours[0]!.hourStart).toBe(mid);
+    expect(f!.hours).toHaveLength(9 + 24);
+  });
+
+  test('the same seed trains the same model (up to native float noise)', async () => {
+    const again = await train([busy, quiet], { ...FAST, cutoff: origin });
+    const [a] = await forecast(model, [busy], [origin]);
+    const [b] = await forecast(again, [busy], [origin]);
+    again.net.dispose();
+    const maxRel = Math.max(
+      ...a!.hours.map((h, i) => Math.abs(h.salesP50 - b!.hours[i]!.salesP50) / Math.max(1, h.salesP50)),
+    );
+    expect(maxRel).toBeLessThan(1e-3);
+  });
+
+  test('save and load with file:// + meta.json; fine-tune warm-starts a copy', async () => {
+    await saveModel(model, dir);
+    expect((await readdir(dir)).sort()).toEqual(['meta.json', 'model.json', 'weights.bin']);
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    expect(meta).toMatchObject({
+      formatVersion: 1,
+      backend: 'tensorflow',
+      hyperParameters: { seed: 11, members: 2 },
+    });
+    expect(meta.features.length).toBeGreaterThan(50);
+    const loaded = await loadModel(dir);
+    const [a] = await forecast(model, [busy], [origin]);
+    const [b] = await forecast(loaded, [busy], [origin]);
+    expect(b!.hours.map((h) => h.salesP90)).toEqual(a!.hours.map((h) => h.salesP90));
+
+    const tuned = await fineTune(loaded, [busy, quiet], { epochs: 1 });
+    expect(tuned.meta.training.fineTunes).toBe(1);
+    expect(Date.parse(tuned.meta.trainingData.to)).toBeGreaterThan(origin);
+    const [c] = await forecast(loaded, [busy], [origin]);
+    expect(c!.hours.map((h) => h.salesP90)).toEqual(a!.hours.map((h) => h.salesP90)); // original untouched
+    tuned.net.dispose();
+    loaded.net.dispose();
+  });
+});

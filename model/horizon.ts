@@ -1,0 +1,60 @@
+/**
+ * From a branch history and an origin to the local grid the forecasters read, and from forecasts
+ * per grid slot back to UTC hours (the rest of the origin's local day + `days` local days).
+ */
+import type { BranchForecast, HourlyForecast } from './forecast-types';
+import { horizonHours, localSlotOf, toLocalGrid, type LocalGrid } from './local-grid';
+import { DAY_MS, HOUR_MS, historyBefore, sliceSeries, type HourlySeries } from './series';
+
+export interface HistoryGrid {
+  grid: LocalGrid;
+  /** Grid slot of the origin; slots before it are history (NaN where unknown). */
+  originSlot: number;
+}
+
+/**
+ * The local grid of the `lookbackDays` local days before the origin's day through the end of
+ * the horizon, filled with history strictly before `origin` only.
+ */
+export function historyGrid(
+  series: HourlySeries,
+  origin: number,
+  days: number,
+  lookbackDays: number,
+): HistoryGrid {
+  if (origin % HOUR_MS !== 0)
+    throw new Error(`origin ${new Date(origin).toISOString()} is not an hour start`);
+  const o = localSlotOf(series.timezone, origin);
+  const from = origin - (lookbackDays + 2) * DAY_MS;
+  const past = sliceSeries(historyBefore(series, origin), from, origin);
+  const day0 = o.day - lookbackDays;
+  const grid = toLocalGrid(past, day0, o.day + days);
+  return { grid, originSlot: (o.day - day0) * 24 + o.hour };
+}
+
+/** Six values per slot: sales p10/p50/p90, orders p10/p50/p90. */
+export type SlotValues = (slot: number) => readonly [number, number, number, number, number, number];
+
+export function slotsToHours(
+  branchId: string,
+  grid: LocalGrid,
+  origin: number,
+  days: number,
+  valueOf: SlotValues,
+): BranchForecast {
+  const hours: HourlyForecast[] = [];
+  for (const h of horizonHours(grid.zone, origin, days)) {
+    const v = valueOf((h.day - grid.day0) * 24 + h.hour);
+    const f = 1 / h.share;
+    hours.push({
+      hourStart: h.hourStart,
+      salesP10: v[0] * f,
+      salesP50: v[1] * f,
+      salesP90: v[2] * f,
+      ordersP10: v[3] * f,
+      ordersP50: v[4] * f,
+      ordersP90: v[5] * f,
+    });
+  }
+  return { branchId, origin, hours };
+}
