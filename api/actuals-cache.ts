@@ -1,0 +1,298 @@
+/**
+ * Closed-hour actuals (from `sales_hourly`, latest revision per hour, closed = 1),
+ * cached per branch and local day.
+ *
+ * Closed hours only change by a late correction, and ingest only corrects hours
+ * within INGEST_CORRECTION_WINDOW_H of the branch's closed-through point
+ * (`branch_watermarks.closed_through`, polled here; tiny table). So a cached day is:
+ * - immutable, when all its hours are older than closed_through - correction
+ *   window: kept until evicted (LRU, `maxDays`);
+ * - recent, otherwise: re-read after `ttlMs` (bounds how stale a correction can
+ *   be), and dropped at once when the branch's epoch changes;
+ * - not read at all when it starts at or after closed_through (nothing is closed
+ *   there yet).
+ * A branch's epoch changes when its closed_through moves (new hours closed) or on
+ * `notifyActuals(branchId)` (a hook for an in-process ingest that just wrote a
+ * correction). Responses built from the actuals carry (epoch, validUntil) so the
+ * response cache can tell when they are stale. Branches without a watermark row
+ * treat every day as recent.
+ */
+import type { ClickHouse } from '../lib/clickhouse';
+import { storageError } from '../lib/clickhouse';
+import { toDateTime } from '../lib/clickhouse-time';
+import type { Logger } from '../lib/logger';
+import { actualsQueries, countLookup, forecastPollErrors } from './metrics';
+import type { ActualHour } from './predict-service';
+import { dayLayouts, HOUR_MS, type DayLayout } from './time';
+
+export interface ActualsCacheOptions {
+  /** Re-read recent days (within the correction window) after this long. */
+  ttlMs: number;
+  /** INGEST_CORRECTION_WINDOW_H in ms: hours older than closed_through minus this never change. */
+  correctionWindowMs: number;
+  /** Poll period of branch_watermarks. */
+  pollMs: number;
+  /** Cached days (branch x date) kept at most. */
+  maxDays: number;
+}
+
+export const DEFAULT_ACTUALS_CACHE_OPTIONS: ActualsCacheOptions = {
+  ttlMs: 30_000,
+  correctionWindowMs: 72 * HOUR_MS,
+  pollMs: 2_000,
+  maxDays: 50_000,
+};
+
+interface DayBlock {
+  readonly firstHour: number;
+  /** Sales in cents per hour of the day; NaN: not closed. */
+  readonly sales: Float64Array;
+  readonly orders: Float64Array;
+  readonly immutable: boolean;
+  readonly expiresAt: number;
+  readonly epoch: number;
+  /** Content hash: a re-read day with the same numbers has the same hash. */
+  readonly hash: string;
+}
+
+function contentHash(sales: Float64Array, orders: Float64Array): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < sales.length; i++) {
+    const sv = sales[i] ?? NaN;
+    const ov = orders[i] ?? NaN;
+    const s = Number.isNaN(sv) ? -1 : sv;
+    const o = Number.isNaN(ov) ? -1 : ov;
+    h1 = Math.imul(h1 ^ (s | 0), 16777619) ^ Math.floor(s / 4294967296);
+    h2 = Math.imul(h2 ^ (o | 0), 2246822507) + i;
+  }
+  return `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
+}
+
+export interface ActualsRange {
+  readonly actuals: Map<number, ActualHour>;
+  /** Branch epoch the answer belongs to. */
+  readonly epoch: number;
+  /** Wall-clock ms after which the answer may be stale (Infinity: until the epoch changes). */
+  readonly validUntil: number;
+  /** Identifies the content (closed-through point and every day's numbers): equal fingerprints, equal actuals. */
+  readonly fingerprint: string;
+}
+
+export class ActualsCache {
+  private readonly log: Logger;
+  private readonly opts: ActualsCacheOptions;
+  /** closed_through per branch (UTC ms). */
+  private clocks = new Map<string, number>();
+  private readonly epochs = new Map<string, number>();
+  private readonly days = new Map<string, DayBlock>();
+  private readonly inflight = new Map<string, Promise<Map<number, ActualHour>>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private current: Promise<void> | undefined;
+  private lastPollOkAt: number | null = null;
+
+  constructor(
+    private readonly ch: ClickHouse,
+    logger: Logger,
+    opts: Partial<ActualsCacheOptions> = {},
+  ) {
+    this.log = logger.child({ module: 'actuals-cache' });
+    this.opts = { ...DEFAULT_ACTUALS_CACHE_OPTIONS, ...opts };
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      await this.refreshClocks();
+    } catch (err) {
+      this.log.warn({ err }, 'initial branch_watermarks read failed; polling will retry');
+    }
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([this.current, ...this.inflight.values()]);
+  }
+
+  /** Start of the branch's latest closed hour (closed_through - 1 h), null if unknown. */
+  lastClosedHour(branchId: string): number | null {
+    const ct = this.clocks.get(branchId);
+    return ct === undefined ? null : ct - HOUR_MS;
+  }
+
+  epoch(branchId: string): number {
+    return this.epochs.get(branchId) ?? 0;
+  }
+
+  status(): { lastPollOkAt: number | null; branches: number; cachedDays: number } {
+    return { lastPollOkAt: this.lastPollOkAt, branches: this.clocks.size, cachedDays: this.days.size };
+  }
+
+  /** A closed hour of the branch changed (e.g. a late correction): forget its recent days now. */
+  notifyActuals(branchId: string): void {
+    this.bump(branchId);
+  }
+
+  private bump(branchId: string): void {
+    this.epochs.set(branchId, this.epoch(branchId) + 1);
+  }
+
+  /** Reads closed_through per branch; bumps the epoch of every branch whose value moved. */
+  refreshClocks(): Promise<void> {
+    const run = async () => {
+      let rows: { branch_id: string; ct: number | string }[];
+      try {
+        const rs = await this.ch.client.query({
+          query: `SELECT branch_id, toUnixTimestamp(argMax(closed_through, version)) AS ct
+                  FROM ${this.ch.table('branch_watermarks')} GROUP BY branch_id`,
+          format: 'JSONEachRow',
+        });
+        rows = await rs.json<{ branch_id: string; ct: number | string }>();
+      } catch (err) {
+        forecastPollErrors.inc({ what: 'branch_watermarks' });
+        throw storageError('cannot read branch_watermarks', err);
+      }
+      const next = new Map<string, number>();
+      for (const r of rows) {
+        const ct = Number(r.ct) * 1000;
+        next.set(r.branch_id, ct);
+        if (this.clocks.get(r.branch_id) !== ct) this.bump(r.branch_id);
+      }
+      for (const b of this.clocks.keys()) if (!next.has(b)) this.bump(b);
+      this.clocks = next;
+      this.lastPollOkAt = Date.now();
+    };
+    const next = (this.current ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.current = next;
+    return next;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.refreshClocks()
+        .catch((err: unknown) => this.log.warn({ err }, 'branch_watermarks poll failed'))
+        .finally(() => this.schedule());
+    }, this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  /** Closed-hour actuals of local days startDay..endDay (epoch days) of a branch. */
+  async getRange(branch: { id: string; timezone: string }, startDay: number, endDay: number): Promise<ActualsRange> {
+    const now = Date.now();
+    const ep = this.epoch(branch.id);
+    const ct = this.clocks.get(branch.id);
+    const layouts = dayLayouts(branch.timezone, startDay, endDay);
+    const blocks: DayBlock[] = [];
+    const needed: DayLayout[] = [];
+    const hashes = new Map<number, string>();
+    for (const layout of layouts) {
+      if (ct !== undefined && layout.firstHour >= ct) continue; // nothing closed there yet
+      const key = `${branch.id}|${layout.epochDay}`;
+      const blk = this.days.get(key);
+      if (blk && (blk.immutable || (blk.epoch === ep && blk.expiresAt > now))) {
+        this.days.delete(key); // LRU: move to the end
+        this.days.set(key, blk);
+        blocks.push(blk);
+        hashes.set(layout.epochDay, blk.hash);
+        countLookup('actuals', 'hit');
+      } else {
+        needed.push(layout);
+        countLookup('actuals', 'miss');
+      }
+    }
+    if (needed.length > 0) {
+      const first = needed[0] as DayLayout;
+      const last = needed[needed.length - 1] as DayLayout;
+      const from = first.firstHour;
+      const to = last.firstHour + last.hours * HOUR_MS;
+      const rows = await this.fetch(branch.id, from, to);
+      const fetchedAt = Date.now();
+      const epochNow = this.epoch(branch.id);
+      const immutableBefore = ct === undefined ? -Infinity : ct - this.opts.correctionWindowMs;
+      for (const layout of needed) {
+        const sales = new Float64Array(layout.hours).fill(NaN);
+        const orders = new Float64Array(layout.hours).fill(NaN);
+        for (let i = 0; i < layout.hours; i++) {
+          const a = rows.get(layout.firstHour + i * HOUR_MS);
+          if (a) {
+            sales[i] = a.salesCents;
+            orders[i] = a.orders;
+          }
+        }
+        const blk: DayBlock = {
+          firstHour: layout.firstHour,
+          sales,
+          orders,
+          immutable: layout.firstHour + layout.hours * HOUR_MS <= immutableBefore,
+          expiresAt: fetchedAt + this.opts.ttlMs,
+          epoch: ep,
+          hash: contentHash(sales, orders),
+        };
+        blocks.push(blk);
+        hashes.set(layout.epochDay, blk.hash);
+        // A block read across an epoch change may be stale: serve it, do not keep it.
+        if (blk.immutable || epochNow === ep) this.keep(`${branch.id}|${layout.epochDay}`, blk);
+      }
+    }
+    const actuals = new Map<number, ActualHour>();
+    let validUntil = Infinity;
+    for (const blk of blocks) {
+      if (!blk.immutable && blk.expiresAt < validUntil) validUntil = blk.expiresAt;
+      for (let i = 0; i < blk.sales.length; i++) {
+        const s = blk.sales[i] as number;
+        if (!Number.isNaN(s)) actuals.set(blk.firstHour + i * HOUR_MS, { salesCents: s, orders: blk.orders[i] as number });
+      }
+    }
+    const fingerprint = `${ct ?? 'unknown'}|${layouts.map((l) => hashes.get(l.epochDay) ?? '-').join(',')}`;
+    return { actuals, epoch: ep, validUntil, fingerprint };
+  }
+
+  private keep(key: string, blk: DayBlock): void {
+    this.days.delete(key);
+    this.days.set(key, blk);
+    while (this.days.size > this.opts.maxDays) {
+      const oldest = this.days.keys().next();
+      if (oldest.done) break;
+      this.days.delete(oldest.value);
+    }
+  }
+
+  /** Closed hours in [from, to) (UTC ms), coalescing identical concurrent reads. */
+  private fetch(branchId: string, from: number, to: number): Promise<Map<number, ActualHour>> {
+    const key = `${branchId}|${from}|${to}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.read(branchId, from, to).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private async read(branchId: string, from: number, to: number): Promise<Map<number, ActualHour>> {
+    const end = actualsQueries.startTimer();
+    try {
+      const rs = await this.ch.client.query({
+        query: `SELECT toUnixTimestamp(hour_start) AS h, argMax(sales_minor, version) AS s, argMax(orders, version) AS o
+                FROM ${this.ch.table('sales_hourly')}
+                WHERE branch_id = {branch:String} AND hour_start >= {from:DateTime('UTC')} AND hour_start < {to:DateTime('UTC')}
+                GROUP BY h
+                HAVING argMax(closed, version) = 1`,
+        query_params: { branch: branchId, from: toDateTime(from), to: toDateTime(to) },
+        format: 'JSONEachRow',
+      });
+      const rows = await rs.json<{ h: number | string; s: number | string; o: number | string }>();
+      const out = new Map<number, ActualHour>();
+      for (const r of rows) out.set(Number(r.h) * 1000, { salesCents: Number(r.s), orders: Number(r.o) });
+      return out;
+    } catch (err) {
+      throw storageError('cannot read closed-hour actuals', err);
+    } finally {
+      end();
+    }
+  }
+}

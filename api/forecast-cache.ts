@@ -1,0 +1,379 @@
+/**
+ * The latest complete forecast run of every branch, in memory.
+ *
+ * - A run is visible once its `forecast_runs` row exists (the forecaster writes it
+ *   after all of the run's `forecasts` rows). The points are loaded, checked against
+ *   the row's `points` count (a short run is not served and is retried), converted
+ *   to integer cents / thousandths, and the branch's entry is replaced in one
+ *   assignment: a request holds the run object it looked up, so it never sees a
+ *   mix of two runs.
+ * - "Latest" = greatest (generated_at, run_id).
+ * - Refresh: a poll every `pollMs` reads the latest run row per branch among rows
+ *   generated since (newest seen - `slackMs`) — a small, partition-pruned read —
+ *   and every `fullRescanEvery`-th poll reads all branches (authoritative: it also
+ *   drops branches whose runs expired by TTL and catches rows written very late).
+ *   `notifyRun(branchId)` lets an in-process forecaster refresh one branch at once.
+ */
+import type { ClickHouse } from '../lib/clickhouse';
+import { storageError } from '../lib/clickhouse';
+import { toDateTime64 } from '../lib/clickhouse-time';
+import type { Logger } from '../lib/logger';
+import { countLookup, forecastBranches, forecastLastPoll, forecastPollErrors, forecastRunsLoaded, forecastRunsRejected } from './metrics';
+import { toCents, toMilli, type ServedRun } from './predict-service';
+import { HOUR_MS } from './time';
+
+export interface LoadedRun extends ServedRun {
+  readonly branchId: string;
+  readonly origin: number;
+  /** Points announced by the run row (= points loaded). */
+  readonly points: number;
+  /** Wall-clock ms when this process installed the run. */
+  readonly loadedAt: number;
+}
+
+export interface ForecastCacheOptions {
+  pollMs: number;
+  /** Every N-th poll reads every branch's latest run (not only recent rows). */
+  fullRescanEvery: number;
+  /** How far before the newest seen generated_at an incremental poll looks. */
+  slackMs: number;
+  /** Branches per points query when many runs load at once. */
+  loadBatch: number;
+}
+
+export const DEFAULT_FORECAST_CACHE_OPTIONS: ForecastCacheOptions = {
+  pollMs: 2_000,
+  fullRescanEvery: 30,
+  slackMs: 10 * 60_000,
+  loadBatch: 200,
+};
+
+export interface ForecastCacheStatus {
+  /** The initial full load has succeeded. */
+  loaded: boolean;
+  lastPollOkAt: number | null;
+  lastError: string | null;
+  branches: number;
+}
+
+interface RunRow {
+  b: string;
+  rid: string;
+  mv: string;
+  o: number | string;
+  dt: number | string;
+  he: number | string;
+  pts: number | string;
+  gen: number | string;
+}
+
+interface PointRow {
+  branch_id: string;
+  run_id: string;
+  h: number | string;
+  s10: number;
+  s50: number;
+  s90: number;
+  o10: number;
+  o50: number;
+  o90: number;
+}
+
+const isNewer = (a: { generatedAt: number; runId: string }, b: { generatedAt: number; runId: string }) =>
+  a.generatedAt > b.generatedAt || (a.generatedAt === b.generatedAt && a.runId > b.runId);
+
+interface Candidate {
+  branchId: string;
+  runId: string;
+  modelVersion: string;
+  origin: number;
+  dataThrough: number;
+  horizonEnd: number;
+  points: number;
+  generatedAt: number;
+}
+
+function candidate(r: RunRow): Candidate {
+  return {
+    branchId: r.b,
+    runId: r.rid,
+    modelVersion: r.mv,
+    origin: Number(r.o) * 1000,
+    dataThrough: Number(r.dt) * 1000,
+    horizonEnd: Number(r.he) * 1000,
+    points: Number(r.pts),
+    generatedAt: Number(r.gen),
+  };
+}
+
+export class ForecastCache {
+  private runs = new Map<string, LoadedRun>();
+  private readonly log: Logger;
+  private readonly opts: ForecastCacheOptions;
+  private maxGeneratedAt: number | null = null;
+  private loaded = false;
+  private lastPollOkAt: number | null = null;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private polls = 0;
+  private current: Promise<void> | undefined;
+  private readonly branchRefresh = new Map<string, { running: Promise<void>; again: boolean }>();
+  private readonly warnedRejected = new Set<string>();
+
+  constructor(
+    private readonly ch: ClickHouse,
+    logger: Logger,
+    opts: Partial<ForecastCacheOptions> = {},
+  ) {
+    this.log = logger.child({ module: 'forecast-cache' });
+    this.opts = { ...DEFAULT_FORECAST_CACHE_OPTIONS, ...opts };
+  }
+
+  /** The run served for a branch (the caller keeps this object for the whole request). */
+  get(branchId: string): LoadedRun | undefined {
+    const run = this.runs.get(branchId);
+    countLookup('forecast', run ? 'hit' : 'miss');
+    return run;
+  }
+
+  /** Same as get() without counting a cache lookup (listings). */
+  peek(branchId: string): LoadedRun | undefined {
+    return this.runs.get(branchId);
+  }
+
+  status(): ForecastCacheStatus {
+    return { loaded: this.loaded, lastPollOkAt: this.lastPollOkAt, lastError: this.lastError, branches: this.runs.size };
+  }
+
+  get pollMs(): number {
+    return this.opts.pollMs;
+  }
+
+  /** Initial full load (errors are logged, not thrown: polling retries), then polling. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      await this.refresh({ full: true });
+    } catch (err) {
+      this.log.warn({ err }, 'initial forecast load failed; polling will retry');
+    }
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([this.current, ...[...this.branchRefresh.values()].map((r) => r.running)]);
+  }
+
+  /** Asks for a refresh of one branch (e.g. the in-process forecaster just wrote a run). Never throws. */
+  notifyRun(branchId: string): void {
+    void this.refreshBranch(branchId).catch((err: unknown) => this.log.warn({ err, branchId }, 'forecast refresh after notify failed'));
+  }
+
+  /** Reloads one branch's latest run; resolves once it is installed (coalesces concurrent calls). */
+  refreshBranch(branchId: string): Promise<void> {
+    const inflight = this.branchRefresh.get(branchId);
+    if (inflight) {
+      inflight.again = true;
+      return inflight.running;
+    }
+    const entry = { running: Promise.resolve(), again: false };
+    entry.running = (async () => {
+      try {
+        do {
+          entry.again = false;
+          const rows = await this.latestRows({ branchId });
+          const row = rows[0];
+          if (row) await this.install([candidate(row)], { authoritative: true, scanStartedAt: Date.now() });
+        } while (entry.again && !this.stopped);
+      } finally {
+        this.branchRefresh.delete(branchId);
+      }
+    })();
+    this.branchRefresh.set(branchId, entry);
+    return entry.running;
+  }
+
+  /** One poll (incremental unless `full` or nothing was loaded yet). Throws on storage errors. */
+  refresh(opts: { full?: boolean } = {}): Promise<void> {
+    // Polls never overlap: a second caller waits for the running one, then runs its own.
+    const run = async () => {
+      const full = opts.full === true || !this.loaded;
+      const scanStartedAt = Date.now();
+      const since = full || this.maxGeneratedAt === null ? undefined : this.maxGeneratedAt - this.opts.slackMs;
+      try {
+        const rows = (await this.latestRows({ since })).map(candidate);
+        for (const r of rows) if (this.maxGeneratedAt === null || r.generatedAt > this.maxGeneratedAt) this.maxGeneratedAt = r.generatedAt;
+        await this.install(rows, { authoritative: full, scanStartedAt });
+        if (full) {
+          const present = new Set(rows.map((r) => r.branchId));
+          for (const [b, run] of this.runs) {
+            if (!present.has(b) && run.loadedAt < scanStartedAt) {
+              this.runs.delete(b);
+              this.log.info({ branchId: b, runId: run.runId }, 'forecast run no longer in forecast_runs; branch dropped');
+            }
+          }
+        }
+        this.loaded = this.loaded || full;
+        this.lastPollOkAt = Date.now();
+        this.lastError = null;
+        forecastLastPoll.set(this.lastPollOkAt / 1000);
+        forecastBranches.set(this.runs.size);
+      } catch (err) {
+        this.lastError = err instanceof Error ? err.message : String(err);
+        forecastPollErrors.inc({ what: 'forecast_runs' });
+        throw err;
+      }
+    };
+    const next = (this.current ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.current = next;
+    return next;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.polls++;
+      const full = this.polls % this.opts.fullRescanEvery === 0;
+      this.refresh({ full })
+        .catch((err: unknown) => this.log.warn({ err }, 'forecast poll failed'))
+        .finally(() => this.schedule());
+    }, this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  private async query<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
+    try {
+      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw storageError(what, err);
+    }
+  }
+
+  private latestRows(filter: { since?: number; branchId?: string }): Promise<RunRow[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.since !== undefined) {
+      where.push("generated_at >= {since:DateTime64(3, 'UTC')}");
+      params.since = toDateTime64(Math.max(0, filter.since));
+    }
+    if (filter.branchId !== undefined) {
+      where.push('branch_id = {branch:String}');
+      params.branch = filter.branchId;
+    }
+    // Output aliases differ from column names: ClickHouse would resolve the columns in
+    // the ordering tuple to same-named aliases.
+    const k = '(generated_at, run_id)';
+    return this.query<RunRow>(
+      'cannot read forecast_runs',
+      `SELECT branch_id AS b,
+              argMax(run_id, ${k}) AS rid,
+              argMax(model_version, ${k}) AS mv,
+              toUnixTimestamp(argMax(origin, ${k})) AS o,
+              toUnixTimestamp(argMax(data_through, ${k})) AS dt,
+              toUnixTimestamp(argMax(horizon_end, ${k})) AS he,
+              argMax(points, ${k}) AS pts,
+              toUnixTimestamp64Milli(max(generated_at)) AS gen
+       FROM ${this.ch.table('forecast_runs')}
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY branch_id`,
+      params,
+    );
+  }
+
+  /**
+   * Loads and installs the candidates that should replace what is served: newer
+   * runs always; with `authoritative` (full scan, single-branch refresh) any
+   * different run, unless the entry was installed after the scan started.
+   */
+  private async install(rows: Candidate[], opts: { authoritative: boolean; scanStartedAt: number }): Promise<void> {
+    const wanted = rows.filter((r) => {
+      const cur = this.runs.get(r.branchId);
+      if (!cur) return true;
+      if (cur.runId === r.runId) return false;
+      return isNewer(r, cur) || (opts.authoritative && cur.loadedAt < opts.scanStartedAt);
+    });
+    for (let i = 0; i < wanted.length; i += this.opts.loadBatch) {
+      const batch = wanted.slice(i, i + this.opts.loadBatch);
+      const points = await this.query<PointRow>(
+        'cannot read forecasts',
+        `SELECT branch_id AS branch_id, run_id AS run_id, toUnixTimestamp(hour_start) AS h,
+                sales_p10 AS s10, sales_p50 AS s50, sales_p90 AS s90, orders_p10 AS o10, orders_p50 AS o50, orders_p90 AS o90
+         FROM ${this.ch.table('forecasts')}
+         WHERE branch_id IN {branches:Array(String)} AND run_id IN {runs:Array(String)}`,
+        { branches: batch.map((r) => r.branchId), runs: batch.map((r) => r.runId) },
+      );
+      const byRun = new Map<string, PointRow[]>();
+      for (const p of points) {
+        const key = `${p.branch_id}\u0000${p.run_id}`;
+        let list = byRun.get(key);
+        if (!list) byRun.set(key, (list = []));
+        list.push(p);
+      }
+      for (const c of batch) {
+        const built = this.build(c, byRun.get(`${c.branchId}\u0000${c.runId}`) ?? []);
+        if (!built) continue;
+        // Re-check against what may have been installed while loading.
+        const cur = this.runs.get(c.branchId);
+        if (cur && cur.runId !== built.runId && !isNewer(built, cur) && !(opts.authoritative && cur.loadedAt < opts.scanStartedAt)) continue;
+        this.runs.set(c.branchId, built);
+        forecastRunsLoaded.inc();
+        this.log.debug({ branchId: c.branchId, runId: c.runId, points: built.points }, 'forecast run installed');
+      }
+    }
+  }
+
+  private build(c: Candidate, points: PointRow[]): LoadedRun | undefined {
+    const hours = new Map<number, PointRow>();
+    for (const p of points) hours.set(Number(p.h) * 1000, p);
+    if (hours.size < c.points) {
+      forecastRunsRejected.inc();
+      if (!this.warnedRejected.has(c.runId)) {
+        this.warnedRejected.add(c.runId);
+        this.log.warn({ branchId: c.branchId, runId: c.runId, expected: c.points, found: hours.size }, 'forecast run has fewer points than announced; not served');
+      }
+      return undefined;
+    }
+    let first = c.origin;
+    let end = Math.max(c.horizonEnd, c.origin);
+    for (const h of hours.keys()) {
+      if (h < first) first = h;
+      if (h + HOUR_MS > end) end = h + HOUR_MS;
+    }
+    const n = Math.round((end - first) / HOUR_MS);
+    const arrays = Array.from({ length: 6 }, () => new Float64Array(n).fill(NaN));
+    const [s10, s50, s90, o10, o50, o90] = arrays as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+    for (const [h, p] of hours) {
+      const i = Math.round((h - first) / HOUR_MS);
+      s10[i] = toCents(Number(p.s10));
+      s50[i] = toCents(Number(p.s50));
+      s90[i] = toCents(Number(p.s90));
+      o10[i] = toMilli(Number(p.o10));
+      o50[i] = toMilli(Number(p.o50));
+      o90[i] = toMilli(Number(p.o90));
+    }
+    return {
+      branchId: c.branchId,
+      runId: c.runId,
+      modelVersion: c.modelVersion,
+      origin: c.origin,
+      dataThrough: c.dataThrough,
+      horizonEnd: c.horizonEnd,
+      generatedAt: c.generatedAt,
+      points: hours.size,
+      loadedAt: Date.now(),
+      firstHour: first,
+      hours: n,
+      salesP10: s10,
+      salesP50: s50,
+      salesP90: s90,
+      ordersP10: o10,
+      ordersP50: o50,
+      ordersP90: o90,
+    };
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Pure assembly of a /predict answer: hourly -> daily -> weekly -> totals, from
+ * the served forecast run and the closed-hour actuals. No I/O, no clock: every
+ * input is explicit, so the rules are unit-tested without HTTP or ClickHouse.
+ *
+ * Rules (also in the OpenAPI description):
+ * - An hour is `actual` when it is closed (an actual exists), else `forecast` when
+ *   the run covers it, else `missing` (all values null).
+ * - Sums are exact: sales in integer cents, orders in integer thousandths, so a
+ *   day equals the sum of its rounded hours and the totals the sum of the days.
+ * - A day, week or total with any missing hour is null with source `missing`;
+ *   otherwise `actual`, `forecast`, or `mixed` when it has both.
+ * - p10/p90 of a day/week/total are sums of the hourly quantiles.
+ */
+import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
+import { GRANULARITIES } from './schemas';
+import { dayLayouts, formatCivilDate, HOUR_MS, isoUtc, isoWeekLabel, isoWeekMonday, type DayLayout } from './time';
+
+/** Integer cents of an amount in major units, rounding half away from zero (1.005 -> 101). */
+export function toCents(major: number): number {
+  return Math.round(Number((major * 100).toPrecision(12)));
+}
+
+/** Integer thousandths of an order count. */
+export function toMilli(count: number): number {
+  return Math.round(Number((count * 1000).toPrecision(12)));
+}
+
+/** One forecast run's hourly points in integer units; NaN where the run has no point. */
+export interface ForecastSeries {
+  /** UTC ms of the first point (the run origin). */
+  readonly firstHour: number;
+  readonly hours: number;
+  readonly salesP10: Float64Array;
+  readonly salesP50: Float64Array;
+  readonly salesP90: Float64Array;
+  readonly ordersP10: Float64Array;
+  readonly ordersP50: Float64Array;
+  readonly ordersP90: Float64Array;
+}
+
+export interface RunInfo {
+  readonly runId: string;
+  readonly modelVersion: string;
+  readonly generatedAt: number;
+  readonly dataThrough: number;
+  readonly horizonEnd: number;
+}
+
+export type ServedRun = RunInfo & ForecastSeries;
+
+/** A closed hour: sales in integer cents (minor units), orders a count. */
+export interface ActualHour {
+  readonly salesCents: number;
+  readonly orders: number;
+}
+
+export interface BranchInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly timezone: string;
+  readonly currency: string;
+}
+
+export interface AssembleInput {
+  branch: BranchInfo;
+  /** Epoch days (see time.ts), inclusive, startDay <= endDay. */
+  startDay: number;
+  endDay: number;
+  granularity: ReadonlySet<Granularity>;
+  run: ServedRun;
+  /** Closed-hour actuals by hour start (UTC ms). */
+  actuals: ReadonlyMap<number, ActualHour>;
+  lastClosedHour: number | null;
+}
+
+interface Acc {
+  s10: number;
+  s50: number;
+  s90: number;
+  o10: number;
+  o50: number;
+  o90: number;
+  actual: number;
+  forecast: number;
+  missing: number;
+}
+
+const newAcc = (): Acc => ({ s10: 0, s50: 0, s90: 0, o10: 0, o50: 0, o90: 0, actual: 0, forecast: 0, missing: 0 });
+
+function addAcc(into: Acc, a: Acc): void {
+  into.s10 += a.s10;
+  into.s50 += a.s50;
+  into.s90 += a.s90;
+  into.o10 += a.o10;
+  into.o50 += a.o50;
+  into.o90 += a.o90;
+  into.actual += a.actual;
+  into.forecast += a.forecast;
+  into.missing += a.missing;
+}
+
+type Values = Pick<HourRow, 'sales' | 'sales_p10' | 'sales_p90' | 'orders' | 'orders_p10' | 'orders_p90' | 'source'>;
+
+const NULL_VALUES: Values = Object.freeze({
+  sales: null,
+  sales_p10: null,
+  sales_p90: null,
+  orders: null,
+  orders_p10: null,
+  orders_p90: null,
+  source: 'missing',
+});
+
+function values(acc: Acc): Values {
+  if (acc.missing > 0 || acc.actual + acc.forecast === 0) return NULL_VALUES;
+  const source: Source = acc.actual > 0 && acc.forecast > 0 ? 'mixed' : acc.actual > 0 ? 'actual' : 'forecast';
+  return {
+    sales: acc.s50 / 100,
+    sales_p10: acc.s10 / 100,
+    sales_p90: acc.s90 / 100,
+    orders: acc.o50 / 1000,
+    orders_p10: acc.o10 / 1000,
+    orders_p90: acc.o90 / 1000,
+    source,
+  };
+}
+
+/** Adds hour `h` to `acc`; returns the hour's own values for the hourly row. */
+function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<number, ActualHour>): Values {
+  const a = actuals.get(h);
+  if (a !== undefined) {
+    const s = a.salesCents;
+    const o = a.orders * 1000;
+    acc.s10 += s;
+    acc.s50 += s;
+    acc.s90 += s;
+    acc.o10 += o;
+    acc.o50 += o;
+    acc.o90 += o;
+    acc.actual++;
+    const sales = s / 100;
+    return { sales, sales_p10: sales, sales_p90: sales, orders: a.orders, orders_p10: a.orders, orders_p90: a.orders, source: 'actual' };
+  }
+  const i = (h - run.firstHour) / HOUR_MS;
+  if (i >= 0 && i < run.hours && Number.isInteger(i)) {
+    const s50 = run.salesP50[i] as number;
+    if (!Number.isNaN(s50)) {
+      const s10 = run.salesP10[i] as number;
+      const s90 = run.salesP90[i] as number;
+      const o10 = run.ordersP10[i] as number;
+      const o50 = run.ordersP50[i] as number;
+      const o90 = run.ordersP90[i] as number;
+      acc.s10 += s10;
+      acc.s50 += s50;
+      acc.s90 += s90;
+      acc.o10 += o10;
+      acc.o50 += o50;
+      acc.o90 += o90;
+      acc.forecast++;
+      return {
+        sales: s50 / 100,
+        sales_p10: s10 / 100,
+        sales_p90: s90 / 100,
+        orders: o50 / 1000,
+        orders_p10: o10 / 1000,
+        orders_p90: o90 / 1000,
+        source: 'forecast',
+      };
+    }
+  }
+  acc.missing++;
+  return NULL_VALUES;
+}
+
+export function runInfoJson(run: RunInfo): PredictResponse['forecast'] {
+  return {
+    run_id: run.runId,
+    model_version: run.modelVersion,
+    generated_at: isoUtc(run.generatedAt),
+    data_through: isoUtc(run.dataThrough),
+    horizon_end: isoUtc(run.horizonEnd),
+  };
+}
+
+export function assemblePrediction(input: AssembleInput): PredictResponse {
+  const { branch, startDay, endDay, run, actuals } = input;
+  const wantHourly = input.granularity.has('hourly');
+  const days: DayLayout[] = dayLayouts(branch.timezone, startDay, endDay);
+
+  const hourly: HourRow[] = [];
+  const daily: DayRow[] = [];
+  const dayAccs: Acc[] = [];
+  for (const day of days) {
+    const acc = newAcc();
+    for (let i = 0; i < day.hours; i++) {
+      const v = addHour(acc, day.firstHour + i * HOUR_MS, run, actuals);
+      if (wantHourly) hourly.push({ start: day.labels[i] as string, ...v });
+    }
+    dayAccs.push(acc);
+    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...values(acc) });
+  }
+
+  const weekly: WeekRow[] = [];
+  const total = newAcc();
+  let week: { monday: number; first: number; last: number; acc: Acc } | undefined;
+  const flushWeek = () => {
+    if (!week) return;
+    weekly.push({
+      week_start: formatCivilDate(week.monday),
+      iso_week: isoWeekLabel(week.monday),
+      first_date: formatCivilDate(week.first),
+      last_date: formatCivilDate(week.last),
+      days: week.last - week.first + 1,
+      ...values(week.acc),
+    });
+  };
+  days.forEach((day, i) => {
+    const acc = dayAccs[i] as Acc;
+    addAcc(total, acc);
+    const monday = isoWeekMonday(day.epochDay);
+    if (!week || week.monday !== monday) {
+      flushWeek();
+      week = { monday, first: day.epochDay, last: day.epochDay, acc: newAcc() };
+    }
+    week.last = day.epochDay;
+    addAcc(week.acc, acc);
+  });
+  flushWeek();
+
+  const missing = daily.filter((d) => d.missing_hours > 0).map((d) => d.date);
+  const totals: Totals = { days: days.length, ...values(total) };
+  const granularity = GRANULARITIES.filter((g) => input.granularity.has(g));
+  const out: PredictResponse = {
+    branch: { id: branch.id, name: branch.name, timezone: branch.timezone, currency: branch.currency },
+    range: { start: formatCivilDate(startDay), end: formatCivilDate(endDay), days: days.length },
+    granularity,
+    forecast: runInfoJson(run),
+    last_closed_hour: input.lastClosedHour === null ? null : isoUtc(input.lastClosedHour),
+    totals,
+    coverage: { complete: total.missing === 0, missing, missing_hours: total.missing },
+  };
+  if (input.granularity.has('weekly')) out.weekly = weekly;
+  if (input.granularity.has('daily')) out.daily = daily;
+  if (wantHourly) out.hourly = hourly;
+  return out;
+}

@@ -1,0 +1,369 @@
+/**
+ * The API contract: zod schemas that validate every request (query strings) and
+ * describe every response, and the OpenAPI 3.0 document generated from them
+ * (served at /openapi.json, rendered at /docs). Tests validate every response
+ * body against these same schemas.
+ */
+import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { parseCivilDate } from './time';
+
+extendZodWithOpenApi(z);
+
+/** Longest range /predict accepts, in days (inclusive count). */
+export const MAX_RANGE_DAYS = 92;
+/** Dates outside these are refused (400): there is no data and storage types end in 2149. */
+export const MIN_DATE = '2000-01-01';
+export const MAX_DATE = '2099-12-31';
+export const GRANULARITIES = ['weekly', 'daily', 'hourly'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+export const SOURCES = ['actual', 'forecast', 'mixed', 'missing'] as const;
+export type Source = (typeof SOURCES)[number];
+
+const minDay = parseCivilDate(MIN_DATE) as number;
+const maxDay = parseCivilDate(MAX_DATE) as number;
+
+// ---------------------------------------------------------------- requests
+
+const dateParam = (name: 'start' | 'end', description: string, example: string) =>
+  z
+    .string({ required_error: 'is required', invalid_type_error: 'must be a single value' })
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date in the form yyyy-mm-dd')
+    .refine((s) => parseCivilDate(s) !== null, 'is not a calendar date')
+    .refine((s) => {
+      const d = parseCivilDate(s);
+      return d === null || (d >= minDay && d <= maxDay);
+    }, `must be between ${MIN_DATE} and ${MAX_DATE}`)
+    .openapi({
+      description,
+      param: { name, in: 'query', required: true, example },
+      example,
+      format: 'date',
+    });
+
+/** Query of GET /predict, field by field (the OpenAPI parameters come from this object). */
+export const predictQueryFields = z
+  .object({
+    branch_id: z
+      .string({ required_error: 'is required', invalid_type_error: 'must be a single value' })
+      .min(1, 'must not be empty')
+      .max(64, 'must be at most 64 characters')
+      .regex(/^[!-~]+$/, 'must be printable ASCII without spaces')
+      .openapi({
+        description: 'Branch id, as listed by `GET /branches`.',
+        param: { name: 'branch_id', in: 'query', required: true, example: '352h67i328fh' },
+        example: '352h67i328fh',
+      }),
+    start: dateParam('start', "First day of the range (inclusive), a date in the branch's local calendar.", '2021-02-04'),
+    end: dateParam('end', `Last day of the range (inclusive), local date, not before \`start\`; at most ${MAX_RANGE_DAYS} days in all.`, '2021-02-10'),
+    granularity: z
+      .string({ invalid_type_error: 'must be a single value' })
+      .regex(
+        /^\s*(weekly|daily|hourly)\s*(,\s*(weekly|daily|hourly)\s*)*$/,
+        'must be a comma-separated list of hourly, daily, weekly',
+      )
+      .optional()
+      .openapi({
+        description:
+          'Comma-separated breakdowns to return: any of `hourly`, `daily`, `weekly` (default: all three). `totals` and `coverage` are always returned.',
+        param: { name: 'granularity', in: 'query', required: false, style: 'form', explode: false, example: 'daily,hourly' },
+        example: 'daily,hourly',
+      }),
+  })
+  .openapi('PredictQuery');
+
+/** Full request validation for GET /predict: the fields plus the rules across them. */
+export const predictQuerySchema = predictQueryFields.superRefine((q, ctx) => {
+  const s = parseCivilDate(q.start);
+  const e = parseCivilDate(q.end);
+  if (s === null || e === null) return;
+  if (e < s) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['end'], message: `must not be before start (${q.start})`, params: { rule: 'order' } });
+  } else if (e - s + 1 > MAX_RANGE_DAYS) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['end'],
+      message: `the range ${q.start}..${q.end} is ${e - s + 1} days; at most ${MAX_RANGE_DAYS} are allowed`,
+      params: { rule: 'max_range' },
+    });
+  }
+});
+export type PredictQuery = z.infer<typeof predictQueryFields>;
+
+// ---------------------------------------------------------------- responses
+
+const isoInstant = z.string().datetime().openapi({ description: 'UTC instant, ISO-8601', example: '2021-02-01T00:00:00.000Z' });
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/)
+  .openapi({ format: 'date', example: '2021-02-04' });
+
+const amount = (what: string) => z.number().nullable().openapi({ description: what });
+
+const valueFields = {
+  sales: amount('Sales (median forecast, or the actual), currency major units rounded to cents; null when not covered.'),
+  sales_p10: amount('Sales, 10th percentile (equals `sales` for actual hours).'),
+  sales_p90: amount('Sales, 90th percentile (equals `sales` for actual hours).'),
+  orders: amount('Orders (median forecast, or the actual count). Forecasts are expected counts and may be fractional.'),
+  orders_p10: amount('Orders, 10th percentile.'),
+  orders_p90: amount('Orders, 90th percentile.'),
+  source: z.enum(SOURCES).openapi({
+    description:
+      '`actual`: every hour closed (real numbers from POS); `forecast`: every hour forecast; `mixed`: both; `missing`: at least one hour has neither (values are null).',
+  }),
+};
+
+export const hourRowSchema = z
+  .object({
+    start: z
+      .string()
+      .datetime({ offset: true })
+      .openapi({ description: "Hour start, local time with the branch's UTC offset", example: '2021-02-04T12:00:00+00:00' }),
+    ...valueFields,
+  })
+  .strict()
+  .openapi('HourRow');
+
+export const dayRowSchema = z
+  .object({
+    date: isoDate,
+    hours: z.number().int().openapi({ description: 'Local hours in the day: 24, or 23/25 on DST change days.' }),
+    missing_hours: z.number().int().openapi({ description: 'Hours with neither an actual nor a forecast.' }),
+    ...valueFields,
+  })
+  .strict()
+  .openapi('DayRow');
+
+export const weekRowSchema = z
+  .object({
+    week_start: isoDate.openapi({ description: 'Monday of the ISO week (may precede the range start).' }),
+    iso_week: z.string().regex(/^\d{4}-W\d{2}$/).openapi({ example: '2021-W05' }),
+    first_date: isoDate.openapi({ description: 'First day of this week inside the range.' }),
+    last_date: isoDate.openapi({ description: 'Last day of this week inside the range.' }),
+    days: z.number().int().min(1).max(7).openapi({ description: 'Days of this week inside the range (the row is clipped to it).' }),
+    ...valueFields,
+  })
+  .strict()
+  .openapi('WeekRow');
+
+export const totalsSchema = z
+  .object({ days: z.number().int(), ...valueFields })
+  .strict()
+  .openapi('Totals');
+
+export const branchInfoSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    timezone: z.string().openapi({ description: 'IANA time zone: the calendar of dates and hours.', example: 'Europe/Dublin' }),
+    currency: z.string().regex(/^[A-Z]{3}$/).openapi({ description: 'ISO 4217 currency of sales.', example: 'EUR' }),
+  })
+  .strict()
+  .openapi('Branch');
+
+export const forecastInfoSchema = z
+  .object({
+    run_id: z.string(),
+    model_version: z.string(),
+    generated_at: isoInstant,
+    data_through: isoInstant.openapi({ description: 'Start of the last closed hour the run saw (UTC).' }),
+    horizon_end: isoInstant.openapi({ description: 'End (exclusive) of the last forecast hour (UTC).' }),
+  })
+  .strict()
+  .openapi('ForecastRun');
+
+export const coverageSchema = z
+  .object({
+    complete: z.boolean(),
+    missing: z.array(isoDate).openapi({ description: 'Local dates with at least one hour that has neither an actual nor a forecast.' }),
+    missing_hours: z.number().int(),
+  })
+  .strict()
+  .openapi('Coverage');
+
+export const predictResponseSchema = z
+  .object({
+    branch: branchInfoSchema,
+    range: z.object({ start: isoDate, end: isoDate, days: z.number().int().min(1).max(MAX_RANGE_DAYS) }).strict(),
+    granularity: z.array(z.enum(GRANULARITIES)),
+    forecast: forecastInfoSchema,
+    last_closed_hour: isoInstant.nullable().openapi({ description: 'Start of the latest closed hour of the branch (UTC), if known.' }),
+    totals: totalsSchema,
+    coverage: coverageSchema,
+    weekly: z.array(weekRowSchema).optional(),
+    daily: z.array(dayRowSchema).optional(),
+    hourly: z.array(hourRowSchema).optional(),
+  })
+  .strict()
+  .openapi('PredictResponse');
+export type PredictResponse = z.infer<typeof predictResponseSchema>;
+export type HourRow = z.infer<typeof hourRowSchema>;
+export type DayRow = z.infer<typeof dayRowSchema>;
+export type WeekRow = z.infer<typeof weekRowSchema>;
+export type Totals = z.infer<typeof totalsSchema>;
+
+export const branchListItemSchema = branchInfoSchema
+  .extend({
+    latest_forecast: forecastInfoSchema.nullable(),
+    last_closed_hour: isoInstant.nullable(),
+  })
+  .strict()
+  .openapi('BranchListItem');
+
+export const branchesResponseSchema = z.object({ branches: z.array(branchListItemSchema) }).strict().openapi('BranchesResponse');
+export type BranchesResponse = z.infer<typeof branchesResponseSchema>;
+
+export const errorResponseSchema = z
+  .object({
+    error: z
+      .object({
+        code: z.string().openapi({ example: 'invalid_parameter' }),
+        message: z.string().openapi({ example: 'start: is not a calendar date (got "2021-02-30")' }),
+        details: z.record(z.unknown()).openapi({ example: { parameter: 'start' } }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('Error');
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+export const healthResponseSchema = z.object({ status: z.literal('ok') }).strict().openapi('Health');
+
+export const readyResponseSchema = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z
+      .object({
+        accepting: z.boolean().openapi({ description: 'false once shutdown began' }),
+        clickhouse: z.boolean(),
+        forecasts_loaded: z.boolean(),
+        forecasts_fresh: z.boolean(),
+        last_forecast_poll_age_ms: z.number().nullable(),
+        branches_with_forecast: z.number().int(),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('Ready');
+
+// ---------------------------------------------------------------- OpenAPI
+
+export const API_DESCRIPTION = `Hourly, daily and weekly sales and order forecasts per restaurant branch, for staff and stock planning.
+
+Conventions:
+- Every date is a date in the branch's local calendar (its IANA \`timezone\`); hour rows carry their local start with the UTC offset in force, so a day has 24 rows, 23 on the spring-forward day and 25 on the fall-back day.
+- Sales are in the branch's currency, major units, rounded to cents. Orders of forecast hours are expected counts and may be fractional (3 decimals).
+- \`source\` says where numbers come from: \`actual\` for closed hours (the real POS totals; p10 = p50 = p90 = the actual), \`forecast\` for the latest complete forecast run, \`mixed\` for a day, week or total combining both, \`missing\` when an hour has neither (beyond the forecast horizon, before the branch's history, or an hour that has not closed and that the run does not cover).
+- Aggregation rule: a day, week or total is the sum of its hours only when every hour is covered; if any hour is missing its values are all null and its source is \`missing\` (never a silent zero). Such days are listed in \`coverage.missing\`; \`missing_hours\` counts the uncovered hours.
+- Daily and weekly p10/p90 are sums of the hourly quantiles: a conservative (wide) band, not the exact quantile of the sum.
+- Weeks are ISO weeks (Monday start); a week row is clipped to the requested range and \`days\` counts its days inside it.
+- The latest complete forecast run of the branch is served (a run becomes visible only after all its points are written).
+- Query parameters: unknown parameters are ignored; a known parameter given twice (\`?start=a&start=b\`) or in array form is refused with 400 \`duplicate_parameter\`.
+- Errors are JSON \`{"error": {"code", "message", "details"}}\`; messages name the offending parameter. 400 bad input, 404 unknown branch or path, 405 other methods (only GET, HEAD and OPTIONS exist), 414 URL too long, 429 rate limited (per client IP, with \`Retry-After\`), 503 no forecast yet or a dependency unavailable (with \`Retry-After\`).
+- The API is versioned: \`/v1/...\` paths are stable; the unversioned paths are aliases of the current version.`;
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorResponseSchema } } });
+
+function buildRegistry(): OpenAPIRegistry {
+  const registry = new OpenAPIRegistry();
+  for (const prefix of ['/v1', '']) {
+    const alias = prefix === '' ? ' (alias of the /v1 path)' : '';
+    registry.registerPath({
+      method: 'get',
+      path: `${prefix}/predict`,
+      operationId: prefix ? 'predictV1' : 'predict',
+      summary: `Sales and orders forecast for one branch and date range${alias}`,
+      description:
+        'Weekly, daily and hourly sales and orders for the branch over `start`..`end` (local dates, inclusive): actual numbers for closed hours, the latest forecast run for the rest, nulls where neither exists (see `coverage`).',
+      tags: ['forecast'],
+      request: { query: predictQueryFields },
+      responses: {
+        200: {
+          description: 'The forecast',
+          content: { 'application/json': { schema: predictResponseSchema } },
+          headers: z.object({ ETag: z.string().openapi({ description: 'Entity tag; send it back in If-None-Match for a 304' }) }),
+        },
+        304: { description: 'Not modified (If-None-Match matched)' },
+        400: errorResponse('A parameter is missing, repeated or malformed, the date is impossible, end is before start, or the range is too long'),
+        404: errorResponse('Unknown branch'),
+        429: errorResponse('Rate limit exceeded (see Retry-After)'),
+        503: errorResponse('The branch has no forecast yet, or storage is unavailable (see Retry-After)'),
+      },
+    });
+    registry.registerPath({
+      method: 'get',
+      path: `${prefix}/branches`,
+      operationId: prefix ? 'branchesV1' : 'branches',
+      summary: `Known branches with their latest forecast run${alias}`,
+      tags: ['forecast'],
+      responses: {
+        200: { description: 'Branches', content: { 'application/json': { schema: branchesResponseSchema } } },
+        429: errorResponse('Rate limit exceeded'),
+      },
+    });
+  }
+  registry.registerPath({
+    method: 'get',
+    path: '/health',
+    operationId: 'health',
+    summary: 'Liveness: the process serves HTTP',
+    tags: ['operations'],
+    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: healthResponseSchema } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/ready',
+    operationId: 'ready',
+    summary: 'Readiness: ClickHouse reachable and forecasts fresh',
+    description:
+      'Ready when the process is not shutting down, ClickHouse answers a ping, the initial forecast load is done, and the in-memory forecasts are fresh: the last successful poll of `forecast_runs` is at most 3 poll intervals (at least 15 s) old.',
+    tags: ['operations'],
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: readyResponseSchema } } },
+      503: { description: 'Not ready', content: { 'application/json': { schema: readyResponseSchema } } },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics (text exposition format)',
+    tags: ['operations'],
+    responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document',
+    tags: ['operations'],
+    responses: { 200: { description: 'OpenAPI 3.0 document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/docs',
+    operationId: 'docs',
+    summary: 'Human-readable documentation rendered from this document',
+    tags: ['operations'],
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
+  });
+  return registry;
+}
+
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV3['generateDocument']>;
+
+let cachedDocument: OpenApiDocument | undefined;
+
+/** The OpenAPI 3.0 document (built once). */
+export function openApiDocument(): OpenApiDocument {
+  cachedDocument ??= new OpenApiGeneratorV3(buildRegistry().definitions).generateDocument({
+    openapi: '3.0.3',
+    info: { title: 'tillcast prediction API', version: '1.0.0', description: API_DESCRIPTION },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'forecast', description: 'Forecasts and branches' },
+      { name: 'operations', description: 'Health, readiness, metrics and documentation' },
+    ],
+  });
+  return cachedDocument;
+}
