@@ -20,6 +20,8 @@ import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
 import { runStart } from './start-command';
 import { registerModelCommands } from './models-command';
+import { registerTrainCommand } from './train-command';
+import { registerBacktestCommands } from './backtest-command';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, down: 3, partial: 4 } as const;
 
@@ -32,6 +34,9 @@ async function runRoles(roles: string): Promise<void> {
   const cfg = config({ ROLES: roles });
   const app = createApp(cfg);
   await runUntilSignal(app, app.ctx.logger.child({ module: 'cli' }));
+  // The roles are stopped: exit even if a client left a timer or socket behind, with the code a
+  // fatal error may have set (e.g. the ingest consumer stopped for good: 1).
+  process.exit(process.exitCode ?? 0);
 }
 
 function runKafkaScript(action: string): number {
@@ -192,6 +197,8 @@ export function buildProgram(): Command {
     });
 
   registerModelCommands(program);
+  registerTrainCommand(program);
+  registerBacktestCommands(program);
 
   program
     .command('sql')

@@ -13,6 +13,9 @@ import type { Kafka } from 'kafkajs';
 import { migrate } from '../clickhouse/migrate';
 import { defaultCodec, type AvroCodec } from '../schemas/avro-codec';
 import { createIngestRole } from '../consumers/ingest/ingest-consumer';
+import { createForecasterRole, type ForecasterRole } from '../consumers/forecaster/forecaster-role';
+import { loadNeuralEngine } from '../consumers/forecaster/neural-engine';
+import { createApiRole, type ApiRole } from '../api/role';
 import { simulatedBranches } from '../producers/simulator';
 import { BranchDirectory } from './branches';
 import { createClickHouse, type ClickHouse } from './clickhouse';
@@ -48,17 +51,35 @@ export interface AppContext {
 /** Builds a role from the shared context; registered per role name. */
 export type RoleFactory = (ctx: AppContext, app: { roles: ReadonlyMap<string, Role> }) => Role;
 
+/** The forecaster role with its handle (tests wait on `forecaster.idle()`, benchmarks call `refresh`). */
+export interface ForecasterAppRole extends Role {
+  readonly forecaster: ForecasterRole;
+}
+
+/** The in-process API, if this app runs one (roles are looked up when called, so start order does not matter). */
+function apiOf(roles: ReadonlyMap<string, Role>): ApiRole['api'] | undefined {
+  return (roles.get('api') as ApiRole | undefined)?.api;
+}
+
 export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
   ingest: (ctx) => {
     const r = createIngestRole(ctx);
     return { name: 'ingest', start: () => r.start(), stop: () => r.stop() };
   },
-  forecaster: () => {
-    throw new Error('the forecaster role is not part of this build yet');
+  forecaster: (ctx, app) => {
+    const r = createForecasterRole({
+      ...ctx,
+      loadEngine: loadNeuralEngine,
+      // In one process the API swaps in a new run at once instead of at its next poll.
+      onRunsWritten: (branchIds) => {
+        const api = apiOf(app.roles);
+        for (const id of branchIds) api?.notifyRun(id);
+      },
+    });
+    const role: ForecasterAppRole = { name: 'forecaster', forecaster: r, start: () => r.start(), stop: () => r.stop() };
+    return role;
   },
-  api: () => {
-    throw new Error('the api role is not part of this build yet');
-  },
+  api: (ctx) => createApiRole(ctx),
 };
 
 export interface App {

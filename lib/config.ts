@@ -64,7 +64,7 @@ export const envSchema = z.object({
 
   // --- Model / forecaster ---
   MODELS_DIR: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'models')),
-  FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(60).default(14),
+  FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(14).default(14),
   FORECAST_RUN_TTL_DAYS: z.coerce.number().int().min(1).default(90),
   TRAIN_SEED: z.coerce.number().int().default(42),
 
@@ -73,6 +73,14 @@ export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   CORS_ORIGINS: csv.default(''),
   API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(0).default(6000),
+  /** How often the API looks for new forecast runs written by another process. */
+  API_FORECAST_POLL_MS: z.coerce.number().int().min(100).default(2000),
+  /** Recent closed-hour actuals are re-read after this long. */
+  API_ACTUALS_TTL_MS: z.coerce.number().int().min(0).default(30000),
+  /** Time limit of one request's ClickHouse work; slower answers 503. */
+  API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  /** Trust X-Forwarded-For for the client IP (only behind a reverse proxy). */
+  API_TRUST_PROXY: bool.default('false'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
 });
 

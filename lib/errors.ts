@@ -61,6 +61,6 @@ export class StorageError extends TillcastError {
 export function isRetriable(err: unknown): boolean {
   if (err instanceof TillcastError) return err.retriable;
   // kafkajs errors carry `retriable` too.
-  if (typeof err === 'object' && err !== null && 'retriable' in err) return Boolean((err as { retriable: unknown }).retriable);
+  if (typeof err === 'object' && err !== null && 'retriable' in err) return Boolean(err.retriable);
   return false;
 }

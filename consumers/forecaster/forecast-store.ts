@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { DateTime } from 'luxon';
-import type { Branch } from '../../lib/branches';
+import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import { storageError } from '../../lib/clickhouse';
 import { toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
@@ -107,6 +107,15 @@ export class ForecastStore {
       }
       return { branchId: branch.id, timezone: branch.timezone, country: branch.country, start, sales, orders };
     });
+  }
+
+  /** All closed history (up to `maxDays`) of every branch of the directory that has some, for (re)training. */
+  async closedHistories(branches: BranchDirectory, maxDays = 400): Promise<BranchHistory[]> {
+    const closed = await this.lastClosedHours();
+    const requests = [...closed]
+      .map(([id, hour]) => ({ branch: branches.get(id), origin: hour + HOUR_MS }))
+      .filter((r): r is { branch: Branch; origin: number } => r.branch !== undefined);
+    return this.histories(requests, maxDays * 24);
   }
 
   /** Writes the points first, then the run row: a run is never visible half-written. */

@@ -11,8 +11,10 @@
  *   whose latest closed hour is newer than its latest run is refreshed.
  * - Offsets are committed after the refreshes of the batch are written.
  * - Training runs in a child process (train-runner.ts): the first model when
- *   none exists, and a daily fine-tune promoted only if it is not worse on a
- *   recent holdout.
+ *   none exists; when a local day closes, a full retrain if a week of data has
+ *   closed since the model's data ends, else a fine-tune; either is promoted
+ *   only if it is not worse than the current model on a recent holdout
+ *   (training.ts).
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
@@ -27,6 +29,9 @@ import { ForecastStore, newRunId, type ForecastRun, type ModelRecord } from './f
 import { HOUR_MS, horizonEnd } from './horizon';
 import * as metrics from './metrics';
 import { runTrainingChild, type TrainJob, type TrainOutcome } from './train-runner';
+
+/** Data age at which the daily training is a full retrain instead of a fine-tune. */
+const RETRAIN_AFTER_MS = 7 * 86_400_000;
 
 export interface ForecasterOptions {
   config: Config;
@@ -65,7 +70,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
   let engine: ForecastEngine | undefined;
   let model: ModelRecord | undefined;
   let training: Promise<void> | undefined;
-  let lastFineTuneDay = '';
+  let lastTrainingDay = '';
   let stopped = false;
 
   const consumer: Consumer = kafka.consumer({
@@ -125,14 +130,14 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     return runs;
   }
 
-  /** Refreshes every branch whose latest closed hour is newer than its latest run. */
-  async function catchUp(): Promise<void> {
+  /** Refreshes every branch whose latest closed hour is newer than its latest run (all of them with a new model). */
+  async function catchUp(newModel = false): Promise<void> {
     const [closed, latest] = await Promise.all([store.lastClosedHours(), store.latestOrigins()]);
     const due = new Map<string, number>();
     for (const [branchId, hour] of closed) {
       const origin = hour + HOUR_MS;
       const have = Math.max(latest.get(branchId) ?? -Infinity, refreshedOrigin.get(branchId) ?? -Infinity);
-      if (origin > have) due.set(branchId, origin);
+      if (newModel || origin > have) due.set(branchId, origin);
     }
     if (due.size > 0) {
       const runs = await refresh(due);
@@ -140,17 +145,11 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     }
   }
 
-  /** All closed history of every known branch, for (re)training. */
-  async function allHistories() {
-    const closed = await store.lastClosedHours();
-    const requests = [...closed]
-      .map(([id, hour]) => ({ branch: branches.get(id), origin: hour + HOUR_MS }))
-      .filter((r): r is { branch: Branch; origin: number } => r.branch !== undefined);
-    return store.histories(requests, 400 * 24);
-  }
+  const allHistories = () => store.closedHistories(branches);
 
   function startTraining(kind: 'full' | 'finetune', why: string): void {
     if (training || stopped) return;
+    let again: string | undefined;
     training = (async () => {
       const histories = await allHistories();
       const longest = Math.max(0, ...histories.map((h) => h.sales.length));
@@ -169,13 +168,16 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
       });
       await store.registerModel(outcome.record);
       const { challenger, champion } = outcome.holdout;
-      const promote = !model || champion === null || challenger <= champion;
+      const promote = !model || (challenger !== null && (champion === null || challenger <= champion));
       metrics.trainingsTotal.inc({ kind, outcome: promote ? 'promoted' : 'rejected' });
       if (promote) {
-        await store.promote(outcome.record.version, model ? 'promote' : 'initial', `${kind}: holdout ${challenger.toFixed(4)} vs champion ${champion?.toFixed(4) ?? 'none'}`);
+        await store.promote(outcome.record.version, model ? 'promote' : 'initial', `${kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs champion ${champion?.toFixed(4) ?? 'none'}`);
         await useModel(outcome.record);
         refreshedOrigin.clear(); // the new model should serve every branch at once
-        await catchUp();
+        await catchUp(true);
+        // Hours kept closing while it trained (a replay closes months in minutes): retrain on them.
+        const newest = Math.max(...(await store.lastClosedHours()).values());
+        if (newest + HOUR_MS - outcome.record.train_through >= RETRAIN_AFTER_MS) again = 'a week of data closed while training';
       } else {
         log.info({ version: outcome.record.version, challenger, champion }, 'challenger not promoted: worse on the holdout');
       }
@@ -186,6 +188,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
       })
       .finally(() => {
         training = undefined;
+        if (again && !stopped) startTraining('full', again);
       });
   }
 
@@ -204,8 +207,9 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
           const latest = new Map<string, number>();
           let seen = 0;
           for (const m of batch.messages) {
@@ -224,13 +228,15 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           metrics.coalescedEvents.inc(Math.max(0, seen - latest.size));
           if (engine) {
             await refresh(latest);
-            // A local day closed for some branch: fine-tune once per day (in the background).
+            // A local day closed for some branch: once per day, in the background, a full retrain
+            // when a week of data has closed since the model's data ends, else a fine-tune.
             for (const [branchId, origin] of latest) {
               const zone = branches.get(branchId)?.timezone ?? 'UTC';
               const local = localWallClock(zone, origin);
-              if (local.text.endsWith('00:00:00') && local.date > lastFineTuneDay) {
-                lastFineTuneDay = local.date;
-                startTraining('finetune', `local day before ${local.date} closed`);
+              if (local.text.endsWith('00:00:00') && local.date > lastTrainingDay && !training) {
+                lastTrainingDay = local.date;
+                const stale = model !== undefined && origin - model.train_through >= RETRAIN_AFTER_MS;
+                startTraining(stale ? 'full' : 'finetune', `local day before ${local.date} closed`);
                 break;
               }
             }
@@ -239,8 +245,8 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           }
           const last = batch.lastOffset();
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-          resolveOffset(last);
-          await heartbeat();
+          payload.resolveOffset(last);
+          await payload.heartbeat();
         },
       });
       if (engine) await catchUp();

@@ -26,8 +26,8 @@ export interface TrainJob {
 
 export interface TrainOutcome {
   record: ModelRecord;
-  /** Holdout score of the new model and, if given, the champion on the same window (lower is better). */
-  holdout: { challenger: number; champion: number | null };
+  /** Holdout score of the new model and, if given, the champion on the same window (lower is better; null: not scored). */
+  holdout: { challenger: number | null; champion: number | null };
 }
 
 export class TrainingError extends Error {

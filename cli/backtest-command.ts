@@ -1,0 +1,87 @@
+/**
+ * `tillcast backtest` (`npm run backtest`): the rolling-origin evaluation of
+ * model/backtest.ts on a POS export (--export) or on the closed hours in
+ * ClickHouse; writes the markdown report and charts under --out and prints one
+ * JSON summary line. `tillcast explore` draws docs/model.md's data charts.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadBranchDirectory } from '../lib/app';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { acceptance, runBacktest } from '../model/backtest';
+import { writeBacktestReport, writeDataExploration } from '../model/report';
+import type { HourlySeries } from '../model/series';
+import { createProgress, type Progress } from './progress';
+import { seriesFromClickHouse, seriesFromExport } from './series-source';
+
+async function loadSeries(file: string | undefined, through: string | undefined): Promise<HourlySeries[]> {
+  const config = loadConfig();
+  const branches = loadBranchDirectory(config);
+  const series = file
+    ? (await seriesFromExport(file, branches, { through })).series
+    : await seriesFromClickHouse(config, branches, createLogger(config.LOG_LEVEL));
+  if (series.length === 0) throw new Error('no hourly history found (use --export FILE, or replay data first)');
+  // One time zone per run: the origins are local midnights.
+  const zone = series[0]!.timezone;
+  return series.filter((s) => s.timezone === zone);
+}
+
+export function registerBacktestCommands(program: Command): void {
+  program
+    .command('backtest')
+    .description('rolling-origin backtest of the neural model against seasonal-naive and 4-week-mean baselines')
+    .option('--export <file>', 'a POS export (default: the closed hours in ClickHouse)')
+    .option('--through <date>', 'last local date of the export to use (yyyy-mm-dd)')
+    .option('--weeks <n>', 'weekly origins', '8')
+    .option('--horizon-days <n>', 'days scored after each origin', '14')
+    .option('--scheme <scheme>', 'retrain (a fresh model per origin) or warm (fine-tune forward)', 'retrain')
+    .option('--out <dir>', 'report folder (backtest.md, backtest.json, chart-<branch>.svg)', 'out/backtest')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Prints one JSON line: {"origins": [...], "neural": M, "seasonal_naive": M, "mean_4w": M, "acceptance": {...}}',
+        'Exit codes: 0 done (acceptance met or not: see the JSON), 1 failure, 2 bad usage.',
+        '',
+        'Examples:',
+        '  npm run backtest',
+        '  tillcast backtest --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz --out docs/img/backtest',
+      ].join('\n'),
+    )
+    .action(async (opts: { export?: string; through?: string; weeks: string; horizonDays: string; scheme: string; out: string }) => {
+      const weeks = Number(opts.weeks);
+      const horizonDays = Number(opts.horizonDays);
+      if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) throw new Error('--weeks must be an integer in 1..52');
+      if (!Number.isInteger(horizonDays) || horizonDays < 1 || horizonDays > 14) throw new Error('--horizon-days must be an integer in 1..14');
+      if (opts.scheme !== 'retrain' && opts.scheme !== 'warm') throw new Error('--scheme must be retrain or warm');
+      const series = await loadSeries(opts.export, opts.through);
+      let progress: Progress | undefined;
+      const result = await runBacktest(series, {
+        weeks,
+        horizonDays,
+        scheme: opts.scheme,
+        onProgress: (p) => {
+          // One bar over all origins × epochs.
+          progress ??= createProgress('backtest', p.origins * p.epochs);
+          progress.update(p.originIndex * p.epochs + p.epoch, { origin: new Date(p.origin).toISOString().slice(0, 10), loss: p.loss.toFixed(4) });
+        },
+      });
+      progress?.stop();
+      const files = await writeBacktestReport(result, path.resolve(opts.out));
+      process.stderr.write(`report: ${files.join(', ')}\n`);
+      console.log(JSON.stringify({ ...result.summary, acceptance: acceptance(result.summary) }));
+    });
+
+  program
+    .command('explore')
+    .description("draw the data-exploration charts of docs/model.md (hour-of-week profiles, weekly totals with regimes, closed days)")
+    .option('--export <file>', 'a POS export (default: the closed hours in ClickHouse)')
+    .option('--out <dir>', 'folder for the SVG charts', 'docs/img')
+    .addHelpText('after', '\nExample:\n  tillcast explore --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz --out docs/img')
+    .action(async (opts: { export?: string; out: string }) => {
+      const series = await loadSeries(opts.export, undefined);
+      const stats = await writeDataExploration(series, path.resolve(opts.out));
+      console.log(JSON.stringify(stats));
+    });
+}

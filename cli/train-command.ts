@@ -1,0 +1,144 @@
+/**
+ * `tillcast train` (`npm run train`): trains a model on the closed hours in
+ * ClickHouse (or a POS export with --export), saves it under MODELS_DIR,
+ * registers it and promotes it if it beats the current model on the holdout.
+ *
+ * The forecaster runs the same command as a child with --series-file and
+ * --json: then it only trains, saves and prints one JSON line; the parent
+ * registers and decides.
+ */
+import type { Command } from 'commander';
+import { loadBranchDirectory } from '../lib/app';
+import { createClickHouse } from '../lib/clickhouse';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { readSeriesFile } from '../consumers/forecaster/train-runner';
+import { runTrainingJob } from '../consumers/forecaster/training';
+import { ForecastStore } from '../consumers/forecaster/forecast-store';
+import type { HourlySeries } from '../model/series';
+import { createProgress, type Progress } from './progress';
+import { seriesFromClickHouse, seriesFromExport } from './series-source';
+
+interface TrainCliOptions {
+  seriesFile?: string;
+  export?: string;
+  through?: string;
+  modelsDir?: string;
+  kind: string;
+  seed?: string;
+  json?: boolean;
+  warmStart?: string;
+  parentVersion?: string;
+  champion?: string;
+  holdoutDays: string;
+  register: boolean;
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description('train a forecast model (full, or a fine-tune of the current one), register it and promote it if it beats the current model')
+    .option('--export <file>', 'train on a POS export instead of the closed hours in ClickHouse')
+    .option('--through <date>', 'with --export: last local date to use (yyyy-mm-dd)')
+    .option('--series-file <file>', 'train on a series file written by the forecaster (internal; implies --no-register)')
+    .option('--kind <kind>', 'full or finetune', 'full')
+    .option('--models-dir <dir>', 'where artifacts are saved (default MODELS_DIR)')
+    .option('--seed <n>', 'random seed (default TRAIN_SEED)')
+    .option('--holdout-days <n>', 'local days held out to compare with the current model', '7')
+    .option('--warm-start <dir>', 'artifact folder to fine-tune (default: the current model)')
+    .option('--parent-version <v>', 'registry version of --warm-start')
+    .option('--champion <dir>', 'artifact folder of the model to beat (default: the current model)')
+    .option('--no-register', 'only train and save; do not touch the registry')
+    .option('--json', 'print one JSON line with the outcome')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit codes: 0 trained (and promoted, or kept as a registered challenger), 1 failure (the current model keeps serving), 2 bad usage.',
+        '',
+        'Examples:',
+        '  npm run train',
+        '  tillcast train --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz',
+        '  tillcast train --kind finetune',
+      ].join('\n'),
+    )
+    .action(async (opts: TrainCliOptions) => {
+      const config = loadConfig();
+      const logger = createLogger(opts.json ? 'warn' : config.LOG_LEVEL);
+      const branches = loadBranchDirectory(config);
+      if (opts.kind !== 'full' && opts.kind !== 'finetune') throw new Error(`--kind must be full or finetune, got "${opts.kind}"`);
+      const holdoutDays = Number(opts.holdoutDays);
+      if (!Number.isInteger(holdoutDays) || holdoutDays < 1 || holdoutDays > 14) throw new Error('--holdout-days must be an integer in 1..14');
+      const register = opts.register && !opts.seriesFile;
+
+      let series: HourlySeries[];
+      if (opts.seriesFile) series = readSeriesFile(opts.seriesFile);
+      else if (opts.export) series = (await seriesFromExport(opts.export, branches, { through: opts.through })).series;
+      else series = await seriesFromClickHouse(config, branches, logger);
+      if (series.length === 0) throw new Error('no closed hourly history to train on (replay or simulate some sales first, or use --export FILE)');
+
+      // Defaults from the registry: fine-tune and beat the current model.
+      let current: Awaited<ReturnType<ForecastStore['currentModel']>>;
+      if (register && (!opts.warmStart || !opts.champion)) {
+        const ch = createClickHouse(config, logger);
+        try {
+          current = await new ForecastStore(ch).currentModel();
+        } finally {
+          await ch.close();
+        }
+      }
+      const warmStart = opts.warmStart ?? (opts.kind === 'finetune' ? current?.artifact_path : undefined);
+      if (opts.kind === 'finetune' && !warmStart) throw new Error('nothing to fine-tune: no current model (train a full model first)');
+
+      let progress: Progress | undefined;
+      let stage = '';
+      const outcome = await runTrainingJob({
+        kind: opts.kind,
+        series,
+        modelsDir: opts.modelsDir ?? config.MODELS_DIR,
+        seed: opts.seed !== undefined ? Number(opts.seed) : config.TRAIN_SEED,
+        warmStart,
+        parentVersion: opts.parentVersion ?? (opts.warmStart ? undefined : current?.version),
+        champion: opts.champion ?? current?.artifact_path,
+        holdoutDays,
+        onProgress: opts.json
+          ? undefined
+          : (p) => {
+              if (p.stage !== stage) {
+                progress?.stop();
+                stage = p.stage;
+                progress = createProgress(`train ${stage}`, p.epochs);
+              }
+              progress?.update(p.epoch, { loss: p.loss.toFixed(4) });
+            },
+      });
+      progress?.stop();
+
+      let promoted: boolean | null = null;
+      if (register) {
+        const ch = createClickHouse(config, logger);
+        try {
+          const store = new ForecastStore(ch);
+          await store.registerModel(outcome.record);
+          const { challenger, champion } = outcome.holdout;
+          promoted = !current || (challenger !== null && (champion === null || challenger <= champion));
+          if (promoted)
+            await store.promote(outcome.record.version, current ? 'promote' : 'initial', `tillcast train ${opts.kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs ${champion?.toFixed(4) ?? 'none'}`);
+        } finally {
+          await ch.close();
+        }
+      }
+      if (opts.json) {
+        console.log(JSON.stringify({ ...outcome, promoted }));
+        return;
+      }
+      const h = outcome.holdout;
+      console.log(
+        [
+          `model ${outcome.record.version} (${outcome.record.kind}, ${outcome.record.backend}) saved to ${outcome.record.artifact_path}`,
+          `holdout score ${h.challenger?.toFixed(4) ?? 'not scored (no model to compare with)'}${h.champion !== null ? `, current model ${h.champion.toFixed(4)}` : ''}`,
+          register ? (promoted ? 'promoted to current' : 'registered, not promoted (the current model is better on the holdout)') : 'not registered (--no-register)',
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,56 @@
+/**
+ * The neural ForecastEngine: the registry's artifact folder loaded with
+ * model/'s loadModel, histories forecast in one batched pass by model/'s
+ * forecast. This is the only place the forecaster touches model/ for inference.
+ */
+import { loadModel } from '../../model/artifacts';
+import { backendName } from '../../model/backend';
+import { forecast, LOOKBACK_DAYS } from '../../model/forecast';
+import { MAX_HORIZON_DAYS } from '../../model/features';
+import type { ForecastEngine, ForecastRequest } from './engine';
+import type { ForecastPoint, ModelRecord } from './forecast-store';
+import { HOUR_MS } from './horizon';
+
+const DAY_MS = 86_400_000;
+
+/** Full local days after the origin's day that `[origin, end)` needs (the model's `days`). */
+function daysFor(r: ForecastRequest): number {
+  // end is a local midnight at most MAX_HORIZON_DAYS + 1 days after the origin's day start.
+  const days = Math.ceil((r.end - r.origin) / DAY_MS);
+  return Math.min(MAX_HORIZON_DAYS, Math.max(0, days));
+}
+
+export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEngine> {
+  const model = await loadModel(record.artifact_path);
+  return {
+    version: record.version,
+    backend: backendName() ?? record.backend,
+    // The lookback window plus two days of slack for DST and the origin's partial day.
+    historyHours: (LOOKBACK_DAYS + 2) * 24,
+    async forecast(requests) {
+      // Requests with the same `days` go through one batched forward pass.
+      const byDays = new Map<number, number[]>();
+      requests.forEach((r, i) => {
+        const d = daysFor(r);
+        const list = byDays.get(d) ?? [];
+        list.push(i);
+        byDays.set(d, list);
+      });
+      const out: ForecastPoint[][] = requests.map(() => []);
+      for (const [days, idx] of byDays) {
+        const series = idx.map((i) => {
+          const h = requests[i]!.history;
+          // A branch with no closed history yet starts at its origin (an empty series).
+          return { ...h, start: h.sales.length === 0 ? requests[i]!.origin : h.start };
+        });
+        const result = await forecast(model, series, idx.map((i) => requests[i]!.origin), { days });
+        result.forEach((f, k) => {
+          const r = requests[idx[k]!]!;
+          out[idx[k]!] = f.hours.filter((h) => h.hourStart >= r.origin && h.hourStart < r.end && h.hourStart % HOUR_MS === 0);
+        });
+      }
+      return out;
+    },
+    dispose: () => model.net.dispose(),
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * Acceptance of the whole pipeline on the real components: the shared export
+ * replayed (producer → Kafka → ingest → hour close → forecaster → API) in one
+ * app, as `tillcast start --replay` runs it. The forecaster trains its models
+ * in child processes (dist/, built by the test script) and refreshes on every
+ * closed hour; at the end every branch has a run from 2021-02-01 00:00 local by
+ * the promoted neural model, and /predict serves it, together with the
+ * actuals of closed hours, on the contract of the API issue.
+ */
+import { DateTime } from 'luxon';
+import { createApp, type App, type ForecasterAppRole } from '../../lib/app';
+import type { ApiRole } from '../../api/role';
+import type { PredictResponse } from '../../api/schemas';
+import { NORY_BRANCHES } from '../../lib/branches';
+import { loadPosExport } from '../../producers/pos-export';
+import { Publisher } from '../../producers/publisher';
+import { replay } from '../../producers/replay';
+import { topicNames } from '../../lib/topics';
+import { destroyAgent, expectValidBody, request } from '../api-helpers';
+import { uniqueName, waitFor } from '../kafka-broker';
+import { computeReferenceHourly } from '../reference-totals';
+import { EXPORT_CLOSE_AT, requireSharedExport } from '../shared-data';
+import { testConfig } from '../test-config';
+
+jest.setTimeout(900_000);
+
+const HOUR = 3_600_000;
+const ORIGIN = EXPORT_CLOSE_AT; // 2021-02-01 00:00 Europe/Dublin (= UTC in winter)
+const SUSHI = '352h67i328fh';
+
+let app: App;
+let base: string;
+const file = requireSharedExport();
+
+async function rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await app.ctx.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+async function predict(q: string) {
+  const a = await request(base, `/predict?${q}`);
+  expectValidBody('/predict', a);
+  return a;
+}
+
+beforeAll(async () => {
+  const name = uniqueName('pipe');
+  const config = testConfig({
+    ROLES: 'ingest,forecaster,api',
+    KAFKA_TOPIC_SALES: `${name}.sales`,
+    KAFKA_TOPIC_DLQ: `${name}.dlq`,
+    KAFKA_TOPIC_HOURS_CLOSED: `${name}.hours`,
+    KAFKA_INGEST_GROUP: `${name}.ingest`,
+    KAFKA_FORECASTER_GROUP: `${name}.forecaster`,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    API_FORECAST_POLL_MS: '500',
+  });
+  app = createApp(config);
+  await app.start();
+  base = (app.roles.get('api') as ApiRole).api.url();
+
+  const { events, errors } = await loadPosExport(file, { branches: app.ctx.branches });
+  expect(errors).toEqual([]);
+  const publisher = new Publisher(app.ctx.kafka, app.ctx.logger);
+  await publisher.connect();
+  try {
+    await replay({
+      events,
+      branchIds: NORY_BRANCHES.map((b) => b.id),
+      publisher,
+      codec: app.ctx.codec,
+      topic: topicNames(config).sales,
+      speed: 'max',
+      closeAt: ORIGIN + config.INGEST_ALLOWED_LATENESS_S * 1000,
+    });
+  } finally {
+    await publisher.close();
+  }
+
+  // The forecaster trains in the background while the replay's hours close; wait for the runs from
+  // the last closed hour, then for the trainings the replay triggered to settle.
+  const forecaster = (app.roles.get('forecaster') as ForecasterAppRole).forecaster;
+  await waitFor(
+    async () => {
+      await forecaster.idle();
+      const r = await rows<{ n: string }>(
+        `SELECT count(DISTINCT branch_id) AS n FROM ${app.ctx.ch.table('forecast_runs')} WHERE origin = {o:DateTime('UTC')}`,
+        { o: ORIGIN / 1000 },
+      );
+      return Number(r[0]?.n) === 3 || undefined;
+    },
+    { timeoutMs: 600_000, intervalMs: 1000, description: 'a run from 2021-02-01 00:00 for all three branches' },
+  );
+  await forecaster.idle();
+});
+
+afterAll(async () => {
+  destroyAgent();
+  await app?.stop();
+});
+
+describe('the shared export through the whole pipeline', () => {
+  test('each branch has a run from 2021-02-01 00:00 local covering 02-01..02-14 hourly, by the promoted neural model', async () => {
+    const current = await rows<{ version: string; kind: string; backend: string }>(
+      `SELECT m.version AS version, m.kind AS kind, m.backend AS backend FROM ${app.ctx.ch.table('models')} AS m FINAL
+       WHERE m.version = (SELECT argMax(version, promoted_at) FROM ${app.ctx.ch.table('model_promotions')})`,
+    );
+    expect(current).toHaveLength(1);
+    expect(current[0]!.backend).toBe('tensorflow');
+    const runs = await rows<{ branch_id: string; model_version: string; points: number; horizon_end: string; data_through: string }>(
+      `SELECT branch_id, argMax(model_version, generated_at) AS model_version, argMax(points, generated_at) AS points,
+              toString(argMax(horizon_end, generated_at)) AS horizon_end, toString(argMax(data_through, generated_at)) AS data_through
+       FROM ${app.ctx.ch.table('forecast_runs')} WHERE origin = {o:DateTime('UTC')} GROUP BY branch_id ORDER BY branch_id`,
+      { o: ORIGIN / 1000 },
+    );
+    expect(runs.map((r) => r.branch_id)).toEqual(NORY_BRANCHES.map((b) => b.id).sort());
+    for (const r of runs) {
+      // 14 local days of 24 hours (no DST change in February), the last closed hour 2021-01-31 23:00.
+      expect(r.points).toBe(14 * 24);
+      expect(r.horizon_end).toBe('2021-02-15 00:00:00');
+      expect(r.data_through).toBe('2021-01-31 23:00:00');
+      expect(r.model_version).toBe(current[0]!.version);
+    }
+    const hours = await rows<{ branch_id: string; first: string; last: string; n: string; negative: string }>(
+      `SELECT branch_id, toString(min(hour_start_local)) AS first, toString(max(hour_start_local)) AS last, count() AS n,
+              countIf(sales_p10 < 0 OR orders_p10 < 0 OR sales_p50 < sales_p10 OR sales_p90 < sales_p50) AS negative
+       FROM ${app.ctx.ch.table('forecasts')}
+       WHERE run_id IN (SELECT argMax(run_id, generated_at) FROM ${app.ctx.ch.table('forecast_runs')} WHERE origin = {o:DateTime('UTC')} GROUP BY branch_id)
+       GROUP BY branch_id ORDER BY branch_id`,
+      { o: ORIGIN / 1000 },
+    );
+    for (const h of hours) {
+      expect({ ...h, n: Number(h.n), negative: Number(h.negative) }).toEqual({ branch_id: h.branch_id, first: '2021-02-01 00:00:00', last: '2021-02-14 23:00:00', n: 14 * 24, negative: 0 });
+    }
+  });
+
+  test('/predict serves that run: 14 days of forecast, weekly/daily/hourly consistent, intervals ordered', async () => {
+    const a = await predict(`branch_id=${SUSHI}&start=2021-02-01&end=2021-02-14`);
+    expect(a.status).toBe(200);
+    const body = a.json as Required<PredictResponse>;
+    expect(body.branch).toEqual({ id: SUSHI, name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR' });
+    expect(Date.parse(body.forecast.data_through)).toBe(ORIGIN - HOUR);
+    expect(body.hourly).toHaveLength(14 * 24);
+    expect(body.daily.map((d) => d.date)).toEqual(Array.from({ length: 14 }, (_, i) => DateTime.fromISO('2021-02-01').plus({ days: i }).toISODate()));
+    expect(body.weekly.map((w) => [w.week_start, w.days])).toEqual([
+      ['2021-02-01', 7],
+      ['2021-02-08', 7],
+    ]);
+    expect(new Set(body.hourly.map((h) => h.source))).toEqual(new Set(['forecast']));
+    const sum = (xs: (number | null)[]) => xs.reduce<number>((s, x) => s + (x ?? 0), 0);
+    expect(sum(body.daily.map((d) => d.sales))).toBeCloseTo(body.totals.sales ?? NaN, 1);
+    expect(sum(body.weekly.map((w) => w.orders))).toBeCloseTo(body.totals.orders ?? NaN, 4);
+    expect(body.coverage.complete).toBe(true);
+    for (const h of body.hourly) {
+      expect(h.sales_p10!).toBeLessThanOrEqual(h.sales!);
+      expect(h.sales!).toBeLessThanOrEqual(h.sales_p90!);
+    }
+    // A Friday of February forecasts real trade (not the zero of a closed day).
+    expect(body.daily.find((d) => d.date === '2021-02-05')!.sales!).toBeGreaterThan(100);
+  });
+
+  test('closed hours are the actuals of sales_hourly, to the cent; 2020-10-25 has 25 hours', async () => {
+    const ref = computeReferenceHourly(file).get(SUSHI)!;
+    const a = await predict(`branch_id=${SUSHI}&start=2020-10-24&end=2020-10-26&granularity=hourly,daily`);
+    expect(a.status).toBe(200);
+    const body = a.json as Required<PredictResponse>;
+    expect(body.hourly).toHaveLength(24 + 25 + 24);
+    const dst = body.hourly.filter((h) => h.start.startsWith('2020-10-25'));
+    expect(dst.map((h) => h.start.slice(11))).toContain('01:00:00+01:00');
+    expect(dst.map((h) => h.start.slice(11))).toContain('01:00:00+00:00');
+    for (const h of body.hourly) {
+      const utc = Date.parse(h.start);
+      const want = ref.get(utc);
+      expect(h.source).toBe('actual');
+      expect([h.start, h.sales, h.orders]).toEqual([h.start, (want?.salesCents ?? 0) / 100, want?.orders ?? 0]);
+    }
+    expect((a.json as PredictResponse).weekly).toBeUndefined();
+  });
+
+  test('a range across the origin: actual weeks and days, then forecast; beyond the horizon null and listed', async () => {
+    const a = await predict(`branch_id=${SUSHI}&start=2021-01-28&end=2021-02-20`);
+    expect(a.status).toBe(200);
+    const body = a.json as Required<PredictResponse>;
+    expect(body.weekly.map((w) => [w.week_start, w.days, w.source])).toEqual([
+      ['2021-01-25', 4, 'actual'],
+      ['2021-02-01', 7, 'forecast'],
+      ['2021-02-08', 7, 'forecast'],
+      ['2021-02-15', 6, 'missing'],
+    ]);
+    expect(body.daily.find((d) => d.date === '2021-01-31')!.source).toBe('actual');
+    expect(body.daily.find((d) => d.date === '2021-02-01')!.source).toBe('forecast');
+    const beyond = body.daily.filter((d) => d.date >= '2021-02-15');
+    expect(beyond.map((d) => d.sales)).toEqual([null, null, null, null, null, null]);
+    expect(body.coverage).toEqual({ complete: false, missing: ['2021-02-15', '2021-02-16', '2021-02-17', '2021-02-18', '2021-02-19', '2021-02-20'], missing_hours: 6 * 24 });
+    expect(body.totals.sales).toBeNull();
+  });
+
+  test('errors on the real stack: unknown branch 404, bad date 400 naming the field', async () => {
+    const unknown = await predict('branch_id=nope&start=2021-02-01&end=2021-02-02');
+    expect(unknown.status).toBe(404);
+    const bad = await predict(`branch_id=${SUSHI}&start=2021-02-30&end=2021-03-02`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('start');
+    const branches = await request(base, '/branches');
+    expectValidBody('/branches', branches);
+    const list = (branches.json as { branches: { id: string; latest_forecast: { data_through: string } | null; last_closed_hour: string | null }[] }).branches;
+    expect(list.map((b) => b.id).sort()).toEqual(NORY_BRANCHES.map((b) => b.id).sort());
+    for (const b of list) expect(b.latest_forecast).not.toBeNull();
+  });
+});
