@@ -14,6 +14,7 @@ import { writeBacktestReport, writeDataExploration } from '../model/report';
 import type { HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
 import { seriesFromClickHouse, seriesFromExport } from './series-source';
+import { choiceOption, dateOption, intOption } from './usage-error';
 
 async function loadSeries(file: string | undefined, through: string | undefined): Promise<HourlySeries[]> {
   const config = loadConfig();
@@ -50,17 +51,15 @@ export function registerBacktestCommands(program: Command): void {
       ].join('\n'),
     )
     .action(async (opts: { export?: string; through?: string; weeks: string; horizonDays: string; scheme: string; out: string }) => {
-      const weeks = Number(opts.weeks);
-      const horizonDays = Number(opts.horizonDays);
-      if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) throw new Error('--weeks must be an integer in 1..52');
-      if (!Number.isInteger(horizonDays) || horizonDays < 1 || horizonDays > 14) throw new Error('--horizon-days must be an integer in 1..14');
-      if (opts.scheme !== 'retrain' && opts.scheme !== 'warm') throw new Error('--scheme must be retrain or warm');
-      const series = await loadSeries(opts.export, opts.through);
+      const weeks = intOption('--weeks', opts.weeks, 1, 52);
+      const horizonDays = intOption('--horizon-days', opts.horizonDays, 1, 14);
+      const scheme = choiceOption('--scheme', opts.scheme, ['retrain', 'warm'] as const);
+      const series = await loadSeries(opts.export, dateOption('--through', opts.through));
       let progress: Progress | undefined;
       const result = await runBacktest(series, {
         weeks,
         horizonDays,
-        scheme: opts.scheme,
+        scheme,
         onProgress: (p) => {
           // One bar over all origins × epochs.
           progress ??= createProgress('backtest', p.origins * p.epochs);

@@ -48,7 +48,8 @@ export function registerModelCommands(program: Command): void {
   models
     .command('promote')
     .description('make VERSION the current model (the forecaster picks it up on its next start or training)')
-    .argument('<version>')
+    .argument('<version>', 'a version from `tillcast models list`')
+    .addHelpText('after', '\nExample:\n  tillcast models promote 20210201-000000-full-1a2b')
     .action(async (version: string) => {
       await withStore(async (store) => {
         const list = await store.listModels();

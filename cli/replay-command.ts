@@ -14,6 +14,7 @@ import { Publisher } from '../producers/publisher';
 import { replay } from '../producers/replay';
 import type { AvroCodec } from '../schemas/avro-codec';
 import { createProgress } from './progress';
+import { dateOption } from './usage-error';
 
 export interface ReplayCommandOptions {
   speed: string;
@@ -28,16 +29,13 @@ export interface ReplayOutcome {
   closeAt: number | null;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 export async function runReplay(
   file: string,
   opts: ReplayCommandOptions,
   deps: { config: Config; kafka: Kafka; codec: AvroCodec; branches: BranchDirectory; logger: Logger },
 ): Promise<ReplayOutcome> {
-  for (const [name, v] of [['--from', opts.from], ['--through', opts.through]] as const) {
-    if (v !== undefined && !DATE.test(v)) throw new Error(`${name} must be a date yyyy-mm-dd, got "${v}"`);
-  }
+  dateOption('--from', opts.from);
+  dateOption('--through', opts.through);
   const speed = parseSpeed(opts.speed);
   const log = deps.logger.child({ module: 'replay' });
   const loaded = await loadPosExport(file, { branches: deps.branches, from: opts.from, through: opts.through });

@@ -21,6 +21,7 @@ import { startSimulation } from './simulate-command';
 import { runStart } from './start-command';
 import { registerModelCommands } from './models-command';
 import { registerTrainCommand } from './train-command';
+import { UsageError } from './usage-error';
 import { registerBacktestCommands } from './backtest-command';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, down: 3, partial: 4 } as const;
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   stack
     .command('down')
     .description('stop the local broker')
+    .addHelpText('after', '\nExample:\n  tillcast stack down')
     .action(() => {
       process.exitCode = runKafkaScript('down');
     });
@@ -95,6 +97,7 @@ export function buildProgram(): Command {
   program
     .command('init')
     .description('create the database, apply migrations and create the Kafka topics (idempotent; the docker compose init job)')
+    .addHelpText('after', '\nExample:\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast init')
     .action(async () => {
       const cfg = config();
       const logger = createLogger(cfg.LOG_LEVEL);
@@ -126,6 +129,13 @@ export function buildProgram(): Command {
       .addHelpText('after', `\nExample (against a ClickHouse server, as docker compose runs it):\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast ${role}`)
       .action(async () => runRoles(role));
   }
+
+  program
+    .command('run')
+    .description('run several roles in this process (default: ROLES); on the embedded engine its data directory is then theirs alone')
+    .argument('[roles...]', 'any of ingest, forecaster, api')
+    .addHelpText('after', '\nExamples:\n  tillcast run ingest forecaster\n  ROLES=ingest,api tillcast run')
+    .action(async (roles: string[]) => runRoles(roles.length > 0 ? roles.join(',') : (process.env.ROLES ?? '')));
 
   program
     .command('replay')
@@ -235,6 +245,11 @@ export async function main(argv: string[]): Promise<void> {
     const e = err as { code?: string; exitCode?: number };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (err instanceof UsageError) {
+      console.error(`tillcast: ${err.message}`);
+      process.exitCode = EXIT.usage;
       return;
     }
     if (err instanceof ConfigError) {

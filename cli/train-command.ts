@@ -18,6 +18,7 @@ import { ForecastStore } from '../consumers/forecaster/forecast-store';
 import type { HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
 import { seriesFromClickHouse, seriesFromExport } from './series-source';
+import { choiceOption, dateOption, intOption, UsageError } from './usage-error';
 
 interface TrainCliOptions {
   seriesFile?: string;
@@ -66,14 +67,14 @@ export function registerTrainCommand(program: Command): void {
       const config = loadConfig();
       const logger = createLogger(opts.json ? 'warn' : config.LOG_LEVEL);
       const branches = loadBranchDirectory(config);
-      if (opts.kind !== 'full' && opts.kind !== 'finetune') throw new Error(`--kind must be full or finetune, got "${opts.kind}"`);
-      const holdoutDays = Number(opts.holdoutDays);
-      if (!Number.isInteger(holdoutDays) || holdoutDays < 1 || holdoutDays > 14) throw new Error('--holdout-days must be an integer in 1..14');
+      const kind = choiceOption('--kind', opts.kind, ['full', 'finetune'] as const);
+      const holdoutDays = intOption('--holdout-days', opts.holdoutDays, 1, 14);
+      const through = dateOption('--through', opts.through);
       const register = opts.register && !opts.seriesFile;
 
       let series: HourlySeries[];
       if (opts.seriesFile) series = readSeriesFile(opts.seriesFile);
-      else if (opts.export) series = (await seriesFromExport(opts.export, branches, { through: opts.through })).series;
+      else if (opts.export) series = (await seriesFromExport(opts.export, branches, { through })).series;
       else series = await seriesFromClickHouse(config, branches, logger);
       if (series.length === 0) throw new Error('no closed hourly history to train on (replay or simulate some sales first, or use --export FILE)');
 
@@ -87,13 +88,13 @@ export function registerTrainCommand(program: Command): void {
           await ch.close();
         }
       }
-      const warmStart = opts.warmStart ?? (opts.kind === 'finetune' ? current?.artifact_path : undefined);
-      if (opts.kind === 'finetune' && !warmStart) throw new Error('nothing to fine-tune: no current model (train a full model first)');
+      const warmStart = opts.warmStart ?? (kind === 'finetune' ? current?.artifact_path : undefined);
+      if (kind === 'finetune' && !warmStart) throw new UsageError('nothing to fine-tune: no current model (train a full model first)');
 
       let progress: Progress | undefined;
       let stage = '';
       const outcome = await runTrainingJob({
-        kind: opts.kind,
+        kind,
         series,
         modelsDir: opts.modelsDir ?? config.MODELS_DIR,
         seed: opts.seed !== undefined ? Number(opts.seed) : config.TRAIN_SEED,
