@@ -23,15 +23,23 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
   const log = app.ctx.logger.child({ module: 'start' });
   let stopSource: () => Promise<void> = async () => {};
   let shuttingDown = false;
+  let failedForGood = false;
+  let stopNow: () => void = () => {};
   const signalled = new Promise<void>((resolve) => {
     const onSignal = () => {
       shuttingDown = true;
       resolve();
     };
+    stopNow = onSignal;
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
 
+  void app.failed.then((err) => {
+    log.fatal({ err }, 'a role stopped for good; shutting down with exit code 1');
+    failedForGood = true;
+    stopNow();
+  });
   await app.start();
   const base = `http://localhost:${config.PORT}`;
   let sampleBranch: string;
@@ -75,5 +83,5 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
   log.info('stopping');
   await stopSource();
   await app.stop();
-  return 0;
+  return failedForGood ? 1 : 0;
 }

@@ -49,7 +49,7 @@ export interface AppContext {
 }
 
 /** Builds a role from the shared context; registered per role name. */
-export type RoleFactory = (ctx: AppContext, app: { roles: ReadonlyMap<string, Role> }) => Role;
+export type RoleFactory = (ctx: AppContext, app: { roles: ReadonlyMap<string, Role>; fail(err: unknown): void }) => Role;
 
 /** The forecaster role with its handle (tests wait on `forecaster.idle()`, benchmarks call `refresh`). */
 export interface ForecasterAppRole extends Role {
@@ -62,8 +62,8 @@ function apiOf(roles: ReadonlyMap<string, Role>): ApiRole['api'] | undefined {
 }
 
 export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
-  ingest: (ctx) => {
-    const r = createIngestRole(ctx);
+  ingest: (ctx, app) => {
+    const r = createIngestRole({ ...ctx, onFatal: (err) => app.fail(err) });
     return { name: 'ingest', start: () => r.start(), stop: () => r.stop() };
   },
   forecaster: (ctx, app) => {
@@ -87,6 +87,8 @@ export interface App {
   readonly roles: ReadonlyMap<string, Role>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Resolves with the error when a role stopped for good (the process should shut down, exit 1). */
+  readonly failed: Promise<unknown>;
 }
 
 export function createApp(config: Config, opts: { logger?: Logger; branches?: BranchDirectory } = {}): App {
@@ -101,14 +103,17 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     branches: opts.branches ?? loadBranchDirectory(config),
   };
   const roles = new Map<string, Role>();
+  let fail!: (err: unknown) => void;
+  const failed = new Promise<unknown>((resolve) => (fail = resolve));
   // Start order: ingest before forecaster before api; stop runs the reverse.
   const order: Config['ROLES'][number][] = ['ingest', 'forecaster', 'api'];
-  for (const name of order) if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles }));
+  for (const name of order) if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles, fail }));
 
   let stopping: Promise<void> | undefined;
   const app: App = {
     ctx,
     roles,
+    failed,
     async start() {
       await migrate(ctx.ch, logger);
       const admin = ctx.kafka.admin();
@@ -149,16 +154,29 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
   return app;
 }
 
-/** Runs an app until SIGTERM/SIGINT, then stops it in order and exits. */
+/**
+ * Runs an app until SIGTERM/SIGINT or until a role fails for good, then stops it in order.
+ * A failed start or role sets exit code 1 (the caller exits with process.exitCode).
+ */
 export async function runUntilSignal(app: App, log: Logger): Promise<void> {
-  await app.start();
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      resolve();
-    };
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal({ err }, 'start failed; stopping what started');
+    process.exitCode = 1;
+    await app.stop();
+    return;
+  }
+  const why = await new Promise<string>((resolve) => {
+    const onSignal = (signal: string) => resolve(signal);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    void app.failed.then((err) => {
+      log.fatal({ err }, 'a role stopped for good; shutting down with exit code 1');
+      process.exitCode = 1;
+      resolve('role failure');
+    });
   });
+  log.info({ why }, 'shutting down');
   await app.stop();
 }

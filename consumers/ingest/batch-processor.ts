@@ -69,6 +69,17 @@ function decodeError(err: unknown): Rejection {
 const sameEvent = (a: { occurred_at: number; status: string; total_minor: number }, b: SaleEvent) =>
   a.occurred_at === b.occurred_at && a.status === b.status && a.total_minor === b.total_minor;
 
+/**
+ * The message key must be the event's branch id: the topic is keyed by branch so that one
+ * partition (one consumer, one batch at a time) owns each branch's clock. An event keyed
+ * otherwise (or not at all) may sit on another partition than its branch and race its clock.
+ */
+function checkKey(m: RawMessage, branchId: string): Rejection | undefined {
+  if (m.key?.equals(Buffer.from(branchId, 'utf8'))) return undefined;
+  const key = m.key ? `key ${JSON.stringify(m.key.toString('utf8').slice(0, 80))}` : 'no key';
+  return { code: 'key_mismatch', reason: `message has ${key}, but its branch_id is ${JSON.stringify(branchId)}: the topic is keyed by branch id` };
+}
+
 function addHour(map: Map<string, Set<number>>, branch: string, hour: number) {
   let set = map.get(branch);
   if (!set) map.set(branch, (set = new Set()));
@@ -102,6 +113,11 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     if (!p) progress.set(branch, (p = { maxEventTime: -Infinity, minSaleTime: null }));
     return p;
   };
+  const sawSale = (branch: string, occurredAt: number) => {
+    const p = seen(branch);
+    p.maxEventTime = Math.max(p.maxEventTime, occurredAt);
+    p.minSaleTime = p.minSaleTime === null ? occurredAt : Math.min(p.minSaleTime, occurredAt);
+  };
   for (const m of messages) {
     if (!m.value || m.value.length === 0) {
       reject(m, { code: 'empty_message', reason: 'message has no value (tombstone or empty payload)' });
@@ -116,12 +132,12 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     }
     if (decoded.kind === 'sale') {
       const e = decoded.value as SaleEvent;
-      const bad = validateSale(e, deps.rules);
+      const bad = validateSale(e, deps.rules) ?? checkKey(m, e.branch_id);
       if (bad) reject(m, bad, e.branch_id, e.event_id);
       else sales.push({ m, e });
     } else if (decoded.kind === 'heartbeat') {
       const h = decoded.value as Heartbeat;
-      const bad = validateHeartbeat(h, deps.rules);
+      const bad = validateHeartbeat(h, deps.rules) ?? checkKey(m, h.branch_id);
       if (bad) reject(m, bad, h.branch_id);
       else {
         result.heartbeats++;
@@ -149,9 +165,15 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     const hour = hourOf(e.occurred_at);
     if (prior) {
       if (sameEvent(prior, e)) {
-        // Harmless: recomputing its hour fixes an aggregate a crash may have left behind.
         result.duplicates++;
-        addHour(touched, e.branch_id, hourOf(prior.occurred_at));
+        // The stored copy still counts for the branch's clock: a crash may have stored it before
+        // the clock it implies was saved, and the redelivery must close the same hours a clean run did.
+        sawSale(e.branch_id, prior.occurred_at);
+        // Harmless: recomputing its hour fixes an aggregate a crash may have left behind. Unless the
+        // stored copy was too late: its hour is beyond correction and must not be touched.
+        if (classify(deps.clocks.get(e.branch_id), prior.occurred_at, deps.settings) !== 'too_late') {
+          addHour(touched, e.branch_id, hourOf(prior.occurred_at));
+        }
       } else {
         reject(
           m,
@@ -169,9 +191,7 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     const lateness = classify(deps.clocks.get(e.branch_id), e.occurred_at, deps.settings);
     const tooLate = lateness === 'too_late';
     newRows.push({ event: e, tooLate, partition, offset: m.offset });
-    const p = seen(e.branch_id);
-    p.maxEventTime = Math.max(p.maxEventTime, e.occurred_at);
-    p.minSaleTime = p.minSaleTime === null ? e.occurred_at : Math.min(p.minSaleTime, e.occurred_at);
+    sawSale(e.branch_id, e.occurred_at);
     if (tooLate) {
       result.tooLate++;
       deps.logger.warn({ branch_id: e.branch_id, event_id: e.event_id, occurred_at: new Date(e.occurred_at).toISOString() }, 'event beyond the correction window: stored raw, not aggregated');
@@ -221,7 +241,23 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
             before.orders === agg.orders &&
             before.refunds === agg.refunds &&
             before.voids === agg.voids;
-          if (unchanged) continue; // a duplicate re-touched it: nothing to correct
+          if (unchanged) {
+            // A duplicate re-touched it: nothing to correct. But a correction (revision > 1) may be
+            // here because a crash came between writing it and publishing its HourClosed (the
+            // batch is redelivered, its event now a duplicate): publish the stored revision again
+            // (at least once; the forecaster dedupes by revision).
+            if (before.closed && before.revision > 1) {
+              result.hoursClosed.push({
+                branch_id: branch,
+                hour_start: h,
+                sales_minor: before.sales_minor,
+                orders: before.orders,
+                revision: before.revision,
+                closed_at: deps.now(),
+              });
+            }
+            continue;
+          }
           revision = (before?.revision ?? 0) + 1;
         } else if (closed) {
           revision = 1;

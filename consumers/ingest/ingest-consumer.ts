@@ -3,7 +3,7 @@
  * processed (batch-processor.ts) and only then are its offsets committed, so a
  * crash at any point redelivers work that is idempotent to redo.
  */
-import type { Consumer, Kafka, Producer, IHeaders } from 'kafkajs';
+import type { Consumer, Kafka, Producer, IHeaders, Message } from 'kafkajs';
 import type { BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { HourClosed } from '../../schemas/events';
-import { processBatch, type DeadLetter, type Decoded, type IngestDeps } from './batch-processor';
+import { processBatch, type DeadLetter, type IngestDeps } from './batch-processor';
 import { HOUR_MS } from './hour-close';
 import * as metrics from './metrics';
 import { SalesStore } from './sales-store';
@@ -34,6 +34,12 @@ export interface IngestOptions {
   now?: () => number;
   /** Called after a batch is committed, with its messages' Kafka timestamps (benchmarks measure latency with it). */
   onCommitted?: (info: { partition: number; messages: number; timestamps: string[] }) => void;
+  /**
+   * Called once when the consumer stopped for good: kafkajs crashed it with an error it does not
+   * restart from (a non-retriable one), so nothing would be consumed again. The app shuts the
+   * process down with exit code 1 (lib/app.ts); without an owner the error is only logged.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 /** Header names of dead letters (documented in the README). */
@@ -45,6 +51,47 @@ export const DLQ_HEADERS = {
   sourceOffset: 'tillcast-source-offset',
   rejectedAt: 'tillcast-rejected-at',
 } as const;
+
+/**
+ * Upper bound on the bytes of one produce request of dead letters or HourClosed events. The
+ * broker refuses a record batch over its message.max.bytes (1 MB by default) with
+ * MESSAGE_TOO_LARGE, which kafkajs does not retry: one batch of a few large rejected messages
+ * would stop the consumer for good. A single message over the bound still goes (alone): it fit
+ * the sales topic, whose limit the DLQ shares.
+ */
+export const MAX_PRODUCE_BYTES = 900_000;
+/** Per-record overhead of the record batch format (varint lengths, attributes, deltas), rounded up. */
+const RECORD_OVERHEAD_BYTES = 64;
+
+/** A message's share of a produce request (key, value, headers and record overhead). */
+export function messageBytes(m: { key?: Buffer | string | null; value: Buffer | string | null; headers?: IHeaders }): number {
+  const len = (x: unknown): number => (Buffer.isBuffer(x) ? x.length : typeof x === 'string' ? Buffer.byteLength(x) : 0);
+  let n = RECORD_OVERHEAD_BYTES + len(m.key) + len(m.value);
+  for (const [name, v] of Object.entries(m.headers ?? {})) {
+    n += Buffer.byteLength(name) + 8;
+    for (const x of Array.isArray(v) ? v : [v]) n += len(x);
+  }
+  return n;
+}
+
+/** Splits items, in order, into chunks of at most `limit` bytes (an item larger than that is a chunk of its own). */
+export function chunkBySize<T>(items: readonly T[], size: (item: T) => number, limit = MAX_PRODUCE_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length > 0 && bytes + n > limit) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 export function createIngestRole(opts: IngestOptions): IngestRole {
   const { config, kafka, ch, codec, branches } = opts;
@@ -65,7 +112,8 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     maxWaitTimeInMs: 250,
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    // multiplier and factor explicit: kafkajs's defaults for them depend on NODE_ENV (see lib/kafka-client.ts).
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, multiplier: 2, factor: 0.2 },
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
 
@@ -87,33 +135,39 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     return lastVersion;
   };
 
+  /** Sends in produce requests of at most MAX_PRODUCE_BYTES each, in order. */
+  const sendChunked = async (topic: string, messages: Message[]) => {
+    for (const chunk of chunkBySize(messages, messageBytes)) await producer.send({ topic, messages: chunk });
+  };
+
   const deadLetter = async (letters: DeadLetter[]) => {
-    await producer.send({
-      topic: topics.dlq,
-      messages: letters.map((l) => {
+    const rejectedAt = new Date(now()).toISOString();
+    await sendChunked(
+      topics.dlq,
+      letters.map((l) => {
         const headers: IHeaders = {
           [DLQ_HEADERS.reason]: l.reason,
           [DLQ_HEADERS.code]: l.code,
           [DLQ_HEADERS.sourceTopic]: topics.sales,
           [DLQ_HEADERS.sourcePartition]: String(l.partition),
           [DLQ_HEADERS.sourceOffset]: l.original.offset,
-          [DLQ_HEADERS.rejectedAt]: new Date(now()).toISOString(),
+          [DLQ_HEADERS.rejectedAt]: rejectedAt,
         };
         return { key: l.original.key, value: l.original.value, headers };
       }),
-    });
+    );
   };
 
   const publishHoursClosed = async (events: HourClosed[]) => {
-    await producer.send({
-      topic: topics.hoursClosed,
-      messages: events.map((e) => ({ key: e.branch_id, value: codec.encode('hourClosed', e) })),
-    });
+    await sendChunked(
+      topics.hoursClosed,
+      events.map((e) => ({ key: e.branch_id, value: codec.encode('hourClosed', e) })),
+    );
   };
 
   const deps: IngestDeps = {
     store,
-    decode: (buf) => codec.decode(buf) as Decoded,
+    decode: (buf) => codec.decode(buf),
     rules: {
       branches,
       acceptUnknownBranches: config.INGEST_ACCEPT_UNKNOWN_BRANCHES,
@@ -140,11 +194,20 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
   consumer.on(consumer.events.HEARTBEAT, () => {
     heartbeatAt = now();
   });
+  let running = false;
+  const onFatal =
+    opts.onFatal ?? ((err: unknown) => log.fatal({ err }, 'ingest consumer stopped for good (non-retriable error); nothing will be consumed until a restart'));
+  let fatal = false;
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: e.payload.error, restart: e.payload.restart }, 'ingest consumer crashed');
+    // restart: false means kafkajs gave up on this consumer: without this the process would live
+    // on, healthy-looking, and consume nothing.
+    if (!e.payload.restart && running && !fatal) {
+      fatal = true;
+      onFatal(e.payload.error);
+    }
   });
 
-  let running = false;
   return {
     async start() {
       await producer.connect();
@@ -157,14 +220,16 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
         // Branches are keyed to partitions, so batches of different partitions touch disjoint
         // branch clocks and can overlap (JS work of one with ClickHouse work of another).
         partitionsConsumedConcurrently: 3,
-        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        // The payload's functions are called as its methods (kafkajs binds them, but the types do not say so).
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
           await clocksReady;
           const timer = metrics.batchSeconds.startTimer();
           const r = await processBatch(deps, batch.topic, batch.partition, batch.messages);
           const last = batch.lastOffset();
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-          resolveOffset(last); // moves the fetch position past the batch
+          payload.resolveOffset(last); // moves the fetch position past the batch
           timer();
           heartbeatAt = now();
           opts.onCommitted?.({ partition: batch.partition, messages: batch.messages.length, timestamps: batch.messages.map((m) => m.timestamp) });
@@ -181,7 +246,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
           }
           metrics.consumerLag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
           log.debug({ partition: batch.partition, messages: batch.messages.length, ...r, hoursClosed: r.hoursClosed.length }, 'batch committed');
-          await heartbeat();
+          await payload.heartbeat();
         },
       });
       log.info({ topic: topics.sales, group: config.KAFKA_INGEST_GROUP }, 'ingest consuming');
