@@ -5,16 +5,12 @@
  * events/s runs from the first publish to the last batch committed (aggregates
  * written); latency is event publish (Kafka timestamp) to its batch's commit.
  *
- * Uses its own broker (STACK_DIR .stack/bench, port 19192) and a throwaway data dir.
+ * Uses its own broker and a throwaway data dir (bench-stack.ts).
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BranchDirectory } from '../lib/branches';
 import { createClickHouse } from '../lib/clickhouse';
-import { loadConfig, PROJECT_ROOT } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
 import { ensureTopics, topicNames } from '../lib/topics';
@@ -22,32 +18,14 @@ import { migrate } from '../clickhouse/migrate';
 import { createIngestRole } from '../consumers/ingest/ingest-consumer';
 import { simulatedBranches } from '../producers/simulator';
 import { defaultCodec } from '../schemas/avro-codec';
+import { percentile, startBenchStack, stopBenchStack } from './bench-stack';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BRANCHES = Number(process.env.BENCH_BRANCHES ?? 200);
-const PORT = Number(process.env.BENCH_KAFKA_PORT ?? 19192);
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function main() {
-  const stackEnv = { ...process.env, STACK_DIR: path.join(PROJECT_ROOT, '.stack', 'bench'), KAFKA_PORT: String(PORT) };
-  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'up'], { env: stackEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-bench-'));
-  const run = Date.now().toString(36);
-  const configEnv = {
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    KAFKA_BROKERS: `127.0.0.1:${PORT}`,
-    CLICKHOUSE_DATA_DIR: dataDir,
-    KAFKA_TOPIC_SALES: `bench-${run}.sales`,
-    KAFKA_TOPIC_DLQ: `bench-${run}.dlq`,
-    KAFKA_TOPIC_HOURS_CLOSED: `bench-${run}.hours`,
-    KAFKA_INGEST_GROUP: `bench-${run}.ingest`,
-    KAFKA_SALES_PARTITIONS: process.env.BENCH_PARTITIONS ?? '6',
-  };
-  const config = loadConfig({ ...process.env, ...configEnv });
+  const stack = startBenchStack('ingest', { KAFKA_SALES_PARTITIONS: process.env.BENCH_PARTITIONS ?? '6' });
+  const config = stack.config;
   const logger = createLogger(config.LOG_LEVEL);
   const kafka = createKafka(config, logger);
   const admin = kafka.admin();
@@ -62,7 +40,7 @@ async function main() {
 
   // The load generator runs in a worker thread (its own core), like tills would.
   const worker = new Worker(path.join(__dirname, 'publish-worker.js'), {
-    workerData: { env: { ...process.env, ...configEnv }, events: EVENTS, branches: BRANCHES, from, topic: topicNames(config).sales },
+    workerData: { env: { ...process.env, LOG_LEVEL: config.LOG_LEVEL, KAFKA_BROKERS: config.KAFKA_BROKERS.join(',') }, events: EVENTS, branches: BRANCHES, from, topic: topicNames(config).sales },
   });
   const fromWorker = (type: string) =>
     new Promise<Record<string, number>>((resolve, reject) => {
@@ -112,10 +90,8 @@ async function main() {
   const stored = Number((await rs.json<{ n: string }>())[0]?.n);
   await ingest.stop();
   await ch.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  if (process.env.BENCH_KEEP_STACK !== '1') {
-    execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'down'], { env: stackEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
+  stack.cleanup();
+  stopBenchStack();
   if (stored !== sales) throw new Error(`stored ${stored} events, published ${sales}`);
   console.log(
     JSON.stringify({
