@@ -23,6 +23,7 @@ import type { Config } from './config';
 import { createKafka } from './kafka-client';
 import { createLogger, type Logger } from './logger';
 import { ensureTopics } from './topics';
+import { collectProcessMetrics, createMetricsServer } from './metrics-server';
 
 /** The branch directory: BRANCHES_FILE (or the built-in table) plus DEMO_BRANCHES simulated ones. */
 export function loadBranchDirectory(config: Config): BranchDirectory {
@@ -102,12 +103,21 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     codec: defaultCodec(),
     branches: opts.branches ?? loadBranchDirectory(config),
   };
+  collectProcessMetrics();
   const roles = new Map<string, Role>();
   let fail!: (err: unknown) => void;
   const failed = new Promise<unknown>((resolve) => (fail = resolve));
   // Start order: ingest before forecaster before api; stop runs the reverse.
   const order: Config['ROLES'][number][] = ['ingest', 'forecaster', 'api'];
   for (const name of order) if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles, fail }));
+  // Without the API, metrics get a small server of their own (stopped last, started first).
+  if (!roles.has('api') && config.METRICS_PORT > 0) {
+    const metrics = createMetricsServer(config.METRICS_PORT, config.HOST, logger);
+    const rest = [...roles.entries()];
+    roles.clear();
+    roles.set('metrics', { name: 'metrics', start: () => metrics.start(), stop: () => metrics.stop() });
+    for (const [k, v] of rest) roles.set(k, v);
+  }
 
   let stopping: Promise<void> | undefined;
   const app: App = {

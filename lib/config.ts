@@ -81,6 +81,8 @@ export const envSchema = z.object({
   API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   /** Trust X-Forwarded-For for the client IP (only behind a reverse proxy). */
   API_TRUST_PROXY: bool.default('false'),
+  /** /metrics and /health of a process without the API role (0: off). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
 });
 
