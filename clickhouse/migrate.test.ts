@@ -64,7 +64,7 @@ describe('embedded data directory', () => {
     );
     // A new process opens the same directory and finds the row.
     const out = run('sql', 'SELECT branch_id, toString(closed_through) AS c FROM restart_test.branch_watermarks FINAL');
-    expect(out.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ branch_id: 'branch-x', c: '2021-01-31 22:00:00' }]);
+    expect(out.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ branch_id: 'branch-x', c: '2021-01-31 22:00:00' }]);
     // Migrations applied twice across processes are fine too.
     expect(run('migrate')).toMatch(/0 applied/);
     fs.rmSync(dataDir, { recursive: true, force: true });

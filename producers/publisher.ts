@@ -26,7 +26,7 @@ export class Publisher {
   private buffer: { topic: string; message: Message }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | undefined;
-  private lingerError: unknown;
+  private lingerError: Error | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly maxBatch: number;
   private readonly lingerMs: number;
@@ -72,7 +72,7 @@ export class Publisher {
       if (this.buffer.length >= this.maxBatch) {
         this.inFlight = this.flush()
           .catch((err: unknown) => {
-            this.lingerError = err;
+            this.lingerError = err instanceof Error ? err : new Error(String(err));
           })
           .finally(() => {
             this.inFlight = undefined;
@@ -82,7 +82,7 @@ export class Publisher {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined;
         this.flush().catch((err: unknown) => {
-          this.lingerError = err;
+          this.lingerError = err instanceof Error ? err : new Error(String(err));
         });
       }, this.lingerMs);
     }

@@ -104,7 +104,7 @@ export async function createHarness(overrides: Record<string, string> = {}): Pro
       const out = new Map<string, Map<number, { sales: number; orders: number; closed: number; revision: number }>>();
       for (const r of await rs.json<{ branch_id: string; h: number; sales_minor: string; orders: number; closed: number; revision: number }>()) {
         let m = out.get(r.branch_id);
-        if (!m) out.set(r.branch_id, (m = new Map()));
+        if (!m) out.set(r.branch_id, (m = new Map<number, { sales: number; orders: number; closed: number; revision: number }>()));
         m.set(Number(r.h), { sales: Number(r.sales_minor), orders: Number(r.orders), closed: Number(r.closed), revision: Number(r.revision) });
       }
       return out;

@@ -37,7 +37,7 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
   let base: string;
   let dataDir: string;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     const pf = preflight ?? ensureChromium();
     if (!pf.ok) throw new Error(`${pf.message}\nSet TILLCAST_SKIP_BROWSER=1 to skip this test (reported as skipped).`);
     requireBuiltCli();

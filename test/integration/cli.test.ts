@@ -68,7 +68,7 @@ afterAll(async () => {
 
 describe('tillcast --help', () => {
   test.each(COMMANDS.map((c) => [c.join(' ') || '(top level)', c]))('%s --help exits 0 and describes itself', async (_label, args) => {
-    const { stdout } = await runCli([...(args as string[]), '--help'], env);
+    const { stdout } = await runCli([...args, '--help'], env);
     const text = stdout.join('\n');
     expect(text).toMatch(/^Usage: tillcast/m);
     // Leaf commands show an example; groups list their subcommands.

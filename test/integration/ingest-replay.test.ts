@@ -44,8 +44,8 @@ describe('replaying the shared export through Kafka into ClickHouse', () => {
     let hoursCompared = 0;
     const mismatches: string[] = [];
     for (const branch of h.branches.list()) {
-      const mine = ours.get(branch.id) ?? new Map();
-      const ref = reference.get(branch.id) ?? new Map();
+      const mine = ours.get(branch.id) ?? new Map<number, { sales: number; orders: number; closed: number; revision: number }>();
+      const ref = reference.get(branch.id) ?? new Map<number, { salesCents: number; orders: number }>();
       const hours = new Set([...mine.keys(), ...ref.keys()]);
       for (const hour of hours) {
         const a = mine.get(hour);
