@@ -4,6 +4,7 @@
  * untouched), a throwaway embedded ClickHouse data dir, and topics/groups named
  * for this run.
  */
+import { isolatedKafkaEnv } from '../lib/topics';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,11 +42,7 @@ export function startBenchStack(name: string, extra: Record<string, string> = {}
     KAFKA_BROKERS: `127.0.0.1:${BENCH_KAFKA_PORT}`,
     CLICKHOUSE_DATA_DIR: path.join(dataDir, 'clickhouse'),
     MODELS_DIR: path.join(dataDir, 'models'),
-    KAFKA_TOPIC_SALES: `${run}.sales`,
-    KAFKA_TOPIC_DLQ: `${run}.dlq`,
-    KAFKA_TOPIC_HOURS_CLOSED: `${run}.hours`,
-    KAFKA_INGEST_GROUP: `${run}.ingest`,
-    KAFKA_FORECASTER_GROUP: `${run}.forecaster`,
+    ...isolatedKafkaEnv(run),
     ...extra,
   });
   return { config, dataDir, cleanup: () => fs.rmSync(dataDir, { recursive: true, force: true }) };

@@ -29,6 +29,20 @@ export function topicNames(config: TopicConfig): TopicNames {
   };
 }
 
+/**
+ * Environment overrides that give a run (a test, a benchmark) topics and consumer groups of its
+ * own under `prefix`, so that runs sharing a broker never see each other's messages.
+ */
+export function isolatedKafkaEnv(prefix: string): Record<string, string> {
+  return {
+    KAFKA_TOPIC_SALES: `${prefix}.sales`,
+    KAFKA_TOPIC_DLQ: `${prefix}.dlq`,
+    KAFKA_TOPIC_HOURS_CLOSED: `${prefix}.hours`,
+    KAFKA_INGEST_GROUP: `${prefix}.ingest`,
+    KAFKA_FORECASTER_GROUP: `${prefix}.forecaster`,
+  };
+}
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**

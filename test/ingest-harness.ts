@@ -9,7 +9,7 @@ import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
 import type { Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger, type Logger } from '../lib/logger';
-import { ensureTopics, topicNames } from '../lib/topics';
+import { ensureTopics, topicNames, isolatedKafkaEnv } from '../lib/topics';
 import { migrate } from '../clickhouse/migrate';
 import { createIngestRole, type IngestRole } from '../consumers/ingest/ingest-consumer';
 import { Publisher } from '../producers/publisher';
@@ -36,11 +36,7 @@ export interface Harness {
 export async function createHarness(overrides: Record<string, string> = {}): Promise<Harness> {
   const base = uniqueName('it');
   const config = testConfig({
-    KAFKA_TOPIC_SALES: `${base}.sales`,
-    KAFKA_TOPIC_DLQ: `${base}.dlq`,
-    KAFKA_TOPIC_HOURS_CLOSED: `${base}.hours`,
-    KAFKA_INGEST_GROUP: `${base}.ingest`,
-    KAFKA_FORECASTER_GROUP: `${base}.forecaster`,
+    ...isolatedKafkaEnv(base),
     KAFKA_SALES_PARTITIONS: '3',
     ...overrides,
   });

@@ -8,29 +8,19 @@ import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import { storageError } from '../../lib/clickhouse';
 import { toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+import type { HourlyForecast } from '../../model/forecast-types';
+import type { HourlySeries } from '../../model/series';
 
 const HOUR_MS = 3_600_000;
 
-/** Contiguous hourly history of one branch, zeros for closed hours without sales. Sales in major units. */
-export interface BranchHistory {
-  branchId: string;
-  timezone: string;
-  country: string;
-  /** First hour start (UTC ms) of the arrays. */
-  start: number;
-  sales: Float64Array;
-  orders: Float64Array;
-}
+/**
+ * Contiguous hourly history of one branch, zeros for closed hours without sales, sales in major
+ * units: exactly the model's input series.
+ */
+export type BranchHistory = HourlySeries;
 
-export interface ForecastPoint {
-  hourStart: number;
-  salesP10: number;
-  salesP50: number;
-  salesP90: number;
-  ordersP10: number;
-  ordersP50: number;
-  ordersP90: number;
-}
+/** One forecast hour (UTC hour start, sales and orders p10/p50/p90): exactly the model's output. */
+export type ForecastPoint = HourlyForecast;
 
 export interface ForecastRun {
   runId: string;

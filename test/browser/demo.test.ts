@@ -5,6 +5,7 @@
  * a forecast on /predict, and the dashboard renders exactly that answer in a
  * real Chromium. A screenshot is saved to out/demo-dashboard.png.
  */
+import { isolatedKafkaEnv } from '../../lib/topics';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,11 +50,7 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
       ...process.env,
       LOG_LEVEL: 'info',
       KAFKA_BROKERS: testBrokerAddress(),
-      KAFKA_TOPIC_SALES: `${name}.sales`,
-      KAFKA_TOPIC_DLQ: `${name}.dlq`,
-      KAFKA_TOPIC_HOURS_CLOSED: `${name}.hours`,
-      KAFKA_INGEST_GROUP: `${name}.ingest`,
-      KAFKA_FORECASTER_GROUP: `${name}.forecaster`,
+      ...isolatedKafkaEnv(name),
       CLICKHOUSE_DATA_DIR: path.join(dataDir, 'clickhouse'),
       MODELS_DIR: path.join(dataDir, 'models'),
       HOST: '127.0.0.1',

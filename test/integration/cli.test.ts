@@ -4,6 +4,7 @@
  * 2, and on a five-week slice of the shared export `replay` → `run ingest
  * forecaster` → `forecast show` and `models list` print a neural forecast.
  */
+import { isolatedKafkaEnv } from '../../lib/topics';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,11 +52,7 @@ beforeAll(() => {
     ...(process.env as Record<string, string>),
     LOG_LEVEL: 'info',
     KAFKA_BROKERS: testBrokerAddress(),
-    KAFKA_TOPIC_SALES: `${name}.sales`,
-    KAFKA_TOPIC_DLQ: `${name}.dlq`,
-    KAFKA_TOPIC_HOURS_CLOSED: `${name}.hours`,
-    KAFKA_INGEST_GROUP: `${name}.ingest`,
-    KAFKA_FORECASTER_GROUP: `${name}.forecaster`,
+    ...isolatedKafkaEnv(name),
     CLICKHOUSE_DATA_DIR: path.join(dataDir, 'clickhouse'),
     MODELS_DIR: path.join(dataDir, 'models'),
   };

@@ -15,7 +15,7 @@ import { NORY_BRANCHES } from '../../lib/branches';
 import { loadPosExport } from '../../producers/pos-export';
 import { Publisher } from '../../producers/publisher';
 import { replay } from '../../producers/replay';
-import { topicNames } from '../../lib/topics';
+import { topicNames, isolatedKafkaEnv } from '../../lib/topics';
 import { destroyAgent, expectValidBody, request } from '../api-helpers';
 import { uniqueName, waitFor } from '../kafka-broker';
 import { computeReferenceHourly } from '../reference-totals';
@@ -47,11 +47,7 @@ beforeAll(async () => {
   const name = uniqueName('pipe');
   const config = testConfig({
     ROLES: 'ingest,forecaster,api',
-    KAFKA_TOPIC_SALES: `${name}.sales`,
-    KAFKA_TOPIC_DLQ: `${name}.dlq`,
-    KAFKA_TOPIC_HOURS_CLOSED: `${name}.hours`,
-    KAFKA_INGEST_GROUP: `${name}.ingest`,
-    KAFKA_FORECASTER_GROUP: `${name}.forecaster`,
+    ...isolatedKafkaEnv(name),
     HOST: '127.0.0.1',
     PORT: '0',
     API_FORECAST_POLL_MS: '500',
