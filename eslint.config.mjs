@@ -15,7 +15,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -26,8 +29,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['kafkajs', '@clickhouse/*', 'chdb', 'chdb/*', 'koa', '@koa/*'], message: 'model/ is pure: tensors in, tensors out.' },
-            { group: ['../lib/clickhouse*', '../lib/kafka*', '../consumers/*', '../producers/*', '../api/*'], message: 'model/ is pure: no I/O modules.' },
+            {
+              group: ['kafkajs', '@clickhouse/*', 'chdb', 'chdb/*', 'koa', '@koa/*'],
+              message: 'model/ is pure: tensors in, tensors out.',
+            },
+            {
+              group: ['../lib/clickhouse*', '../lib/kafka*', '../consumers/*', '../producers/*', '../api/*'],
+              message: 'model/ is pure: no I/O modules.',
+            },
           ],
         },
       ],

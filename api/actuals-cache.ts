@@ -182,7 +182,11 @@ export class ActualsCache {
   }
 
   /** Closed-hour actuals of local days startDay..endDay (epoch days) of a branch. */
-  async getRange(branch: { id: string; timezone: string }, startDay: number, endDay: number): Promise<ActualsRange> {
+  async getRange(
+    branch: { id: string; timezone: string },
+    startDay: number,
+    endDay: number,
+  ): Promise<ActualsRange> {
     const now = Date.now();
     const ep = this.epoch(branch.id);
     const ct = this.clocks.get(branch.id);
@@ -245,7 +249,8 @@ export class ActualsCache {
       if (!blk.immutable && blk.expiresAt < validUntil) validUntil = blk.expiresAt;
       for (let i = 0; i < blk.sales.length; i++) {
         const s = blk.sales[i] as number;
-        if (!Number.isNaN(s)) actuals.set(blk.firstHour + i * HOUR_MS, { salesCents: s, orders: blk.orders[i] as number });
+        if (!Number.isNaN(s))
+          actuals.set(blk.firstHour + i * HOUR_MS, { salesCents: s, orders: blk.orders[i] as number });
       }
     }
     const fingerprint = `${ct ?? 'unknown'}|${layouts.map((l) => hashes.get(l.epochDay) ?? '-').join(',')}`;

@@ -48,10 +48,14 @@ async function predict(query: string, at = base): Promise<{ a: HttpAnswer; body:
   return { a, body: a.json as PredictResponse };
 }
 
-const errorOf = (a: HttpAnswer) => (a.json as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
+const errorOf = (a: HttpAnswer) =>
+  (a.json as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
 
 beforeAll(async () => {
-  sc = await setupScenario({ CORS_ORIGINS: `${ORIGIN}, https://other.example.com`, API_RATE_LIMIT_PER_MIN: '0' });
+  sc = await setupScenario({
+    CORS_ORIGINS: `${ORIGIN}, https://other.example.com`,
+    API_RATE_LIMIT_PER_MIN: '0',
+  });
   // No polling during these tests (deterministic); refreshes are explicit or via notify.
   api = createApiServer(sc, { forecastPollMs: 60_000, actualsTtlMs: 60_000 });
   await api.start();
@@ -70,7 +74,12 @@ describe('GET /predict', () => {
     const { a, body } = await predict(`branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-10`);
     expect(a.status).toBe(200);
     expect(a.headers['content-type']).toMatch(/^application\/json/);
-    expect(body.branch).toEqual({ id: SUSHI.id, name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR' });
+    expect(body.branch).toEqual({
+      id: SUSHI.id,
+      name: 'Nory Sushi',
+      timezone: 'Europe/Dublin',
+      currency: 'EUR',
+    });
     expect(body.range).toEqual({ start: '2021-02-04', end: '2021-02-10', days: 7 });
     expect(body.granularity).toEqual(['weekly', 'daily', 'hourly']);
     expect(body.forecast).toEqual({
@@ -146,7 +155,17 @@ describe('GET /predict', () => {
     expect(head.status).toBe(200);
     expect(head.text).toBe('');
     const daily = await predict(`${q}&granularity=daily,%20weekly`);
-    expect(Object.keys(daily.body)).toEqual(['branch', 'range', 'granularity', 'forecast', 'last_closed_hour', 'totals', 'coverage', 'weekly', 'daily']);
+    expect(Object.keys(daily.body)).toEqual([
+      'branch',
+      'range',
+      'granularity',
+      'forecast',
+      'last_closed_hour',
+      'totals',
+      'coverage',
+      'weekly',
+      'daily',
+    ]);
     expect(daily.body.granularity).toEqual(['weekly', 'daily']);
     const unknownIgnored = await predict(`${q}&_=12345&foo[]=bar`);
     expect(unknownIgnored.a.status).toBe(200);
@@ -164,9 +183,14 @@ describe('GET /predict', () => {
     expect(gz.headers.etag).not.toBe(plain.headers.etag);
     const refused = await get(q, { headers: { 'Accept-Encoding': 'gzip;q=0, identity' } });
     expect(refused.headers['content-encoding']).toBeUndefined();
-    const notModified = await get(q, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': String(gz.headers.etag) } });
+    const notModified = await get(q, {
+      headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': String(gz.headers.etag) },
+    });
     expect(notModified.status).toBe(304);
-    const small = await get(`/v1/predict?branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-04&granularity=weekly`, { headers: { 'Accept-Encoding': 'gzip' } });
+    const small = await get(
+      `/v1/predict?branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-04&granularity=weekly`,
+      { headers: { 'Accept-Encoding': 'gzip' } },
+    );
     expect(small.headers['content-encoding']).toBeUndefined();
   });
 
@@ -181,7 +205,11 @@ describe('GET /predict', () => {
       ['2021-02-20', 'missing', 24, null],
       ['2021-02-21', 'missing', 24, null],
     ]);
-    expect(late.body.coverage).toEqual({ complete: false, missing: ['2021-02-19', '2021-02-20', '2021-02-21'], missing_hours: 60 });
+    expect(late.body.coverage).toEqual({
+      complete: false,
+      missing: ['2021-02-19', '2021-02-20', '2021-02-21'],
+      missing_hours: 60,
+    });
     expect(late.body.totals).toMatchObject({ sales: null, orders: null, source: 'missing' });
 
     const early = await predict(`branch_id=${SUSHI.id}&start=2021-01-18&end=2021-01-21&granularity=daily`);
@@ -190,11 +218,15 @@ describe('GET /predict', () => {
   });
 
   it('uses the branch calendar: New York dates and UTC offsets', async () => {
-    const { body } = await predict(`branch_id=${NEW_YORK.id}&start=2021-02-06&end=2021-02-06&granularity=hourly`);
+    const { body } = await predict(
+      `branch_id=${NEW_YORK.id}&start=2021-02-06&end=2021-02-06&granularity=hourly`,
+    );
     expect(body.hourly).toHaveLength(24);
     expect(body.hourly![0]!.start).toBe('2021-02-06T00:00:00-05:00');
     expect(body.hourly![0]!.source).toBe('forecast');
-    const dst = await predict(`branch_id=${NEW_YORK.id}&start=2021-03-14&end=2021-03-14&granularity=hourly,daily`);
+    const dst = await predict(
+      `branch_id=${NEW_YORK.id}&start=2021-03-14&end=2021-03-14&granularity=hourly,daily`,
+    );
     expect(dst.body.hourly).toHaveLength(23);
     expect(dst.body.daily![0]).toMatchObject({ hours: 23, source: 'missing' });
   });
@@ -211,10 +243,26 @@ describe('GET /predict', () => {
     [`branch_id=${SUSHI.id}&start=1999-12-31&end=2000-01-02`, 'invalid_parameter', 'start'],
     [`branch_id=${SUSHI.id}&start=2021-02-10&end=2021-02-04`, 'invalid_range', 'end'],
     [`branch_id=${SUSHI.id}&start=2021-01-01&end=2021-04-03`, 'range_too_long', 'end'],
-    [`branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-10&granularity=monthly`, 'invalid_parameter', 'granularity'],
-    [`branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-10&granularity=`, 'invalid_parameter', 'granularity'],
-    [`branch_id=${SUSHI.id}&start=2021-02-04&start=2021-02-05&end=2021-02-10`, 'duplicate_parameter', 'start'],
-    [`branch_id=${SUSHI.id}&branch_id=${PIZZA.id}&start=2021-02-04&end=2021-02-10`, 'duplicate_parameter', 'branch_id'],
+    [
+      `branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-10&granularity=monthly`,
+      'invalid_parameter',
+      'granularity',
+    ],
+    [
+      `branch_id=${SUSHI.id}&start=2021-02-04&end=2021-02-10&granularity=`,
+      'invalid_parameter',
+      'granularity',
+    ],
+    [
+      `branch_id=${SUSHI.id}&start=2021-02-04&start=2021-02-05&end=2021-02-10`,
+      'duplicate_parameter',
+      'start',
+    ],
+    [
+      `branch_id=${SUSHI.id}&branch_id=${PIZZA.id}&start=2021-02-04&end=2021-02-10`,
+      'duplicate_parameter',
+      'branch_id',
+    ],
   ])('400 for %j (%s, naming %s)', async (query, code, parameter) => {
     const a = await get(`/predict?${query}`);
     expect(a.status).toBe(400);
@@ -276,7 +324,15 @@ describe('GET /branches, /health, /ready, /metrics', () => {
   it('lists branches with their served run and last closed hour', async () => {
     const a = await get('/v1/branches');
     expect(a.status).toBe(200);
-    const list = (a.json as { branches: { id: string; latest_forecast: { run_id: string } | null; last_closed_hour: string | null }[] }).branches;
+    const list = (
+      a.json as {
+        branches: {
+          id: string;
+          latest_forecast: { run_id: string } | null;
+          last_closed_hour: string | null;
+        }[];
+      }
+    ).branches;
     const byId = Object.fromEntries(list.map((b) => [b.id, b]));
     expect(Object.keys(byId).sort()).toEqual([TACO.id, PIZZA.id, SUSHI.id, NEW_YORK.id].sort());
     expect(byId[SUSHI.id]).toEqual({
@@ -295,11 +351,16 @@ describe('GET /branches, /health, /ready, /metrics', () => {
     expect((await get('/health')).json).toEqual({ status: 'ok' });
     const ready = await get('/ready');
     expect(ready.status).toBe(200);
-    expect(ready.json).toMatchObject({ status: 'ready', checks: { clickhouse: true, forecasts_loaded: true, forecasts_fresh: true, branches_with_forecast: 3 } });
+    expect(ready.json).toMatchObject({
+      status: 'ready',
+      checks: { clickhouse: true, forecasts_loaded: true, forecasts_fresh: true, branches_with_forecast: 3 },
+    });
     const m = await get('/metrics');
     expect(m.status).toBe(200);
     expect(m.headers['content-type']).toMatch(/^text\/plain/);
-    expect(m.text).toMatch(/tillcast_api_request_duration_seconds_bucket\{[^}]*route="\/predict"[^}]*status="200"/);
+    expect(m.text).toMatch(
+      /tillcast_api_request_duration_seconds_bucket\{[^}]*route="\/predict"[^}]*status="200"/,
+    );
     expect(m.text).toMatch(/tillcast_api_request_duration_seconds_bucket\{[^}]*route="unmatched"/);
     expect(m.text).toMatch(/tillcast_api_cache_lookups_total\{cache="response",result="hit"\} [1-9]/);
     expect(m.text).toMatch(/tillcast_api_cache_lookups_total\{cache="actuals",result="miss"\} [1-9]/);
@@ -308,8 +369,12 @@ describe('GET /branches, /health, /ready, /metrics', () => {
 
 describe('headers', () => {
   it('request id: honours a sane one, replaces others', async () => {
-    expect((await get('/health', { headers: { 'X-Request-Id': 'abc-123.x:y' } })).headers['x-request-id']).toBe('abc-123.x:y');
-    const replaced = (await get('/health', { headers: { 'X-Request-Id': 'bad id<script>' } })).headers['x-request-id'];
+    expect(
+      (await get('/health', { headers: { 'X-Request-Id': 'abc-123.x:y' } })).headers['x-request-id'],
+    ).toBe('abc-123.x:y');
+    const replaced = (await get('/health', { headers: { 'X-Request-Id': 'bad id<script>' } })).headers[
+      'x-request-id'
+    ];
     expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -324,7 +389,9 @@ describe('headers', () => {
     const docs = await get('/docs');
     expect(docs.status).toBe(200);
     expect(docs.headers['content-type']).toMatch(/^text\/html/);
-    expect(docs.headers['content-security-policy']).toMatch(/script-src 'self'; style-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(docs.headers['content-security-policy']).toMatch(
+      /script-src 'self'; style-src 'self' 'sha256-[A-Za-z0-9+/=]+'/,
+    );
     expect(docs.text).toContain('/v1/predict');
     expect(docs.text).toContain('may be fractional');
     expect(docs.text).not.toMatch(/<script/i);
@@ -337,7 +404,10 @@ describe('headers', () => {
     fs.mkdirSync(path.join(withIndex, 'js'));
     fs.writeFileSync(path.join(withIndex, 'js', 'app.js'), 'console.log(1)');
     fs.writeFileSync(path.join(withIndex, '.secret.js'), 'no');
-    const servers = [createApiServer(sc, { forecastPollMs: 60_000, staticDir: empty }), createApiServer(sc, { forecastPollMs: 60_000, staticDir: withIndex })];
+    const servers = [
+      createApiServer(sc, { forecastPollMs: 60_000, staticDir: empty }),
+      createApiServer(sc, { forecastPollMs: 60_000, staticDir: withIndex }),
+    ];
     try {
       for (const s of servers) await s.listen(0, '127.0.0.1');
       const [a, b] = servers.map((s) => s.url()) as [string, string];
@@ -347,11 +417,18 @@ describe('headers', () => {
       const index = await request(b, '/');
       expect(index.status).toBe(200);
       expect(index.headers['content-type']).toMatch(/^text\/html/);
-      expect(index.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;.*connect-src 'self'.*frame-ancestors 'none'/);
+      expect(index.headers['content-security-policy']).toMatch(
+        /default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;.*connect-src 'self'.*frame-ancestors 'none'/,
+      );
       const js = await request(b, '/static/js/app.js');
       expect(js.status).toBe(200);
       expect(js.headers['content-type']).toMatch(/^text\/javascript/);
-      for (const p of ['/static/.secret.js', '/static/js/../index.html', '/static/%2e%2e/package.json', '/static/index.md']) {
+      for (const p of [
+        '/static/.secret.js',
+        '/static/js/../index.html',
+        '/static/%2e%2e/package.json',
+        '/static/index.md',
+      ]) {
         const r = await request(b, p);
         expect([p, r.status]).toEqual([p, 404]);
         expectValidBody(p, r);
@@ -370,11 +447,17 @@ describe('headers', () => {
     const denied = await get(q, { headers: { Origin: 'https://evil.example.com' } });
     expect(denied.status).toBe(200);
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
-    const preflight = await get(q, { method: 'OPTIONS', headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'GET' } });
+    const preflight = await get(q, {
+      method: 'OPTIONS',
+      headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'GET' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(preflight.headers['access-control-allow-methods']).toBe('GET,HEAD,OPTIONS');
-    const badPreflight = await get(q, { method: 'OPTIONS', headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' } });
+    const badPreflight = await get(q, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' },
+    });
     expect(badPreflight.headers['access-control-allow-origin']).toBeUndefined();
     // Errors carry CORS headers too, so the frontend can read them.
     const err = await get('/predict', { headers: { Origin: ORIGIN } });
@@ -387,7 +470,10 @@ describe('OpenAPI', () => {
   it('/openapi.json is a consistent OpenAPI 3.0 document generated from the schemas', async () => {
     const a = await get('/openapi.json');
     expect(a.status).toBe(200);
-    type Op = { responses: Record<string, unknown>; parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[] };
+    type Op = {
+      responses: Record<string, unknown>;
+      parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+    };
     const doc = a.json as {
       openapi: string;
       info: { title: string };
@@ -397,7 +483,17 @@ describe('OpenAPI', () => {
     expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
     expect(doc.openapi).toBe('3.0.3');
     expect(doc.info.title).toBeTruthy();
-    for (const p of ['/predict', '/v1/predict', '/branches', '/v1/branches', '/health', '/ready', '/metrics', '/openapi.json', '/docs']) {
+    for (const p of [
+      '/predict',
+      '/v1/predict',
+      '/branches',
+      '/v1/branches',
+      '/health',
+      '/ready',
+      '/metrics',
+      '/openapi.json',
+      '/docs',
+    ]) {
       expect(doc.paths[p]?.get).toBeDefined();
       expect(Object.keys(doc.paths[p]!.get.responses)).toContain('200');
     }
@@ -427,7 +523,16 @@ describe('OpenAPI', () => {
       expect(ref).toMatch(/^#\/components\/schemas\//);
       expect(doc.components.schemas[ref.split('/').pop()!]).toBeDefined();
     }
-    for (const name of ['PredictResponse', 'BranchesResponse', 'Error', 'HourRow', 'DayRow', 'WeekRow', 'Ready', 'Health']) {
+    for (const name of [
+      'PredictResponse',
+      'BranchesResponse',
+      'Error',
+      'HourRow',
+      'DayRow',
+      'WeekRow',
+      'Ready',
+      'Health',
+    ]) {
       expect(doc.components.schemas[name]).toBeDefined();
     }
     expect(doc.components.schemas.HourRow!.properties!.sales!.nullable).toBe(true);
@@ -436,7 +541,8 @@ describe('OpenAPI', () => {
 
 describe('freshness', () => {
   it('a half-written run stays invisible; the complete run appears after notifyRun', async () => {
-    const before = (await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast.run_id;
+    const before = (await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast
+      .run_id;
     const generatedAt = GENERATED_AT + 30 * 60_000;
     const runId = await sc.fx.forecastRun(PIZZA, {
       origin: CLOSED_THROUGH,
@@ -444,16 +550,33 @@ describe('freshness', () => {
       generatedAt,
       runId: 'run-pizza-half',
       writeRunRow: false,
-      values: () => ({ sales_p10: 1, sales_p50: 2, sales_p90: 3, orders_p10: 1, orders_p50: 1, orders_p90: 1 }),
+      values: () => ({
+        sales_p10: 1,
+        sales_p50: 2,
+        sales_p90: 3,
+        orders_p10: 1,
+        orders_p50: 1,
+        orders_p90: 1,
+      }),
     });
     await api.forecastCache.refresh({ full: true });
     await api.forecastCache.refreshBranch(PIZZA.id);
-    expect((await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast.run_id).toBe(before);
+    expect(
+      (await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast.run_id,
+    ).toBe(before);
 
     // A run row announcing more points than exist is not served either.
-    await sc.fx.runRow(PIZZA.id, { runId, origin: CLOSED_THROUGH, hours: HORIZON_H, generatedAt, points: HORIZON_H + 5 });
+    await sc.fx.runRow(PIZZA.id, {
+      runId,
+      origin: CLOSED_THROUGH,
+      hours: HORIZON_H,
+      generatedAt,
+      points: HORIZON_H + 5,
+    });
     await api.forecastCache.refreshBranch(PIZZA.id);
-    expect((await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast.run_id).toBe(before);
+    expect(
+      (await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`)).body.forecast.run_id,
+    ).toBe(before);
 
     // The complete run row lands: a newer run, visible after notifyRun.
     const later = generatedAt + 60_000;
@@ -462,14 +585,27 @@ describe('freshness', () => {
       hours: HORIZON_H,
       generatedAt: later,
       runId: 'run-pizza-2',
-      values: () => ({ sales_p10: 1, sales_p50: 2, sales_p90: 3, orders_p10: 1, orders_p50: 1, orders_p90: 1 }),
+      values: () => ({
+        sales_p10: 1,
+        sales_p50: 2,
+        sales_p90: 3,
+        orders_p10: 1,
+        orders_p50: 1,
+        orders_p90: 1,
+      }),
     });
     api.notifyRun(PIZZA.id);
     const body = await eventually(async () => {
       const r = await predict(`branch_id=${PIZZA.id}&start=2021-02-06&end=2021-02-06`);
       return r.body.forecast.run_id === complete ? r.body : undefined;
     });
-    expect(body.daily![0]).toMatchObject({ sales: 48, sales_p10: 24, sales_p90: 72, orders: 24, source: 'forecast' });
+    expect(body.daily![0]).toMatchObject({
+      sales: 48,
+      sales_p10: 24,
+      sales_p90: 72,
+      orders: 24,
+      source: 'forecast',
+    });
   });
 
   it('a polling server picks up new runs, closed hours and corrections by itself', async () => {
@@ -483,7 +619,12 @@ describe('freshness', () => {
       expect(first.forecast.run_id).toBe(sc.runs[NEW_YORK.id]);
 
       // 1. A new run.
-      const runId = await sc.fx.forecastRun(NEW_YORK, { origin: CLOSED_THROUGH, hours: 48, generatedAt: Date.now(), runId: 'run-ny-2' });
+      const runId = await sc.fx.forecastRun(NEW_YORK, {
+        origin: CLOSED_THROUGH,
+        hours: 48,
+        generatedAt: Date.now(),
+        runId: 'run-ny-2',
+      });
       await eventually(async () => (await predict(q, at)).body.forecast.run_id === runId);
 
       // 2. Two more hours close (watermark moves): they become actuals.
@@ -494,20 +635,34 @@ describe('freshness', () => {
         return b.last_closed_hour === new Date(CLOSED_THROUGH + HOUR).toISOString() ? b : undefined;
       });
       // CLOSED_THROUGH is 07:00 in New York on 2021-02-05.
-      expect(after.hourly!.slice(6, 10).map((h) => h.source)).toEqual(['actual', 'actual', 'actual', 'forecast']);
+      expect(after.hourly!.slice(6, 10).map((h) => h.source)).toEqual([
+        'actual',
+        'actual',
+        'actual',
+        'forecast',
+      ]);
 
       // 3. A late correction of a closed hour (new revision): visible after the TTL.
       const hour = CLOSED_THROUGH - 3 * HOUR;
-      await sc.fx.actuals(NEW_YORK, hour, hour + HOUR, { values: () => ({ sales_minor: 999_999, orders: 77 }), revision: 2 });
+      await sc.fx.actuals(NEW_YORK, hour, hour + HOUR, {
+        values: () => ({ sales_minor: 999_999, orders: 77 }),
+        revision: 2,
+      });
       const corrected = await eventually(async () => {
         const b = (await predict(q, at)).body;
         return b.hourly!.find((h) => h.orders === 77);
       });
-      expect(corrected).toMatchObject({ start: '2021-02-05T04:00:00-05:00', sales: 9999.99, source: 'actual' });
+      expect(corrected).toMatchObject({
+        start: '2021-02-05T04:00:00-05:00',
+        sales: 9999.99,
+        source: 'actual',
+      });
       // Once expired (TTL) with unchanged inputs, an answer is reused rather than re-assembled.
       await eventually(async () => {
         expect((await predict(q, at)).body.hourly!.find((h) => h.orders === 77)).toBeDefined();
-        return /tillcast_api_cache_lookups_total\{cache="response",result="revalidated"\} [1-9]/.test((await request(at, '/metrics')).text);
+        return /tillcast_api_cache_lookups_total\{cache="response",result="revalidated"\} [1-9]/.test(
+          (await request(at, '/metrics')).text,
+        );
       });
     } finally {
       await poller.stop();
@@ -517,16 +672,27 @@ describe('freshness', () => {
   it('notifyActuals makes a correction visible at once', async () => {
     const q = `branch_id=${SUSHI.id}&start=2021-02-05&end=2021-02-05&granularity=hourly`;
     expect((await predict(q)).body.hourly![3]!.orders).not.toBe(55);
-    await sc.fx.actuals(SUSHI, Date.UTC(2021, 1, 5, 3), Date.UTC(2021, 1, 5, 4), { values: () => ({ sales_minor: 4242, orders: 55 }), revision: 2 });
+    await sc.fx.actuals(SUSHI, Date.UTC(2021, 1, 5, 3), Date.UTC(2021, 1, 5, 4), {
+      values: () => ({ sales_minor: 4242, orders: 55 }),
+      revision: 2,
+    });
     api.notifyActuals(SUSHI.id);
     const h = (await predict(q)).body.hourly![3]!;
-    expect(h).toMatchObject({ start: '2021-02-05T03:00:00+00:00', sales: 42.42, orders: 55, source: 'actual' });
+    expect(h).toMatchObject({
+      start: '2021-02-05T03:00:00+00:00',
+      sales: 42.42,
+      orders: 55,
+      source: 'actual',
+    });
   });
 });
 
 describe('rate limit and shutdown', () => {
   it('429 JSON with Retry-After past the per-IP limit; probes exempt', async () => {
-    const limited = createApiServer({ ...sc, config: { ...sc.config, API_RATE_LIMIT_PER_MIN: 5 } }, { forecastPollMs: 60_000 });
+    const limited = createApiServer(
+      { ...sc, config: { ...sc.config, API_RATE_LIMIT_PER_MIN: 5 } },
+      { forecastPollMs: 60_000 },
+    );
     await limited.start();
     await limited.listen(0, '127.0.0.1');
     try {

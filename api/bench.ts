@@ -80,7 +80,10 @@ async function serve(): Promise<void> {
     await fx.watermark(b.id, CLOSED_THROUGH);
     await fx.forecastRun(b, { origin: CLOSED_THROUGH, hours: 14 * 24, generatedAt });
   }
-  const api = createApiServer({ config, ch, branches: new BranchDirectory(branches), logger }, { forecastPollMs: 2_000 });
+  const api = createApiServer(
+    { config, ch, branches: new BranchDirectory(branches), logger },
+    { forecastPollMs: 2_000 },
+  );
   await api.start();
   const server = await api.listen(0, '127.0.0.1');
 
@@ -93,7 +96,12 @@ async function serve(): Promise<void> {
   });
 
   const addr = (s: import('node:http').Server) => (s.address() as import('node:net').AddressInfo).port;
-  process.send?.({ kind: 'ready', port: addr(server), barePort: addr(bareServer), branches: branches.map((b) => ({ id: b.id })) } satisfies Ready);
+  process.send?.({
+    kind: 'ready',
+    port: addr(server),
+    barePort: addr(bareServer),
+    branches: branches.map((b) => ({ id: b.id })),
+  } satisfies Ready);
   process.on('message', (m: unknown) => {
     if (m === 'cpu') {
       process.send?.({ kind: 'cpu', usage: process.cpuUsage() });
@@ -114,8 +122,14 @@ async function serve(): Promise<void> {
 /** The query mix: random branch, start 30 days back to 14 days ahead, 1–14 days, random granularity. */
 function queryPool(branches: { id: string }[], n: number, seed = 7): string[] {
   let x = seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const grans = ['', '&granularity=daily', '&granularity=hourly', '&granularity=daily,weekly', '&granularity=weekly,daily,hourly'];
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const grans = [
+    '',
+    '&granularity=daily',
+    '&granularity=hourly',
+    '&granularity=daily,weekly',
+    '&granularity=weekly,daily,hourly',
+  ];
   const lengths = [1, 1, 2, 3, 7, 7, 7, 7, 14, 14];
   const pool: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -124,13 +138,16 @@ function queryPool(branches: { id: string }[], n: number, seed = 7): string[] {
     const len = lengths[Math.floor(rnd() * lengths.length)] as number;
     const s = new Date(start).toISOString().slice(0, 10);
     const e = new Date(start + (len - 1) * DAY_MS).toISOString().slice(0, 10);
-    pool.push(`/v1/predict?branch_id=${b.id}&start=${s}&end=${e}${grans[Math.floor(rnd() * grans.length)] as string}`);
+    pool.push(
+      `/v1/predict?branch_id=${b.id}&start=${s}&end=${e}${grans[Math.floor(rnd() * grans.length)] as string}`,
+    );
   }
   return pool;
 }
 
 /** Browsers always offer compression; BENCH_API_GZIP=0 measures identity bodies. */
-const HEADERS: Record<string, string> = process.env.BENCH_API_GZIP === '0' ? {} : { 'accept-encoding': 'gzip, deflate, br' };
+const HEADERS: Record<string, string> =
+  process.env.BENCH_API_GZIP === '0' ? {} : { 'accept-encoding': 'gzip, deflate, br' };
 
 async function drive(url: string, duration: number, paths: string[]): Promise<autocannon.Result> {
   return autocannon({
@@ -139,7 +156,9 @@ async function drive(url: string, duration: number, paths: string[]): Promise<au
     duration,
     timeout: 10,
     headers: HEADERS,
-    requests: [{ setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) }],
+    requests: [
+      { setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) },
+    ],
   });
 }
 
@@ -160,7 +179,9 @@ function childCpu(child: ChildProcess): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const child: ChildProcess = fork(__filename, ['--serve'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(__filename, ['--serve'], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   const killChild = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   };
@@ -177,7 +198,9 @@ async function main(): Promise<void> {
     const first = await fetch(`${api}${sample}`);
     log(`sample ${sample} -> ${first.status}, ${(await first.arrayBuffer()).byteLength} bytes`);
 
-    log(`warm-up: each of ${pool.length} distinct queries over ${ready.branches.length} branches once, then 2 s of load`);
+    log(
+      `warm-up: each of ${pool.length} distinct queries over ${ready.branches.length} branches once, then 2 s of load`,
+    );
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -198,14 +221,25 @@ async function main(): Promise<void> {
     // Same client work (random paths from the same pool): only the server side differs.
     const b = await drive(bareUrl, BARE_DURATION_S, pool);
     const c2 = await childCpu(child);
-    log(`server CPU per request: api ${((c1 - c0) / r.requests.total).toFixed(1)} µs, bare ${((c2 - c1) / b.requests.total).toFixed(1)} µs; load average ${os.loadavg()[0]?.toFixed(1)}`);
+    log(
+      `server CPU per request: api ${((c1 - c0) / r.requests.total).toFixed(1)} µs, bare ${((c2 - c1) / b.requests.total).toFixed(1)} µs; load average ${os.loadavg()[0]?.toFixed(1)}`,
+    );
     log(
       `api: ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}, ` +
         `${(r.throughput.average / 1e6).toFixed(1)} MB/s, latency p50 ${r.latency.p50} ms p90 ${r.latency.p90} ms p99 ${r.latency.p99} ms max ${r.latency.max} ms`,
     );
     log(`bare: ${b.requests.total} requests, p50 ${b.latency.p50} ms p99 ${b.latency.p99} ms`);
     const metrics = await (await fetch(`${api}/metrics`)).text();
-    log(metrics.split('\n').filter((l) => l.startsWith('tillcast_api_cache_lookups_total') || l.startsWith('tillcast_api_actuals_query_seconds_count')).join('\n'));
+    log(
+      metrics
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('tillcast_api_cache_lookups_total') ||
+            l.startsWith('tillcast_api_actuals_query_seconds_count'),
+        )
+        .join('\n'),
+    );
     const rps = Math.round(r.requests.average);
     const bareRps = Math.round(b.requests.average);
     process.stdout.write(
@@ -229,12 +263,16 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--serve') {
   serve().catch((err: unknown) => {
-    process.stderr.write(`bench server failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench server failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   });
 } else {
   main().catch((err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -8,10 +8,16 @@ import type { OpenApiDocument } from './schemas';
 type Json = Record<string, unknown>;
 
 const esc = (s: unknown): string =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 
 /** `code` spans and **bold** in already-escaped text. */
-const inline = (s: string): string => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>').replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
+const inline = (s: string): string =>
+  esc(s)
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
 
 /** Paragraphs, `- ` bullet lists and inline code, from plain text. */
 function prose(text: string | undefined): string {
@@ -46,11 +52,16 @@ function typeOf(schema: Json | undefined): string {
   }
   for (const k of ['allOf', 'anyOf', 'oneOf'] as const) {
     const list = schema[k];
-    if (Array.isArray(list)) return (list as Json[]).map(typeOf).join(k === 'allOf' ? ' &amp; ' : ' | ') + (schema.nullable ? ' | null' : '');
+    if (Array.isArray(list))
+      return (
+        (list as Json[]).map(typeOf).join(k === 'allOf' ? ' &amp; ' : ' | ') +
+        (schema.nullable ? ' | null' : '')
+      );
   }
   let t = esc(schema.type ?? 'any');
   if (schema.type === 'array') t = `array of ${typeOf(schema.items as Json | undefined)}`;
-  if (Array.isArray(schema.enum)) t = (schema.enum as unknown[]).map((v) => `<code>${esc(JSON.stringify(v))}</code>`).join(' | ');
+  if (Array.isArray(schema.enum))
+    t = (schema.enum as unknown[]).map((v) => `<code>${esc(JSON.stringify(v))}</code>`).join(' | ');
   if (typeof schema.format === 'string') t += ` (${esc(schema.format)})`;
   if (schema.nullable === true) t += ' | null';
   return t;
@@ -143,7 +154,8 @@ ${responses(op.responses as Json | undefined)}
       ),
     )
     .join('\n');
-  const example = '/v1/predict?branch_id=352h67i328fh&amp;start=2021-02-04&amp;end=2021-02-10&amp;granularity=daily,hourly';
+  const example =
+    '/v1/predict?branch_id=352h67i328fh&amp;start=2021-02-04&amp;end=2021-02-10&amp;granularity=daily,hourly';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(info.title ?? 'API')} — docs</title><style>${STYLE}</style></head>

@@ -48,7 +48,13 @@ export function mapError(err: unknown): MappedError {
   }
   if (err instanceof UnavailableError) {
     const ra = retryAfter(err.retryAfterS, 5);
-    return { status: 503, code: err.code, message: err.message, details: { retry_after_s: Number(ra) }, headers: { 'Retry-After': ra } };
+    return {
+      status: 503,
+      code: err.code,
+      message: err.message,
+      details: { retry_after_s: Number(ra) },
+      headers: { 'Retry-After': ra },
+    };
   }
   if (err instanceof StorageError) {
     return {
@@ -87,7 +93,11 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       await next();
       if (ctx.body === undefined && ctx.status === 404) {
         ctx.status = 404;
-        ctx.body = errorBody({ code: 'not_found', message: `no such path: ${truncate(ctx.path, 100)}`, details: {} });
+        ctx.body = errorBody({
+          code: 'not_found',
+          message: `no such path: ${truncate(ctx.path, 100)}`,
+          details: {},
+        });
       }
     } catch (err) {
       const m = mapError(err);
@@ -95,7 +105,8 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
         const log = requestState(ctx)?.log ?? logger;
         const msg = err instanceof Error ? err.message : String(err);
         if (m.status === 500) log.error({ err }, 'request failed');
-        else if (err instanceof UnavailableError) log.info({ code: m.code, err: msg }, 'request answered 503');
+        else if (err instanceof UnavailableError)
+          log.info({ code: m.code, err: msg }, 'request answered 503');
         else log.warn({ code: m.code, err: msg }, 'request failed: dependency unavailable');
       }
       const requestId = requestState(ctx)?.requestId;

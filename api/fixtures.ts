@@ -101,7 +101,12 @@ export class Fixtures {
   /** The branch's ingest clock: every hour starting before `closedThrough` is closed. */
   async watermark(branchId: string, closedThrough: number): Promise<void> {
     await this.insert('branch_watermarks', [
-      { branch_id: branchId, watermark: toDateTime64(closedThrough + 10 * 60_000), closed_through: toDateTime(closedThrough), version: nextVersion() },
+      {
+        branch_id: branchId,
+        watermark: toDateTime64(closedThrough + 10 * 60_000),
+        closed_through: toDateTime(closedThrough),
+        version: nextVersion(),
+      },
     ]);
   }
 
@@ -139,14 +144,28 @@ export class Fixtures {
     }
     await this.insert('forecasts', rows);
     if (opts.writeRunRow !== false) {
-      await this.runRow(branch.id, { runId, origin: opts.origin, hours: opts.hours, points: opts.points, generatedAt, modelVersion: opts.modelVersion });
+      await this.runRow(branch.id, {
+        runId,
+        origin: opts.origin,
+        hours: opts.hours,
+        points: opts.points,
+        generatedAt,
+        modelVersion: opts.modelVersion,
+      });
     }
     return runId;
   }
 
   async runRow(
     branchId: string,
-    r: { runId: string; origin: number; hours: number; generatedAt: number; points?: number; modelVersion?: string },
+    r: {
+      runId: string;
+      origin: number;
+      hours: number;
+      generatedAt: number;
+      points?: number;
+      modelVersion?: string;
+    },
   ): Promise<void> {
     await this.insert('forecast_runs', [
       {

@@ -18,7 +18,14 @@ import type { ClickHouse } from '../lib/clickhouse';
 import { storageError } from '../lib/clickhouse';
 import { toDateTime64 } from '../lib/clickhouse-time';
 import type { Logger } from '../lib/logger';
-import { countLookup, forecastBranches, forecastLastPoll, forecastPollErrors, forecastRunsLoaded, forecastRunsRejected } from './metrics';
+import {
+  countLookup,
+  forecastBranches,
+  forecastLastPoll,
+  forecastPollErrors,
+  forecastRunsLoaded,
+  forecastRunsRejected,
+} from './metrics';
 import { toCents, toMilli, type ServedRun } from './predict-service';
 import { HOUR_MS } from './time';
 
@@ -143,7 +150,12 @@ export class ForecastCache {
   }
 
   status(): ForecastCacheStatus {
-    return { loaded: this.loaded, lastPollOkAt: this.lastPollOkAt, lastError: this.lastError, branches: this.runs.size };
+    return {
+      loaded: this.loaded,
+      lastPollOkAt: this.lastPollOkAt,
+      lastError: this.lastError,
+      branches: this.runs.size,
+    };
   }
 
   get pollMs(): number {
@@ -170,7 +182,9 @@ export class ForecastCache {
 
   /** Asks for a refresh of one branch (e.g. the in-process forecaster just wrote a run). Never throws. */
   notifyRun(branchId: string): void {
-    void this.refreshBranch(branchId).catch((err: unknown) => this.log.warn({ err, branchId }, 'forecast refresh after notify failed'));
+    void this.refreshBranch(branchId).catch((err: unknown) =>
+      this.log.warn({ err, branchId }, 'forecast refresh after notify failed'),
+    );
   }
 
   /** Reloads one branch's latest run; resolves once it is installed (coalesces concurrent calls). */
@@ -203,17 +217,23 @@ export class ForecastCache {
     const run = async () => {
       const full = opts.full === true || !this.loaded;
       const scanStartedAt = Date.now();
-      const since = full || this.maxGeneratedAt === null ? undefined : this.maxGeneratedAt - this.opts.slackMs;
+      const since =
+        full || this.maxGeneratedAt === null ? undefined : this.maxGeneratedAt - this.opts.slackMs;
       try {
         const rows = (await this.latestRows({ since })).map(candidate);
-        for (const r of rows) if (this.maxGeneratedAt === null || r.generatedAt > this.maxGeneratedAt) this.maxGeneratedAt = r.generatedAt;
+        for (const r of rows)
+          if (this.maxGeneratedAt === null || r.generatedAt > this.maxGeneratedAt)
+            this.maxGeneratedAt = r.generatedAt;
         await this.install(rows, { authoritative: full, scanStartedAt });
         if (full) {
           const present = new Set(rows.map((r) => r.branchId));
           for (const [b, run] of this.runs) {
             if (!present.has(b) && run.loadedAt < scanStartedAt) {
               this.runs.delete(b);
-              this.log.info({ branchId: b, runId: run.runId }, 'forecast run no longer in forecast_runs; branch dropped');
+              this.log.info(
+                { branchId: b, runId: run.runId },
+                'forecast run no longer in forecast_runs; branch dropped',
+              );
             }
           }
         }
@@ -290,7 +310,10 @@ export class ForecastCache {
    * runs always; with `authoritative` (full scan, single-branch refresh) any
    * different run, unless the entry was installed after the scan started.
    */
-  private async install(rows: Candidate[], opts: { authoritative: boolean; scanStartedAt: number }): Promise<void> {
+  private async install(
+    rows: Candidate[],
+    opts: { authoritative: boolean; scanStartedAt: number },
+  ): Promise<void> {
     const wanted = rows.filter((r) => {
       const cur = this.runs.get(r.branchId);
       if (!cur) return true;
@@ -319,10 +342,19 @@ export class ForecastCache {
         if (!built) continue;
         // Re-check against what may have been installed while loading.
         const cur = this.runs.get(c.branchId);
-        if (cur && cur.runId !== built.runId && !isNewer(built, cur) && !(opts.authoritative && cur.loadedAt < opts.scanStartedAt)) continue;
+        if (
+          cur &&
+          cur.runId !== built.runId &&
+          !isNewer(built, cur) &&
+          !(opts.authoritative && cur.loadedAt < opts.scanStartedAt)
+        )
+          continue;
         this.runs.set(c.branchId, built);
         forecastRunsLoaded.inc();
-        this.log.debug({ branchId: c.branchId, runId: c.runId, points: built.points }, 'forecast run installed');
+        this.log.debug(
+          { branchId: c.branchId, runId: c.runId, points: built.points },
+          'forecast run installed',
+        );
       }
     }
   }
@@ -334,7 +366,10 @@ export class ForecastCache {
       forecastRunsRejected.inc();
       if (!this.warnedRejected.has(c.runId)) {
         this.warnedRejected.add(c.runId);
-        this.log.warn({ branchId: c.branchId, runId: c.runId, expected: c.points, found: hours.size }, 'forecast run has fewer points than announced; not served');
+        this.log.warn(
+          { branchId: c.branchId, runId: c.runId, expected: c.points, found: hours.size },
+          'forecast run has fewer points than announced; not served',
+        );
       }
       return undefined;
     }
@@ -346,7 +381,14 @@ export class ForecastCache {
     }
     const n = Math.round((end - first) / HOUR_MS);
     const arrays = Array.from({ length: 6 }, () => new Float64Array(n).fill(NaN));
-    const [s10, s50, s90, o10, o50, o90] = arrays as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+    const [s10, s50, s90, o10, o50, o90] = arrays as [
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
     for (const [h, p] of hours) {
       const i = Math.round((h - first) / HOUR_MS);
       s10[i] = toCents(Number(p.s10));

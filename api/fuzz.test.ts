@@ -8,7 +8,18 @@
 import fc from 'fast-check';
 import { openApiDocument } from './schemas';
 import { createApiServer, type ApiServer } from './server';
-import { destroyAgent, expectValidBody, PIZZA, rawRequest, request, setupScenario, SUSHI, TACO, type HttpAnswer, type Scenario } from '../test/api-helpers';
+import {
+  destroyAgent,
+  expectValidBody,
+  PIZZA,
+  rawRequest,
+  request,
+  setupScenario,
+  SUSHI,
+  TACO,
+  type HttpAnswer,
+  type Scenario,
+} from '../test/api-helpers';
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
@@ -31,16 +42,38 @@ afterAll(async () => {
 });
 
 /** The /predict query parameters, from the OpenAPI document (not a hand-kept list). */
-const PARAM_NAMES = (openApiDocument().paths['/v1/predict']?.get?.parameters ?? []).map((p) => (p as { name: string }).name);
+const PARAM_NAMES = (openApiDocument().paths['/v1/predict']?.get?.parameters ?? []).map(
+  (p) => (p as { name: string }).name,
+);
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
 const dateLike = fc.oneof(
   // near-valid dates around the data, including impossible ones (month 13, day 31 of February …)
-  fc.tuple(fc.integer({ min: 2020, max: 2021 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(([y, m, d]) => `${y}-${pad(m, 2)}-${pad(d, 2)}`),
-  fc.date({ min: new Date('1960-01-01'), max: new Date('2200-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+  fc
+    .tuple(
+      fc.integer({ min: 2020, max: 2021 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+    )
+    .map(([y, m, d]) => `${y}-${pad(m, 2)}-${pad(d, 2)}`),
+  fc
+    .date({ min: new Date('1960-01-01'), max: new Date('2200-12-31'), noInvalidDate: true })
+    .map((d) => d.toISOString().slice(0, 10)),
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('2021-02-30', '2021-2-4', '20210204', '2021-02-04T00:00', ' 2021-02-04', '2021-02-04 ', '0000-00-00', '9999-12-31', '-2021-02-04', '2021–02–04', '２０２１-02-04'),
+  fc.constantFrom(
+    '2021-02-30',
+    '2021-2-4',
+    '20210204',
+    '2021-02-04T00:00',
+    ' 2021-02-04',
+    '2021-02-04 ',
+    '0000-00-00',
+    '9999-12-31',
+    '-2021-02-04',
+    '2021–02–04',
+    '２０２１-02-04',
+  ),
 );
 
 const granularityLike = fc.oneof(
@@ -53,12 +86,31 @@ const anyString = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ maxLength: 3000 }),
-  fc.constantFrom('', '%', '%zz', '%E0%A4%A', '%00', '\u0000', '__proto__', 'constructor', '[]', '{}', 'null', '-1', '1e308', 'NaN', '😀'.repeat(50)),
+  fc.constantFrom(
+    '',
+    '%',
+    '%zz',
+    '%E0%A4%A',
+    '%00',
+    '\u0000',
+    '__proto__',
+    'constructor',
+    '[]',
+    '{}',
+    'null',
+    '-1',
+    '1e308',
+    'NaN',
+    '😀'.repeat(50),
+  ),
 );
 
 const valueFor = (name: string) =>
   name === 'branch_id'
-    ? fc.oneof(fc.constantFrom(SUSHI.id, PIZZA.id, TACO.id, 'ny-1', 'unknown-branch', SUSHI.id.toUpperCase()), anyString)
+    ? fc.oneof(
+        fc.constantFrom(SUSHI.id, PIZZA.id, TACO.id, 'ny-1', 'unknown-branch', SUSHI.id.toUpperCase()),
+        anyString,
+      )
     : name === 'start' || name === 'end'
       ? fc.oneof(dateLike, anyString)
       : name === 'granularity'
@@ -67,27 +119,76 @@ const valueFor = (name: string) =>
 
 const paramName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...PARAM_NAMES) },
-  { weight: 1, arbitrary: fc.constantFrom('branch_id[]', 'start[0]', 'END', '__proto__', 'constructor', 'toString', '', '_') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'branch_id[]',
+      'start[0]',
+      'END',
+      '__proto__',
+      'constructor',
+      'toString',
+      '',
+      '_',
+    ),
+  },
   { weight: 1, arbitrary: anyString.filter((s) => s.length < 100) },
 );
 
 /** An ordered list of (name, value) pairs; names may repeat. */
-const pairs = fc.array(paramName.chain((n) => fc.tuple(fc.constant(n), valueFor(n))), { minLength: 0, maxLength: 8 });
+const pairs = fc.array(
+  paramName.chain((n) => fc.tuple(fc.constant(n), valueFor(n))),
+  { minLength: 0, maxLength: 8 },
+);
 
 /** A mostly-valid query with a few mutations, so that many requests reach the assembly. */
 const nearValid = fc
   .record({
     branch_id: fc.constantFrom(SUSHI.id, PIZZA.id, 'ny-1', TACO.id),
     start: fc.oneof(
-      { weight: 4, arbitrary: fc.integer({ min: 0, max: 80 }).map((d) => new Date(Date.UTC(2021, 0, 10) + d * 86_400_000).toISOString().slice(0, 10)) },
+      {
+        weight: 4,
+        arbitrary: fc
+          .integer({ min: 0, max: 80 })
+          .map((d) => new Date(Date.UTC(2021, 0, 10) + d * 86_400_000).toISOString().slice(0, 10)),
+      },
       { weight: 1, arbitrary: dateLike },
     ),
-    len: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) }, { weight: 1, arbitrary: fc.integer({ min: -3, max: 100 }) }),
-    granularity: fc.option(fc.oneof({ weight: 3, arbitrary: fc.subarray(['hourly', 'daily', 'weekly'], { minLength: 1 }).map((g) => g.join(',')) }, { weight: 1, arbitrary: granularityLike })),
+    len: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -3, max: 100 }) },
+    ),
+    granularity: fc.option(
+      fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.subarray(['hourly', 'daily', 'weekly'], { minLength: 1 }).map((g) => g.join(',')),
+        },
+        { weight: 1, arbitrary: granularityLike },
+      ),
+    ),
     // mostly unknown extra parameters (ignored); sometimes a repeated known one (400)
     extra: fc.oneof(
-      { weight: 4, arbitrary: fc.array(fc.tuple(anyString.filter((s) => s.length < 30 && !PARAM_NAMES.includes(s)), anyString.filter((s) => s.length < 50)), { maxLength: 2 }) },
-      { weight: 1, arbitrary: fc.array(fc.tuple(paramName, anyString.filter((s) => s.length < 50)), { maxLength: 2 }) },
+      {
+        weight: 4,
+        arbitrary: fc.array(
+          fc.tuple(
+            anyString.filter((s) => s.length < 30 && !PARAM_NAMES.includes(s)),
+            anyString.filter((s) => s.length < 50),
+          ),
+          { maxLength: 2 },
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.array(
+          fc.tuple(
+            paramName,
+            anyString.filter((s) => s.length < 50),
+          ),
+          { maxLength: 2 },
+        ),
+      },
     ),
   })
   .map(({ branch_id, start, len, granularity, extra }) => {
@@ -109,13 +210,28 @@ const encodeMode = fc.constantFrom<'component' | 'raw'>('component', 'component'
 /** Encodes for node:http (which refuses characters outside \u0021-\u00ff): raw mode keeps `%`, `&`, `=`, `+`, `[`, `]` … as they are. */
 function encode(s: string, mode: 'component' | 'raw'): string {
   if (mode === 'component') return encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, '\uFFFD'));
-  return [...s].map((c) => (/^[\u0021-\u007e]$/.test(c) && c !== '#' ? c : encodeURIComponent(c.replace(/[\uD800-\uDFFF]/g, '\uFFFD')))).join('');
+  return [...s]
+    .map((c) =>
+      /^[\u0021-\u007e]$/.test(c) && c !== '#'
+        ? c
+        : encodeURIComponent(c.replace(/[\uD800-\uDFFF]/g, '\uFFFD')),
+    )
+    .join('');
 }
 
 function check(path: string, a: HttpAnswer, method = 'GET'): void {
-  const ok = a.status === 200 || (a.status === 204 && method === 'OPTIONS') || a.status === 302 || a.status === 304 || (a.status >= 400 && a.status < 500) || a.status === 503;
+  const ok =
+    a.status === 200 ||
+    (a.status === 204 && method === 'OPTIONS') ||
+    a.status === 302 ||
+    a.status === 304 ||
+    (a.status >= 400 && a.status < 500) ||
+    a.status === 503;
   if (!ok) throw new Error(`${method} ${path.slice(0, 300)} -> ${a.status}: ${a.text.slice(0, 300)}`);
-  if (a.status >= 400 && method !== 'HEAD' && a.json === undefined) throw new Error(`${method} ${path.slice(0, 300)} -> ${a.status} without a JSON body: ${a.text.slice(0, 200)}`);
+  if (a.status >= 400 && method !== 'HEAD' && a.json === undefined)
+    throw new Error(
+      `${method} ${path.slice(0, 300)} -> ${a.status} without a JSON body: ${a.text.slice(0, 200)}`,
+    );
   expectValidBody(path, a, method);
 }
 
@@ -123,13 +239,18 @@ describe('fuzzing the running server', () => {
   it('random and hostile /predict query strings: 200/4xx/503 with schema-valid JSON, never 500 or a hang', async () => {
     const statuses = new Map<number, number>();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(pairs, nearValid), encodeMode, fc.constantFrom('/predict', '/v1/predict'), async (ps, mode, route) => {
-        const qs = ps.map(([k, v]) => `${encode(k, mode)}=${encode(v, mode)}`).join('&');
-        const path = `${route}?${qs}`;
-        const a = await request(base, path, { timeoutMs: REQUEST_TIMEOUT_MS });
-        statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-        check(path, a);
-      }),
+      fc.asyncProperty(
+        fc.oneof(pairs, nearValid),
+        encodeMode,
+        fc.constantFrom('/predict', '/v1/predict'),
+        async (ps, mode, route) => {
+          const qs = ps.map(([k, v]) => `${encode(k, mode)}=${encode(v, mode)}`).join('&');
+          const path = `${route}?${qs}`;
+          const a = await request(base, path, { timeoutMs: REQUEST_TIMEOUT_MS });
+          statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+          check(path, a);
+        },
+      ),
       { numRuns: 2500 },
     );
     process.stdout.write(`fuzz statuses: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
@@ -141,26 +262,54 @@ describe('fuzzing the running server', () => {
 
   it('random paths and methods', async () => {
     const path = fc.oneof(
-      fc.constantFrom('/', '/predict', '/v1/predict', '/branches', '/v1/branches', '/health', '/ready', '/openapi.json', '/docs', '/static/x.js', '/v2/predict'),
-      fc.array(anyString.filter((s) => s.length < 60), { maxLength: 4 }).map((segs) => `/${segs.map((s) => encode(s, 'raw')).join('/')}`),
+      fc.constantFrom(
+        '/',
+        '/predict',
+        '/v1/predict',
+        '/branches',
+        '/v1/branches',
+        '/health',
+        '/ready',
+        '/openapi.json',
+        '/docs',
+        '/static/x.js',
+        '/v2/predict',
+      ),
+      fc
+        .array(
+          anyString.filter((s) => s.length < 60),
+          { maxLength: 4 },
+        )
+        .map((segs) => `/${segs.map((s) => encode(s, 'raw')).join('/')}`),
     );
     await fc.assert(
-      fc.asyncProperty(path, fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'PROPFIND'), async (p, method) => {
-        const a = await request(base, p, { method, timeoutMs: REQUEST_TIMEOUT_MS });
-        check(p, a, method);
-        if (!['GET', 'HEAD', 'OPTIONS'].includes(method)) expect(a.status).toBe(405);
-      }),
+      fc.asyncProperty(
+        path,
+        fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'PROPFIND'),
+        async (p, method) => {
+          const a = await request(base, p, { method, timeoutMs: REQUEST_TIMEOUT_MS });
+          check(p, a, method);
+          if (!['GET', 'HEAD', 'OPTIONS'].includes(method)) expect(a.status).toBe(405);
+        },
+      ),
       { numRuns: 500 },
     );
   }, 120_000);
 
   it('raw request bytes (spaces, control characters, non-ASCII in the target) still get JSON', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }).map((s) => s.replace(/[\r\n]/g, ' ')), async (junk) => {
-        const line = Buffer.concat([Buffer.from('GET /predict?branch_id='), Buffer.from(junk, 'utf8'), Buffer.from(' HTTP/1.1')]);
-        const a = await rawRequest(base, line, REQUEST_TIMEOUT_MS);
-        check(`/predict?branch_id=${junk}`, a);
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }).map((s) => s.replace(/[\r\n]/g, ' ')),
+        async (junk) => {
+          const line = Buffer.concat([
+            Buffer.from('GET /predict?branch_id='),
+            Buffer.from(junk, 'utf8'),
+            Buffer.from(' HTTP/1.1'),
+          ]);
+          const a = await rawRequest(base, line, REQUEST_TIMEOUT_MS);
+          check(`/predict?branch_id=${junk}`, a);
+        },
+      ),
       { numRuns: 300 },
     );
   }, 120_000);

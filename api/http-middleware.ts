@@ -47,7 +47,8 @@ export class RequestState {
   }
 }
 
-export const requestState = (ctx: Koa.Context): RequestState | undefined => (ctx.state as { req?: RequestState }).req;
+export const requestState = (ctx: Koa.Context): RequestState | undefined =>
+  (ctx.state as { req?: RequestState }).req;
 
 /** Outermost: request id, security headers, access log and the latency histogram; `Connection: close` while draining. */
 export function requestContext(logger: Logger, isAccepting: () => boolean = () => true): Koa.Middleware {
@@ -104,7 +105,9 @@ export function requestGuard(maxUrl: number): Koa.Middleware {
       ctx.status = 204;
       return;
     }
-    ctx.throw(405, `method ${m.length > 16 ? `${m.slice(0, 16)}…` : m} is not allowed; use GET`, { headers: { Allow: 'GET, HEAD, OPTIONS' } });
+    ctx.throw(405, `method ${m.length > 16 ? `${m.slice(0, 16)}…` : m} is not allowed; use GET`, {
+      headers: { Allow: 'GET, HEAD, OPTIONS' },
+    });
   };
 }
 
@@ -116,7 +119,10 @@ export function requestGuard(maxUrl: number): Koa.Middleware {
 export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError('timeout', `the request took longer than ${ms} ms`, 1)), ms);
+    timer = setTimeout(
+      () => reject(new UnavailableError('timeout', `the request took longer than ${ms} ms`, 1)),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, expired]);

@@ -60,7 +60,10 @@ export const rateLimited = new Counter({
 type Labelled = { inc(): void };
 const lookupChildren = new Map<string, Labelled>();
 /** cacheLookups.inc for one (cache, result) without hashing a label object per call. */
-export function countLookup(cache: 'forecast' | 'actuals' | 'response', result: 'hit' | 'miss' | 'revalidated'): void {
+export function countLookup(
+  cache: 'forecast' | 'actuals' | 'response',
+  result: 'hit' | 'miss' | 'revalidated',
+): void {
   const key = `${cache}:${result}`;
   let child = lookupChildren.get(key);
   if (!child) lookupChildren.set(key, (child = cacheLookups.labels(cache, result)));

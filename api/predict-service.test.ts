@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import { assemblePrediction, toCents, toMilli, type ActualHour, type AssembleInput, type ServedRun } from './predict-service';
+import {
+  assemblePrediction,
+  toCents,
+  toMilli,
+  type ActualHour,
+  type AssembleInput,
+  type ServedRun,
+} from './predict-service';
 import { GRANULARITIES, predictResponseSchema, type Granularity } from './schemas';
 import { dayLayout, formatCivilDate, HOUR_MS, isoWeekLabel, parseCivilDate } from './time';
 
@@ -8,7 +15,11 @@ const day = (s: string) => parseCivilDate(s) as number;
 const utc = (s: string) => Date.parse(s);
 
 /** A run of `hours` points from `origin`; values in major units / counts. */
-function run(origin: number, hours: number, v: (i: number) => { s: number; o: number } = () => ({ s: 10, o: 2 })): ServedRun {
+function run(
+  origin: number,
+  hours: number,
+  v: (i: number) => { s: number; o: number } = () => ({ s: 10, o: 2 }),
+): ServedRun {
   const a = () => new Float64Array(hours);
   const r = { salesP10: a(), salesP50: a(), salesP90: a(), ordersP10: a(), ordersP50: a(), ordersP90: a() };
   for (let i = 0; i < hours; i++) {
@@ -20,17 +31,38 @@ function run(origin: number, hours: number, v: (i: number) => { s: number; o: nu
     r.ordersP50[i] = toMilli(o);
     r.ordersP90[i] = toMilli(o * 2);
   }
-  return { runId: 'run-1', modelVersion: 'm1', generatedAt: origin + 60_000, dataThrough: origin - HOUR_MS, horizonEnd: origin + hours * HOUR_MS, firstHour: origin, hours, ...r };
+  return {
+    runId: 'run-1',
+    modelVersion: 'm1',
+    generatedAt: origin + 60_000,
+    dataThrough: origin - HOUR_MS,
+    horizonEnd: origin + hours * HOUR_MS,
+    firstHour: origin,
+    hours,
+    ...r,
+  };
 }
 
-function actuals(from: number, to: number, v: (h: number) => ActualHour = () => ({ salesCents: 1234, orders: 3 })): Map<number, ActualHour> {
+function actuals(
+  from: number,
+  to: number,
+  v: (h: number) => ActualHour = () => ({ salesCents: 1234, orders: 3 }),
+): Map<number, ActualHour> {
   const m = new Map<number, ActualHour>();
   for (let h = from; h < to; h += HOUR_MS) m.set(h, v(h));
   return m;
 }
 
-function input(over: Partial<AssembleInput> & Pick<AssembleInput, 'startDay' | 'endDay' | 'run'>): AssembleInput {
-  return { branch: DUBLIN, granularity: new Set(GRANULARITIES), actuals: new Map(), lastClosedHour: null, ...over };
+function input(
+  over: Partial<AssembleInput> & Pick<AssembleInput, 'startDay' | 'endDay' | 'run'>,
+): AssembleInput {
+  return {
+    branch: DUBLIN,
+    granularity: new Set(GRANULARITIES),
+    actuals: new Map(),
+    lastClosedHour: null,
+    ...over,
+  };
 }
 
 const sum = (xs: (number | null)[]) => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
@@ -40,7 +72,12 @@ describe('calendar', () => {
   it('Europe/Dublin 2020-10-25 has 25 local hours, 2021-03-28 has 23', () => {
     const fall = dayLayout('Europe/Dublin', day('2020-10-25'));
     expect(fall.hours).toBe(25);
-    expect(fall.labels.slice(0, 4)).toEqual(['2020-10-25T00:00:00+01:00', '2020-10-25T01:00:00+01:00', '2020-10-25T01:00:00+00:00', '2020-10-25T02:00:00+00:00']);
+    expect(fall.labels.slice(0, 4)).toEqual([
+      '2020-10-25T00:00:00+01:00',
+      '2020-10-25T01:00:00+01:00',
+      '2020-10-25T01:00:00+00:00',
+      '2020-10-25T02:00:00+00:00',
+    ]);
     expect(fall.labels.at(-1)).toBe('2020-10-25T23:00:00+00:00');
     const spring = dayLayout('Europe/Dublin', day('2021-03-28'));
     expect(spring.hours).toBe(23);
@@ -67,21 +104,62 @@ describe('calendar', () => {
 describe('assemblePrediction', () => {
   it('DST days: 25 and 23 hourly rows, daily hours and sums follow', () => {
     const origin = utc('2020-10-24T00:00:00Z');
-    const out = assemblePrediction(input({ startDay: day('2020-10-25'), endDay: day('2020-10-25'), run: run(origin, 24 * 4) }));
+    const out = assemblePrediction(
+      input({ startDay: day('2020-10-25'), endDay: day('2020-10-25'), run: run(origin, 24 * 4) }),
+    );
     expect(out.hourly).toHaveLength(25);
-    expect(out.daily?.[0]).toMatchObject({ date: '2020-10-25', hours: 25, missing_hours: 0, sales: 250, orders: 50, source: 'forecast' });
-    const spring = assemblePrediction(input({ startDay: day('2021-03-28'), endDay: day('2021-03-28'), run: run(utc('2021-03-27T00:00:00Z'), 72) }));
+    expect(out.daily?.[0]).toMatchObject({
+      date: '2020-10-25',
+      hours: 25,
+      missing_hours: 0,
+      sales: 250,
+      orders: 50,
+      source: 'forecast',
+    });
+    const spring = assemblePrediction(
+      input({
+        startDay: day('2021-03-28'),
+        endDay: day('2021-03-28'),
+        run: run(utc('2021-03-27T00:00:00Z'), 72),
+      }),
+    );
     expect(spring.hourly).toHaveLength(23);
-    expect(spring.daily?.[0]).toMatchObject({ hours: 23, sales: 230, sales_p10: 115, sales_p90: 460, orders: 46 });
+    expect(spring.daily?.[0]).toMatchObject({
+      hours: 23,
+      sales: 230,
+      sales_p10: 115,
+      sales_p90: 460,
+      orders: 46,
+    });
     expect(predictResponseSchema.safeParse(out).success).toBe(true);
   });
 
   it('weeks are ISO weeks clipped to the range, with day counts', () => {
     // 2021-02-04 is a Thursday, 2021-02-10 a Wednesday.
-    const out = assemblePrediction(input({ startDay: day('2021-02-04'), endDay: day('2021-02-10'), run: run(utc('2021-02-01T00:00:00Z'), 24 * 14) }));
+    const out = assemblePrediction(
+      input({
+        startDay: day('2021-02-04'),
+        endDay: day('2021-02-10'),
+        run: run(utc('2021-02-01T00:00:00Z'), 24 * 14),
+      }),
+    );
     expect(out.weekly).toEqual([
-      expect.objectContaining({ week_start: '2021-02-01', iso_week: '2021-W05', first_date: '2021-02-04', last_date: '2021-02-07', days: 4, sales: 960 }),
-      expect.objectContaining({ week_start: '2021-02-08', iso_week: '2021-W06', first_date: '2021-02-08', last_date: '2021-02-10', days: 3, sales: 720 }),
+      expect.objectContaining({
+        week_start: '2021-02-01',
+        iso_week: '2021-W05',
+        first_date: '2021-02-04',
+        last_date: '2021-02-07',
+        days: 4,
+        sales: 960,
+      }),
+      expect.objectContaining({
+        week_start: '2021-02-08',
+        iso_week: '2021-W06',
+        first_date: '2021-02-08',
+        last_date: '2021-02-10',
+        days: 3,
+        sales: 720,
+      }),
     ]);
     expect(out.range).toEqual({ start: '2021-02-04', end: '2021-02-10', days: 7 });
     expect(out.totals).toMatchObject({ days: 7, sales: 1680, orders: 336, source: 'forecast' });
@@ -101,12 +179,40 @@ describe('assemblePrediction', () => {
       }),
     );
     const [d4, d5, d6] = out.daily!;
-    expect(d4).toMatchObject({ source: 'actual', sales: 296.16, sales_p10: 296.16, sales_p90: 296.16, orders: 72, orders_p10: 72 });
-    expect(d5).toMatchObject({ source: 'mixed', sales: Math.round(12 * 1234 + 12 * 1000) / 100, sales_p10: (12 * 1234 + 12 * 500) / 100, orders: 36 + 24 });
+    expect(d4).toMatchObject({
+      source: 'actual',
+      sales: 296.16,
+      sales_p10: 296.16,
+      sales_p90: 296.16,
+      orders: 72,
+      orders_p10: 72,
+    });
+    expect(d5).toMatchObject({
+      source: 'mixed',
+      sales: Math.round(12 * 1234 + 12 * 1000) / 100,
+      sales_p10: (12 * 1234 + 12 * 500) / 100,
+      orders: 36 + 24,
+    });
     expect(d6).toMatchObject({ source: 'forecast', sales: 240 });
     const h = out.hourly!;
-    expect(h[0]).toEqual({ start: '2021-02-04T00:00:00+00:00', sales: 12.34, sales_p10: 12.34, sales_p90: 12.34, orders: 3, orders_p10: 3, orders_p90: 3, source: 'actual' });
-    expect(h[36]).toMatchObject({ start: '2021-02-05T12:00:00+00:00', source: 'forecast', sales: 10, sales_p10: 5, sales_p90: 20, orders: 2 });
+    expect(h[0]).toEqual({
+      start: '2021-02-04T00:00:00+00:00',
+      sales: 12.34,
+      sales_p10: 12.34,
+      sales_p90: 12.34,
+      orders: 3,
+      orders_p10: 3,
+      orders_p90: 3,
+      source: 'actual',
+    });
+    expect(h[36]).toMatchObject({
+      start: '2021-02-05T12:00:00+00:00',
+      source: 'forecast',
+      sales: 10,
+      sales_p10: 5,
+      sales_p90: 20,
+      orders: 2,
+    });
     expect(out.totals.source).toBe('mixed');
     expect(out.weekly?.[0]?.source).toBe('mixed');
     expect(out.last_closed_hour).toBe('2021-02-05T11:00:00.000Z');
@@ -124,16 +230,36 @@ describe('assemblePrediction', () => {
       }),
     );
     const byDate = Object.fromEntries(out.daily!.map((d) => [d.date, d]));
-    expect(byDate['2021-02-02']).toMatchObject({ sales: null, orders: null, sales_p10: null, orders_p90: null, source: 'missing', missing_hours: 24 });
+    expect(byDate['2021-02-02']).toMatchObject({
+      sales: null,
+      orders: null,
+      sales_p10: null,
+      orders_p90: null,
+      source: 'missing',
+      missing_hours: 24,
+    });
     expect(byDate['2021-02-03']).toMatchObject({ sales: null, source: 'missing', missing_hours: 10 });
     expect(byDate['2021-02-04']).toMatchObject({ source: 'actual', missing_hours: 0 });
     expect(byDate['2021-02-06']).toMatchObject({ source: 'forecast', sales: 240 });
     expect(byDate['2021-02-07']).toMatchObject({ sales: null, source: 'missing', missing_hours: 24 });
-    expect(out.coverage).toEqual({ complete: false, missing: ['2021-02-02', '2021-02-03', '2021-02-07', '2021-02-08'], missing_hours: 24 + 10 + 48 });
+    expect(out.coverage).toEqual({
+      complete: false,
+      missing: ['2021-02-02', '2021-02-03', '2021-02-07', '2021-02-08'],
+      missing_hours: 24 + 10 + 48,
+    });
     expect(out.totals).toMatchObject({ sales: null, orders: null, source: 'missing' });
     expect(out.weekly?.every((w) => w.sales === null && w.source === 'missing')).toBe(true);
     const missingHour = out.hourly!.find((r) => r.start === '2021-02-07T05:00:00+00:00');
-    expect(missingHour).toEqual({ start: '2021-02-07T05:00:00+00:00', sales: null, sales_p10: null, sales_p90: null, orders: null, orders_p10: null, orders_p90: null, source: 'missing' });
+    expect(missingHour).toEqual({
+      start: '2021-02-07T05:00:00+00:00',
+      sales: null,
+      sales_p10: null,
+      sales_p90: null,
+      orders: null,
+      orders_p10: null,
+      orders_p90: null,
+      source: 'missing',
+    });
     expect(predictResponseSchema.safeParse(out).success).toBe(true);
   });
 
@@ -144,7 +270,11 @@ describe('assemblePrediction', () => {
     expect(toMilli(1.0005)).toBe(1001);
     const origin = utc('2021-02-04T00:00:00Z');
     const out = assemblePrediction(
-      input({ startDay: day('2021-02-04'), endDay: day('2021-02-05'), run: run(origin, 48, (i) => ({ s: 0.1 + i * 0.011 + 0.0049, o: 0.3333 + i / 7 })) }),
+      input({
+        startDay: day('2021-02-04'),
+        endDay: day('2021-02-05'),
+        run: run(origin, 48, (i) => ({ s: 0.1 + i * 0.011 + 0.0049, o: 0.3333 + i / 7 })),
+      }),
     );
     const all = [...out.hourly!, ...out.daily!, ...out.weekly!, out.totals];
     for (const r of all) {
@@ -158,7 +288,12 @@ describe('assemblePrediction', () => {
 
   it('returns only the requested granularities (totals and coverage always)', () => {
     const out = assemblePrediction(
-      input({ startDay: day('2021-02-04'), endDay: day('2021-02-04'), run: run(utc('2021-02-04T00:00:00Z'), 24), granularity: new Set<Granularity>(['daily']) }),
+      input({
+        startDay: day('2021-02-04'),
+        endDay: day('2021-02-04'),
+        run: run(utc('2021-02-04T00:00:00Z'), 24),
+        granularity: new Set<Granularity>(['daily']),
+      }),
     );
     expect(out.daily).toHaveLength(1);
     expect(out).not.toHaveProperty('hourly');
@@ -168,7 +303,14 @@ describe('assemblePrediction', () => {
   });
 
   it('invariants hold for random zones, ranges, runs and actuals (property)', () => {
-    const zones = ['Europe/Dublin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'UTC', 'America/Santiago'];
+    const zones = [
+      'Europe/Dublin',
+      'America/New_York',
+      'Asia/Kolkata',
+      'Australia/Lord_Howe',
+      'UTC',
+      'America/Santiago',
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...zones),
@@ -186,12 +328,17 @@ describe('assemblePrediction', () => {
             endDay: startDay + len,
             granularity: new Set(GRANULARITIES),
             run: run(origin, runHours, (i) => ({ s: (i % 13) * 1.37, o: (i % 5) / 3 })),
-            actuals: actuals(origin - actualHours * HOUR_MS, origin, (h) => ({ salesCents: (h / HOUR_MS) % 977, orders: (h / HOUR_MS) % 4 })),
+            actuals: actuals(origin - actualHours * HOUR_MS, origin, (h) => ({
+              salesCents: (h / HOUR_MS) % 977,
+              orders: (h / HOUR_MS) % 4,
+            })),
             lastClosedHour: origin - HOUR_MS,
           });
           expect(predictResponseSchema.safeParse(out).success).toBe(true);
           const daily = out.daily!;
-          expect(daily.map((d) => d.date)).toEqual(Array.from({ length: len + 1 }, (_, i) => formatCivilDate(startDay + i)));
+          expect(daily.map((d) => d.date)).toEqual(
+            Array.from({ length: len + 1 }, (_, i) => formatCivilDate(startDay + i)),
+          );
           expect(out.hourly!.length).toBe(sum(daily.map((d) => d.hours)));
           expect(sum(out.weekly!.map((w) => w.days))).toBe(len + 1);
           let i = 0;

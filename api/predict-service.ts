@@ -14,7 +14,15 @@
  */
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
-import { dayLayouts, formatCivilDate, HOUR_MS, isoUtc, isoWeekLabel, isoWeekMonday, type DayLayout } from './time';
+import {
+  dayLayouts,
+  formatCivilDate,
+  HOUR_MS,
+  isoUtc,
+  isoWeekLabel,
+  isoWeekMonday,
+  type DayLayout,
+} from './time';
 
 /** Integer cents of an amount in major units, rounding half away from zero (1.005 -> 101). */
 export function toCents(major: number): number {
@@ -86,7 +94,17 @@ interface Acc {
   missing: number;
 }
 
-const newAcc = (): Acc => ({ s10: 0, s50: 0, s90: 0, o10: 0, o50: 0, o90: 0, actual: 0, forecast: 0, missing: 0 });
+const newAcc = (): Acc => ({
+  s10: 0,
+  s50: 0,
+  s90: 0,
+  o10: 0,
+  o50: 0,
+  o90: 0,
+  actual: 0,
+  forecast: 0,
+  missing: 0,
+});
 
 function addAcc(into: Acc, a: Acc): void {
   into.s10 += a.s10;
@@ -100,7 +118,10 @@ function addAcc(into: Acc, a: Acc): void {
   into.missing += a.missing;
 }
 
-type Values = Pick<HourRow, 'sales' | 'sales_p10' | 'sales_p90' | 'orders' | 'orders_p10' | 'orders_p90' | 'source'>;
+type Values = Pick<
+  HourRow,
+  'sales' | 'sales_p10' | 'sales_p90' | 'orders' | 'orders_p10' | 'orders_p90' | 'source'
+>;
 
 const NULL_VALUES: Values = Object.freeze({
   sales: null,
@@ -114,7 +135,8 @@ const NULL_VALUES: Values = Object.freeze({
 
 function values(acc: Acc): Values {
   if (acc.missing > 0 || acc.actual + acc.forecast === 0) return NULL_VALUES;
-  const source: Source = acc.actual > 0 && acc.forecast > 0 ? 'mixed' : acc.actual > 0 ? 'actual' : 'forecast';
+  const source: Source =
+    acc.actual > 0 && acc.forecast > 0 ? 'mixed' : acc.actual > 0 ? 'actual' : 'forecast';
   return {
     sales: acc.s50 / 100,
     sales_p10: acc.s10 / 100,
@@ -140,7 +162,15 @@ function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<
     acc.o90 += o;
     acc.actual++;
     const sales = s / 100;
-    return { sales, sales_p10: sales, sales_p90: sales, orders: a.orders, orders_p10: a.orders, orders_p90: a.orders, source: 'actual' };
+    return {
+      sales,
+      sales_p10: sales,
+      sales_p90: sales,
+      orders: a.orders,
+      orders_p10: a.orders,
+      orders_p90: a.orders,
+      source: 'actual',
+    };
   }
   const i = (h - run.firstHour) / HOUR_MS;
   if (i >= 0 && i < run.hours && Number.isInteger(i)) {

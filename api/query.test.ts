@@ -14,20 +14,33 @@ const outcome = (f: (q: Raw) => unknown, q: Raw) => {
 };
 
 const date = fc.oneof(
-  fc.date({ min: new Date('1998-01-01'), max: new Date('2101-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
-  fc.tuple(fc.integer({ min: 1999, max: 2100 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(
-    ([y, m, d]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`,
-  ),
+  fc
+    .date({ min: new Date('1998-01-01'), max: new Date('2101-12-31'), noInvalidDate: true })
+    .map((d) => d.toISOString().slice(0, 10)),
+  fc
+    .tuple(
+      fc.integer({ min: 1999, max: 2100 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+    )
+    .map(([y, m, d]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`),
   fc.string({ maxLength: 12 }),
 );
-const value = <T>(a: fc.Arbitrary<T>) => fc.oneof({ weight: 8, arbitrary: a }, { weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.array(a, { minLength: 2, maxLength: 2 }) });
+const value = <T>(a: fc.Arbitrary<T>) =>
+  fc.oneof(
+    { weight: 8, arbitrary: a },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.array(a, { minLength: 2, maxLength: 2 }) },
+  );
 /** Mostly plausible ranges (end = start + -2..95 days), so the fast path is exercised at its edges. */
 const plausible = fc
   .tuple(
     fc.date({ min: new Date('1999-10-01'), max: new Date('2100-03-31'), noInvalidDate: true }),
     fc.integer({ min: -2, max: 95 }),
     fc.constantFrom('352h67i328fh', 'sim-0001', 'x'.repeat(64), 'x'.repeat(65)),
-    fc.option(fc.constantFrom('daily', 'hourly,daily', 'weekly,daily,hourly', 'daily,daily', ' daily', 'Daily', '')),
+    fc.option(
+      fc.constantFrom('daily', 'hourly,daily', 'weekly,daily,hourly', 'daily,daily', ' daily', 'Daily', ''),
+    ),
   )
   .map(([d, len, branch_id, granularity]) => ({
     branch_id,
@@ -36,10 +49,20 @@ const plausible = fc
     ...(granularity === null ? {} : { granularity }),
   }));
 const mixed = fc.record({
-  branch_id: value(fc.oneof(fc.constantFrom('352h67i328fh', 'x'.repeat(64), 'x'.repeat(65), '', 'a b', 'é'), fc.string({ maxLength: 70 }))),
+  branch_id: value(
+    fc.oneof(
+      fc.constantFrom('352h67i328fh', 'x'.repeat(64), 'x'.repeat(65), '', 'a b', 'é'),
+      fc.string({ maxLength: 70 }),
+    ),
+  ),
   start: value(date),
   end: value(date),
-  granularity: value(fc.oneof(fc.subarray(['hourly', 'daily', 'weekly', 'daily', ' weekly ', 'monthly']).map((x) => x.join(',')), fc.string({ maxLength: 10 }))),
+  granularity: value(
+    fc.oneof(
+      fc.subarray(['hourly', 'daily', 'weekly', 'daily', ' weekly ', 'monthly']).map((x) => x.join(',')),
+      fc.string({ maxLength: 10 }),
+    ),
+  ),
 });
 
 const query = fc.oneof(plausible, mixed);

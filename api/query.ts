@@ -9,7 +9,15 @@
 import type { ZodIssue } from 'zod';
 import { ValidationError } from '../lib/errors';
 import { truncate } from './error-middleware';
-import { GRANULARITIES, MAX_DATE, MAX_RANGE_DAYS, MIN_DATE, predictQueryFields, predictQuerySchema, type Granularity } from './schemas';
+import {
+  GRANULARITIES,
+  MAX_DATE,
+  MAX_RANGE_DAYS,
+  MIN_DATE,
+  predictQueryFields,
+  predictQuerySchema,
+  type Granularity,
+} from './schemas';
 import { parseCivilDate } from './time';
 
 export interface ParsedPredictQuery {
@@ -42,14 +50,29 @@ const FAST_GRANULARITY = /^(?:weekly|daily|hourly)(?:,(?:weekly|daily|hourly)){0
 const MIN_DAY = parseCivilDate(MIN_DATE) as number;
 const MAX_DAY = parseCivilDate(MAX_DATE) as number;
 
-function result(branchId: string, start: string, end: string, startDay: number, endDay: number, granularity: string | undefined): ParsedPredictQuery {
+function result(
+  branchId: string,
+  start: string,
+  end: string,
+  startDay: number,
+  endDay: number,
+  granularity: string | undefined,
+): ParsedPredictQuery {
   const wanted = new Set(
     (granularity ?? GRANULARITIES.join(','))
       .split(',')
       .map((s) => s.trim())
       .filter((s): s is Granularity => (GRANULARITIES as readonly string[]).includes(s)),
   );
-  return { branchId, start, end, startDay, endDay, granularity: wanted, granularityKey: GRANULARITIES.filter((g) => wanted.has(g)).join(',') };
+  return {
+    branchId,
+    start,
+    end,
+    startDay,
+    endDay,
+    granularity: wanted,
+    granularityKey: GRANULARITIES.filter((g) => wanted.has(g)).join(','),
+  };
 }
 
 /**
@@ -65,7 +88,8 @@ export function fastParsePredictQuery(query: RawQuery): ParsedPredictQuery | und
   if (!FAST_BRANCH.test(b)) return undefined;
   const s = parseCivilDate(start);
   const e = parseCivilDate(end);
-  if (s === null || e === null || s < MIN_DAY || e > MAX_DAY || e < s || e - s + 1 > MAX_RANGE_DAYS) return undefined;
+  if (s === null || e === null || s < MIN_DAY || e > MAX_DAY || e < s || e - s + 1 > MAX_RANGE_DAYS)
+    return undefined;
   return result(b, start, end, s, e, g);
 }
 
@@ -82,13 +106,17 @@ export function zodParsePredictQuery(query: RawQuery): ParsedPredictQuery {
   for (const p of PARAMS) {
     const v = query[p];
     if (Array.isArray(v)) {
-      throw new ValidationError('duplicate_parameter', `${p}: given ${v.length} times; give it once`, { parameter: p });
+      throw new ValidationError('duplicate_parameter', `${p}: given ${v.length} times; give it once`, {
+        parameter: p,
+      });
     }
     input[p] = v;
   }
   const parsed = predictQuerySchema.safeParse(input);
   if (!parsed.success) {
-    const issues = [...parsed.error.issues].sort((a, b) => PARAMS.indexOf(a.path[0] as never) - PARAMS.indexOf(b.path[0] as never));
+    const issues = [...parsed.error.issues].sort(
+      (a, b) => PARAMS.indexOf(a.path[0] as never) - PARAMS.indexOf(b.path[0] as never),
+    );
     const first = issues[0] as ZodIssue;
     const parameter = String(first.path[0] ?? 'query');
     const value = input[parameter];
@@ -100,5 +128,12 @@ export function zodParsePredictQuery(query: RawQuery): ParsedPredictQuery {
     });
   }
   const q = parsed.data;
-  return result(q.branch_id, q.start, q.end, parseCivilDate(q.start) as number, parseCivilDate(q.end) as number, q.granularity);
+  return result(
+    q.branch_id,
+    q.start,
+    q.end,
+    parseCivilDate(q.start) as number,
+    parseCivilDate(q.end) as number,
+    q.granularity,
+  );
 }

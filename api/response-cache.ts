@@ -28,11 +28,20 @@ export interface CachedResponse {
 
 /** The entry's gzip variant (its own ETag: a different representation). */
 export function gzipped(entry: CachedResponse): Promise<{ body: Buffer; etag: string }> {
-  entry.gzip ??= gzipAsync(entry.body, { level: 6 }).then((body) => ({ body, etag: `${entry.etag.slice(0, -1)}-gz"` }));
+  entry.gzip ??= gzipAsync(entry.body, { level: 6 }).then((body) => ({
+    body,
+    etag: `${entry.etag.slice(0, -1)}-gz"`,
+  }));
   return entry.gzip;
 }
 
-export function makeEntry(runId: string, epoch: number, validUntil: number, fingerprint: string, json: string): CachedResponse {
+export function makeEntry(
+  runId: string,
+  epoch: number,
+  validUntil: number,
+  fingerprint: string,
+  json: string,
+): CachedResponse {
   const body = Buffer.from(json);
   const etag = `"${crypto.createHash('sha1').update(body).digest('base64url')}"`;
   return { runId, epoch, validUntil, fingerprint, body, etag };

@@ -54,8 +54,16 @@ export const predictQueryFields = z
         param: { name: 'branch_id', in: 'query', required: true, example: '352h67i328fh' },
         example: '352h67i328fh',
       }),
-    start: dateParam('start', "First day of the range (inclusive), a date in the branch's local calendar.", '2021-02-04'),
-    end: dateParam('end', `Last day of the range (inclusive), local date, not before \`start\`; at most ${MAX_RANGE_DAYS} days in all.`, '2021-02-10'),
+    start: dateParam(
+      'start',
+      "First day of the range (inclusive), a date in the branch's local calendar.",
+      '2021-02-04',
+    ),
+    end: dateParam(
+      'end',
+      `Last day of the range (inclusive), local date, not before \`start\`; at most ${MAX_RANGE_DAYS} days in all.`,
+      '2021-02-10',
+    ),
     granularity: z
       .string({ invalid_type_error: 'must be a single value' })
       .regex(
@@ -66,7 +74,14 @@ export const predictQueryFields = z
       .openapi({
         description:
           'Comma-separated breakdowns to return: any of `hourly`, `daily`, `weekly` (default: all three). `totals` and `coverage` are always returned.',
-        param: { name: 'granularity', in: 'query', required: false, style: 'form', explode: false, example: 'daily,hourly' },
+        param: {
+          name: 'granularity',
+          in: 'query',
+          required: false,
+          style: 'form',
+          explode: false,
+          example: 'daily,hourly',
+        },
         example: 'daily,hourly',
       }),
   })
@@ -78,7 +93,12 @@ export const predictQuerySchema = predictQueryFields.superRefine((q, ctx) => {
   const e = parseCivilDate(q.end);
   if (s === null || e === null) return;
   if (e < s) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['end'], message: `must not be before start (${q.start})`, params: { rule: 'order' } });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['end'],
+      message: `must not be before start (${q.start})`,
+      params: { rule: 'order' },
+    });
   } else if (e - s + 1 > MAX_RANGE_DAYS) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
@@ -92,7 +112,10 @@ export type PredictQuery = z.infer<typeof predictQueryFields>;
 
 // ---------------------------------------------------------------- responses
 
-const isoInstant = z.string().datetime().openapi({ description: 'UTC instant, ISO-8601', example: '2021-02-01T00:00:00.000Z' });
+const isoInstant = z
+  .string()
+  .datetime()
+  .openapi({ description: 'UTC instant, ISO-8601', example: '2021-02-01T00:00:00.000Z' });
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/)
@@ -101,10 +124,14 @@ const isoDate = z
 const amount = (what: string) => z.number().nullable().openapi({ description: what });
 
 const valueFields = {
-  sales: amount('Sales (median forecast, or the actual), currency major units rounded to cents; null when not covered.'),
+  sales: amount(
+    'Sales (median forecast, or the actual), currency major units rounded to cents; null when not covered.',
+  ),
   sales_p10: amount('Sales, 10th percentile (equals `sales` for actual hours).'),
   sales_p90: amount('Sales, 90th percentile (equals `sales` for actual hours).'),
-  orders: amount('Orders (median forecast, or the actual count). Forecasts are expected counts and may be fractional.'),
+  orders: amount(
+    'Orders (median forecast, or the actual count). Forecasts are expected counts and may be fractional.',
+  ),
   orders_p10: amount('Orders, 10th percentile.'),
   orders_p90: amount('Orders, 90th percentile.'),
   source: z.enum(SOURCES).openapi({
@@ -118,7 +145,10 @@ export const hourRowSchema = z
     start: z
       .string()
       .datetime({ offset: true })
-      .openapi({ description: "Hour start, local time with the branch's UTC offset", example: '2021-02-04T12:00:00+00:00' }),
+      .openapi({
+        description: "Hour start, local time with the branch's UTC offset",
+        example: '2021-02-04T12:00:00+00:00',
+      }),
     ...valueFields,
   })
   .strict()
@@ -127,7 +157,10 @@ export const hourRowSchema = z
 export const dayRowSchema = z
   .object({
     date: isoDate,
-    hours: z.number().int().openapi({ description: 'Local hours in the day: 24, or 23/25 on DST change days.' }),
+    hours: z
+      .number()
+      .int()
+      .openapi({ description: 'Local hours in the day: 24, or 23/25 on DST change days.' }),
     missing_hours: z.number().int().openapi({ description: 'Hours with neither an actual nor a forecast.' }),
     ...valueFields,
   })
@@ -137,10 +170,18 @@ export const dayRowSchema = z
 export const weekRowSchema = z
   .object({
     week_start: isoDate.openapi({ description: 'Monday of the ISO week (may precede the range start).' }),
-    iso_week: z.string().regex(/^\d{4}-W\d{2}$/).openapi({ example: '2021-W05' }),
+    iso_week: z
+      .string()
+      .regex(/^\d{4}-W\d{2}$/)
+      .openapi({ example: '2021-W05' }),
     first_date: isoDate.openapi({ description: 'First day of this week inside the range.' }),
     last_date: isoDate.openapi({ description: 'Last day of this week inside the range.' }),
-    days: z.number().int().min(1).max(7).openapi({ description: 'Days of this week inside the range (the row is clipped to it).' }),
+    days: z
+      .number()
+      .int()
+      .min(1)
+      .max(7)
+      .openapi({ description: 'Days of this week inside the range (the row is clipped to it).' }),
     ...valueFields,
   })
   .strict()
@@ -155,8 +196,13 @@ export const branchInfoSchema = z
   .object({
     id: z.string(),
     name: z.string(),
-    timezone: z.string().openapi({ description: 'IANA time zone: the calendar of dates and hours.', example: 'Europe/Dublin' }),
-    currency: z.string().regex(/^[A-Z]{3}$/).openapi({ description: 'ISO 4217 currency of sales.', example: 'EUR' }),
+    timezone: z
+      .string()
+      .openapi({ description: 'IANA time zone: the calendar of dates and hours.', example: 'Europe/Dublin' }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .openapi({ description: 'ISO 4217 currency of sales.', example: 'EUR' }),
   })
   .strict()
   .openapi('Branch');
@@ -175,7 +221,11 @@ export const forecastInfoSchema = z
 export const coverageSchema = z
   .object({
     complete: z.boolean(),
-    missing: z.array(isoDate).openapi({ description: 'Local dates with at least one hour that has neither an actual nor a forecast.' }),
+    missing: z
+      .array(isoDate)
+      .openapi({
+        description: 'Local dates with at least one hour that has neither an actual nor a forecast.',
+      }),
     missing_hours: z.number().int(),
   })
   .strict()
@@ -184,10 +234,14 @@ export const coverageSchema = z
 export const predictResponseSchema = z
   .object({
     branch: branchInfoSchema,
-    range: z.object({ start: isoDate, end: isoDate, days: z.number().int().min(1).max(MAX_RANGE_DAYS) }).strict(),
+    range: z
+      .object({ start: isoDate, end: isoDate, days: z.number().int().min(1).max(MAX_RANGE_DAYS) })
+      .strict(),
     granularity: z.array(z.enum(GRANULARITIES)),
     forecast: forecastInfoSchema,
-    last_closed_hour: isoInstant.nullable().openapi({ description: 'Start of the latest closed hour of the branch (UTC), if known.' }),
+    last_closed_hour: isoInstant
+      .nullable()
+      .openapi({ description: 'Start of the latest closed hour of the branch (UTC), if known.' }),
     totals: totalsSchema,
     coverage: coverageSchema,
     weekly: z.array(weekRowSchema).optional(),
@@ -210,7 +264,10 @@ export const branchListItemSchema = branchInfoSchema
   .strict()
   .openapi('BranchListItem');
 
-export const branchesResponseSchema = z.object({ branches: z.array(branchListItemSchema) }).strict().openapi('BranchesResponse');
+export const branchesResponseSchema = z
+  .object({ branches: z.array(branchListItemSchema) })
+  .strict()
+  .openapi('BranchesResponse');
 export type BranchesResponse = z.infer<typeof branchesResponseSchema>;
 
 export const errorResponseSchema = z
@@ -227,7 +284,10 @@ export const errorResponseSchema = z
   .openapi('Error');
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;
 
-export const healthResponseSchema = z.object({ status: z.literal('ok') }).strict().openapi('Health');
+export const healthResponseSchema = z
+  .object({ status: z.literal('ok') })
+  .strict()
+  .openapi('Health');
 
 export const readyResponseSchema = z
   .object({
@@ -262,7 +322,10 @@ Conventions:
 - Errors are JSON \`{"error": {"code", "message", "details"}}\`; messages name the offending parameter. 400 bad input, 404 unknown branch or path, 405 other methods (only GET, HEAD and OPTIONS exist), 414 URL too long, 429 rate limited (per client IP, with \`Retry-After\`), 503 no forecast yet or a dependency unavailable (with \`Retry-After\`).
 - The API is versioned: \`/v1/...\` paths are stable; the unversioned paths are aliases of the current version.`;
 
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorResponseSchema } } });
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: errorResponseSchema } },
+});
 
 function buildRegistry(): OpenAPIRegistry {
   const registry = new OpenAPIRegistry();
@@ -281,10 +344,14 @@ function buildRegistry(): OpenAPIRegistry {
         200: {
           description: 'The forecast',
           content: { 'application/json': { schema: predictResponseSchema } },
-          headers: z.object({ ETag: z.string().openapi({ description: 'Entity tag; send it back in If-None-Match for a 304' }) }),
+          headers: z.object({
+            ETag: z.string().openapi({ description: 'Entity tag; send it back in If-None-Match for a 304' }),
+          }),
         },
         304: { description: 'Not modified (If-None-Match matched)' },
-        400: errorResponse('A parameter is missing, repeated or malformed, the date is impossible, end is before start, or the range is too long'),
+        400: errorResponse(
+          'A parameter is missing, repeated or malformed, the date is impossible, end is before start, or the range is too long',
+        ),
         404: errorResponse('Unknown branch'),
         429: errorResponse('Rate limit exceeded (see Retry-After)'),
         503: errorResponse('The branch has no forecast yet, or storage is unavailable (see Retry-After)'),
@@ -308,7 +375,9 @@ function buildRegistry(): OpenAPIRegistry {
     operationId: 'health',
     summary: 'Liveness: the process serves HTTP',
     tags: ['operations'],
-    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: healthResponseSchema } } } },
+    responses: {
+      200: { description: 'Alive', content: { 'application/json': { schema: healthResponseSchema } } },
+    },
   });
   registry.registerPath({
     method: 'get',
@@ -337,7 +406,12 @@ function buildRegistry(): OpenAPIRegistry {
     operationId: 'openapi',
     summary: 'This document',
     tags: ['operations'],
-    responses: { 200: { description: 'OpenAPI 3.0 document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3.0 document',
+        content: { 'application/json': { schema: z.object({}).passthrough() } },
+      },
+    },
   });
   registry.registerPath({
     method: 'get',

@@ -106,7 +106,10 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
   const { config, ch, branches } = deps;
   const log = deps.logger.child({ module: 'api' });
 
-  const forecastCache = new ForecastCache(ch, deps.logger, { pollMs: opts.forecastPollMs, fullRescanEvery: opts.forecastFullRescanEvery });
+  const forecastCache = new ForecastCache(ch, deps.logger, {
+    pollMs: opts.forecastPollMs,
+    fullRescanEvery: opts.forecastFullRescanEvery,
+  });
   const actualsCache = new ActualsCache(ch, deps.logger, {
     ttlMs: opts.actualsTtlMs,
     pollMs: opts.forecastPollMs,
@@ -211,9 +214,16 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
           socket.destroy();
           return;
         }
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        const code = status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
-        const message = status === 431 ? 'request headers (or URL) too large' : status === 408 ? 'request timed out' : 'malformed HTTP request';
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        const code =
+          status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request';
+        const message =
+          status === 431
+            ? 'request headers (or URL) too large'
+            : status === 408
+              ? 'request timed out'
+              : 'malformed HTTP request';
         const body = JSON.stringify(errorBody({ code, message, details: {} }));
         socket.end(
           `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -233,7 +243,12 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     url() {
       const a = server?.address();
       if (!a || typeof a === 'string') throw new Error('not listening');
-      const host = a.family === 'IPv6' ? `[${a.address === '::' ? '::1' : a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+      const host =
+        a.family === 'IPv6'
+          ? `[${a.address === '::' ? '::1' : a.address}]`
+          : a.address === '0.0.0.0'
+            ? '127.0.0.1'
+            : a.address;
       return `http://${host}:${a.port}`;
     },
     setReady(ready: boolean) {
@@ -247,12 +262,17 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
         if (s) {
           const closed = new Promise<void>((resolve) => s.close(() => resolve()));
           s.closeIdleConnections();
-          const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 1_000)).unref());
+          const deadline = new Promise<'timeout'>((resolve) =>
+            setTimeout(() => resolve('timeout'), Math.max(100, config.SHUTDOWN_TIMEOUT_MS - 1_000)).unref(),
+          );
           // Keep-alive sockets that become idle after their in-flight request are closed by
           // `Connection: close` on that response; poll for stragglers meanwhile.
           const sweeper = setInterval(() => s.closeIdleConnections(), 100);
           if ((await Promise.race([closed, deadline])) === 'timeout') {
-            log.warn({ open: sockets.size }, 'in-flight requests did not finish in time; closing connections');
+            log.warn(
+              { open: sockets.size },
+              'in-flight requests did not finish in time; closing connections',
+            );
             s.closeAllConnections();
             await closed;
           }

@@ -29,11 +29,17 @@ const stackEnv = () => ({
 /** Stops the bench broker unless BENCH_KEEP_STACK=1 (repeated runs start faster). */
 export function stopBenchStack(): void {
   if (process.env.BENCH_KEEP_STACK === '1') return;
-  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'down'], { env: stackEnv(), stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'down'], {
+    env: stackEnv(),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 export function startBenchStack(name: string, extra: Record<string, string> = {}): BenchStack {
-  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'up'], { env: stackEnv(), stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'kafka.sh'), 'up'], {
+    env: stackEnv(),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `tillcast-bench-${name}-`));
   const run = `bench-${name}-${Date.now().toString(36)}`;
   const config = loadConfig({

@@ -40,7 +40,13 @@ async function main() {
 
   // The load generator runs in a worker thread (its own core), like tills would.
   const worker = new Worker(path.join(__dirname, 'publish-worker.js'), {
-    workerData: { env: { ...process.env, LOG_LEVEL: config.LOG_LEVEL, KAFKA_BROKERS: config.KAFKA_BROKERS.join(',') }, events: EVENTS, branches: BRANCHES, from, topic: topicNames(config).sales },
+    workerData: {
+      env: { ...process.env, LOG_LEVEL: config.LOG_LEVEL, KAFKA_BROKERS: config.KAFKA_BROKERS.join(',') },
+      events: EVENTS,
+      branches: BRANCHES,
+      from,
+      topic: topicNames(config).sales,
+    },
   });
   const fromWorker = (type: string) =>
     new Promise<Record<string, number>>((resolve, reject) => {
@@ -86,7 +92,10 @@ async function main() {
   const seconds = (lastCommitAt - t0!) / 1000;
   latencies.sort();
 
-  const rs = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.table('sales_events')}`, format: 'JSONEachRow' });
+  const rs = await ch.client.query({
+    query: `SELECT count() AS n FROM ${ch.table('sales_events')}`,
+    format: 'JSONEachRow',
+  });
   const stored = Number((await rs.json<{ n: string }>())[0]?.n);
   await ingest.stop();
   await ch.close();

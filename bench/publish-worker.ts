@@ -26,11 +26,22 @@ async function run(job: Job) {
   const messages: { key: string; value: Buffer }[] = [];
   let sales = 0;
   // Hourly heartbeats: enough to close every hour without dwarfing the sales themselves.
-  for (const m of simulate({ branches: simulatedBranches(job.branches), from: job.from, to: job.from + 400 * 86_400_000, seed: 7, heartbeatEveryMs: 3_600_000 })) {
-    messages.push({ key: m.value.branch_id, value: m.kind === 'sale' ? codec.encode('sale', m.value) : codec.encode('heartbeat', m.value) });
+  for (const m of simulate({
+    branches: simulatedBranches(job.branches),
+    from: job.from,
+    to: job.from + 400 * 86_400_000,
+    seed: 7,
+    heartbeatEveryMs: 3_600_000,
+  })) {
+    messages.push({
+      key: m.value.branch_id,
+      value: m.kind === 'sale' ? codec.encode('sale', m.value) : codec.encode('heartbeat', m.value),
+    });
     if (m.kind === 'sale' && ++sales >= job.events) break;
   }
-  const publisher = new Publisher(createKafka(config, logger), logger, { maxBatchMessages: Number(process.env.BENCH_PUBLISH_BATCH ?? 50_000) });
+  const publisher = new Publisher(createKafka(config, logger), logger, {
+    maxBatchMessages: Number(process.env.BENCH_PUBLISH_BATCH ?? 50_000),
+  });
   await publisher.connect();
   parentPort?.postMessage({ type: 'ready', sales, messages: messages.length });
   await new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));

@@ -72,22 +72,38 @@ async function main() {
   const t0 = Date.now();
   const start = HISTORY_END - HISTORY_DAYS * 24 * HOUR;
   const series = sims.map((b, i) =>
-    syntheticSeries({ branchId: b.id, timezone: b.timezone, start, hours: HISTORY_DAYS * 24, level: 60 + (i % 17) * 10, seed: i + 1 }),
+    syntheticSeries({
+      branchId: b.id,
+      timezone: b.timezone,
+      start,
+      hours: HISTORY_DAYS * 24,
+      level: 60 + (i % 17) * 10,
+      seed: i + 1,
+    }),
   );
   let rows: HourRow[] = [];
   for (const [i, s] of series.entries()) {
-    for (let h = 0; h < s.sales.length; h++) rows.push(hourRow(sims[i]!, s.start + h * HOUR, s.sales[h]!, s.orders[h]!));
+    for (let h = 0; h < s.sales.length; h++)
+      rows.push(hourRow(sims[i]!, s.start + h * HOUR, s.sales[h]!, s.orders[h]!));
     if (rows.length >= 200_000) {
       await sales.insertHours(rows);
       rows = [];
     }
   }
   await sales.insertHours(rows);
-  log.warn({ branches: BRANCHES, hours: BRANCHES * HISTORY_DAYS * 24, s: (Date.now() - t0) / 1000 }, 'history written');
+  log.warn(
+    { branches: BRANCHES, hours: BRANCHES * HISTORY_DAYS * 24, s: (Date.now() - t0) / 1000 },
+    'history written',
+  );
 
   // A model: trained on 20 branches, registered and promoted as the forecaster would.
   const store = new ForecastStore(ch);
-  const trained = await runTrainingJob({ kind: 'full', series: series.slice(0, 20), modelsDir: config.MODELS_DIR, seed: 1 });
+  const trained = await runTrainingJob({
+    kind: 'full',
+    series: series.slice(0, 20),
+    modelsDir: config.MODELS_DIR,
+    seed: 1,
+  });
   await store.registerModel(trained.record);
   await store.promote(trained.record.version, 'initial', 'bench');
   log.warn({ s: (Date.now() - t0) / 1000 }, 'model trained');
@@ -123,7 +139,14 @@ async function main() {
       topic,
       messages: list.map((b) => ({
         key: b.id,
-        value: codec.encode('hourClosed', { branch_id: b.id, hour_start: hourStart, sales_minor: 5000, orders: 2, revision: 1, closed_at: Date.now() }),
+        value: codec.encode('hourClosed', {
+          branch_id: b.id,
+          hour_start: hourStart,
+          sales_minor: 5000,
+          orders: 2,
+          revision: 1,
+          closed_at: Date.now(),
+        }),
       })),
     });
   };

@@ -22,7 +22,8 @@ async function loadSeries(file: string | undefined, through: string | undefined)
   const series = file
     ? (await seriesFromExport(file, branches, { through })).series
     : await seriesFromClickHouse(config, branches, createLogger(config.LOG_LEVEL));
-  if (series.length === 0) throw new Error('no hourly history found (use --export FILE, or replay data first)');
+  if (series.length === 0)
+    throw new Error('no hourly history found (use --export FILE, or replay data first)');
   // One time zone per run: the origins are local midnights.
   const zone = series[0]!.timezone;
   return series.filter((s) => s.timezone === zone);
@@ -31,7 +32,9 @@ async function loadSeries(file: string | undefined, through: string | undefined)
 export function registerBacktestCommands(program: Command): void {
   program
     .command('backtest')
-    .description('rolling-origin backtest of the neural model against seasonal-naive and 4-week-mean baselines')
+    .description(
+      'rolling-origin backtest of the neural model against seasonal-naive and 4-week-mean baselines',
+    )
     .option('--export <file>', 'a POS export (default: the closed hours in ClickHouse)')
     .option('--through <date>', 'last local date of the export to use (yyyy-mm-dd)')
     .option('--weeks <n>', 'weekly origins', '8')
@@ -50,34 +53,51 @@ export function registerBacktestCommands(program: Command): void {
         '  tillcast backtest --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz --out docs/img/backtest',
       ].join('\n'),
     )
-    .action(async (opts: { export?: string; through?: string; weeks: string; horizonDays: string; scheme: string; out: string }) => {
-      const weeks = intOption('--weeks', opts.weeks, 1, 52);
-      const horizonDays = intOption('--horizon-days', opts.horizonDays, 1, 14);
-      const scheme = choiceOption('--scheme', opts.scheme, ['retrain', 'warm'] as const);
-      const series = await loadSeries(opts.export, dateOption('--through', opts.through));
-      let progress: Progress | undefined;
-      const result = await runBacktest(series, {
-        weeks,
-        horizonDays,
-        scheme,
-        onProgress: (p) => {
-          // One bar over all origins × epochs.
-          progress ??= createProgress('backtest', p.origins * p.epochs);
-          progress.update(p.originIndex * p.epochs + p.epoch, { origin: new Date(p.origin).toISOString().slice(0, 10), loss: p.loss.toFixed(4) });
-        },
-      });
-      progress?.stop();
-      const files = await writeBacktestReport(result, path.resolve(opts.out));
-      process.stderr.write(`report: ${files.join(', ')}\n`);
-      console.log(JSON.stringify({ ...result.summary, acceptance: acceptance(result.summary) }));
-    });
+    .action(
+      async (opts: {
+        export?: string;
+        through?: string;
+        weeks: string;
+        horizonDays: string;
+        scheme: string;
+        out: string;
+      }) => {
+        const weeks = intOption('--weeks', opts.weeks, 1, 52);
+        const horizonDays = intOption('--horizon-days', opts.horizonDays, 1, 14);
+        const scheme = choiceOption('--scheme', opts.scheme, ['retrain', 'warm'] as const);
+        const series = await loadSeries(opts.export, dateOption('--through', opts.through));
+        let progress: Progress | undefined;
+        const result = await runBacktest(series, {
+          weeks,
+          horizonDays,
+          scheme,
+          onProgress: (p) => {
+            // One bar over all origins × epochs.
+            progress ??= createProgress('backtest', p.origins * p.epochs);
+            progress.update(p.originIndex * p.epochs + p.epoch, {
+              origin: new Date(p.origin).toISOString().slice(0, 10),
+              loss: p.loss.toFixed(4),
+            });
+          },
+        });
+        progress?.stop();
+        const files = await writeBacktestReport(result, path.resolve(opts.out));
+        process.stderr.write(`report: ${files.join(', ')}\n`);
+        console.log(JSON.stringify({ ...result.summary, acceptance: acceptance(result.summary) }));
+      },
+    );
 
   program
     .command('explore')
-    .description("draw the data-exploration charts of docs/model.md (hour-of-week profiles, weekly totals with regimes, closed days)")
+    .description(
+      'draw the data-exploration charts of docs/model.md (hour-of-week profiles, weekly totals with regimes, closed days)',
+    )
     .option('--export <file>', 'a POS export (default: the closed hours in ClickHouse)')
     .option('--out <dir>', 'folder for the SVG charts', 'docs/img')
-    .addHelpText('after', '\nExample:\n  tillcast explore --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz --out docs/img')
+    .addHelpText(
+      'after',
+      '\nExample:\n  tillcast explore --export ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz --out docs/img',
+    )
     .action(async (opts: { export?: string; out: string }) => {
       const series = await loadSeries(opts.export, undefined);
       const stats = await writeDataExploration(series, path.resolve(opts.out));

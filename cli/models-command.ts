@@ -20,7 +20,8 @@ async function withStore<T>(fn: (store: ForecastStore, ch: ClickHouse) => Promis
   }
 }
 
-const iso = (ms: number | null) => (ms === null || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '));
+const iso = (ms: number | null) =>
+  ms === null || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
 export function registerModelCommands(program: Command): void {
   const models = program.command('models').description('the model registry: list, promote, roll back');
@@ -36,7 +37,10 @@ export function registerModelCommands(program: Command): void {
           for (const m of list) console.log(JSON.stringify(m));
           return;
         }
-        if (list.length === 0) console.log('no models yet (the forecaster trains one when enough history has closed, or run `tillcast train`)');
+        if (list.length === 0)
+          console.log(
+            'no models yet (the forecaster trains one when enough history has closed, or run `tillcast train`)',
+          );
         for (const m of list) {
           const metrics = m.metrics as { sales?: { hourly?: number } } | null;
           console.log(
@@ -53,7 +57,8 @@ export function registerModelCommands(program: Command): void {
     .action(async (version: string) => {
       await withStore(async (store) => {
         const list = await store.listModels();
-        if (!list.some((m) => m.version === version)) throw new Error(`no model ${version}; see tillcast models list`);
+        if (!list.some((m) => m.version === version))
+          throw new Error(`no model ${version}; see tillcast models list`);
         await store.promote(version, 'promote', 'manual');
         console.log(`promoted ${version}`);
       });
@@ -97,16 +102,30 @@ export function registerModelCommands(program: Command): void {
           query_params: { b: branchId },
           format: 'JSONEachRow',
         });
-        const rows = await rs.json<{ run_id: string; model_version: string; origin: number; h: number; s10: number; s50: number; s90: number; o50: number }>();
+        const rows = await rs.json<{
+          run_id: string;
+          model_version: string;
+          origin: number;
+          h: number;
+          s10: number;
+          s50: number;
+          s90: number;
+          o50: number;
+        }>();
         if (rows.length === 0) {
           console.log(`no forecast yet for ${branch.name} (${branchId})`);
           process.exitCode = 3;
           return;
         }
-        console.log(`${branch.name} (${branchId}) run ${rows[0]!.run_id} model ${rows[0]!.model_version} origin ${iso(Number(rows[0]!.origin))} UTC`);
+        console.log(
+          `${branch.name} (${branchId}) run ${rows[0]!.run_id} model ${rows[0]!.model_version} origin ${iso(Number(rows[0]!.origin))} UTC`,
+        );
         const money = (x: number) => x.toFixed(2).padStart(10);
         if (opts.hourly) {
-          for (const r of rows) console.log(`${localWallClock(branch.timezone, Number(r.h)).text.slice(0, 16)}  sales ${money(r.s50)} [${money(r.s10)} .. ${money(r.s90)}]  orders ${r.o50.toFixed(1)}`);
+          for (const r of rows)
+            console.log(
+              `${localWallClock(branch.timezone, Number(r.h)).text.slice(0, 16)}  sales ${money(r.s50)} [${money(r.s10)} .. ${money(r.s90)}]  orders ${r.o50.toFixed(1)}`,
+            );
           return;
         }
         const days = new Map<string, { s10: number; s50: number; s90: number; o50: number }>();
@@ -119,7 +138,10 @@ export function registerModelCommands(program: Command): void {
           acc.o50 += r.o50;
           days.set(d, acc);
         }
-        for (const [d, v] of days) console.log(`${d}  sales ${money(v.s50)} ${branch.currency} [p10 ${money(v.s10)}, p90 ${money(v.s90)}]  orders ${v.o50.toFixed(1)}`);
+        for (const [d, v] of days)
+          console.log(
+            `${d}  sales ${money(v.s50)} ${branch.currency} [p10 ${money(v.s10)}, p90 ${money(v.s90)}]  orders ${v.o50.toFixed(1)}`,
+          );
       });
     });
 }

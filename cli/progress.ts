@@ -9,15 +9,30 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function createProgress(
+  label: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   if (stream.isTTY) {
     const bar = new SingleBar(
-      { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`, stream, hideCursor: true },
+      {
+        format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`,
+        stream,
+        hideCursor: true,
+      },
       Presets.shades_classic,
     );
     bar.start(total, 0, { extra: '' });
     return {
-      update: (done, extra) => bar.update(done, { extra: extra ? Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ') : '' }),
+      update: (done, extra) =>
+        bar.update(done, {
+          extra: extra
+            ? Object.entries(extra)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' ')
+            : '',
+        }),
       stop: () => bar.stop(),
     };
   }
@@ -26,8 +41,15 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   const line = (done: number, extra?: Record<string, string | number>) => {
     const elapsed = (Date.now() - started) / 1000;
     const eta = done > 0 ? Math.round((elapsed / done) * (total - done)) : NaN;
-    const more = extra ? ' ' + Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-    stream.write(`${label}: ${done}/${total} (${total ? Math.floor((100 * done) / total) : 100}%) eta ${Number.isNaN(eta) ? '?' : `${eta}s`}${more}\n`);
+    const more = extra
+      ? ' ' +
+        Object.entries(extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '';
+    stream.write(
+      `${label}: ${done}/${total} (${total ? Math.floor((100 * done) / total) : 100}%) eta ${Number.isNaN(eta) ? '?' : `${eta}s`}${more}\n`,
+    );
   };
   return {
     update(done, extra) {

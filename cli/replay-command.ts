@@ -38,9 +38,14 @@ export async function runReplay(
   dateOption('--through', opts.through);
   const speed = parseSpeed(opts.speed);
   const log = deps.logger.child({ module: 'replay' });
-  const loaded = await loadPosExport(file, { branches: deps.branches, from: opts.from, through: opts.through });
+  const loaded = await loadPosExport(file, {
+    branches: deps.branches,
+    from: opts.from,
+    through: opts.through,
+  });
   for (const e of loaded.errors.slice(0, 20)) process.stderr.write(`${file}:${e.line}: ${e.error}\n`);
-  if (loaded.errors.length > 20) process.stderr.write(`… and ${loaded.errors.length - 20} more rejected rows\n`);
+  if (loaded.errors.length > 20)
+    process.stderr.write(`… and ${loaded.errors.length - 20} more rejected rows\n`);
   const events = loaded.events;
   const branchIds = [...new Set(events.map((e) => e.branch_id))];
 
@@ -72,6 +77,9 @@ export async function runReplay(
     progress.stop();
     await publisher.close();
   }
-  log.info({ published: events.length, rejectedRows: loaded.errors.length, branches: branchIds.length }, 'replay finished');
+  log.info(
+    { published: events.length, rejectedRows: loaded.errors.length, branches: branchIds.length },
+    'replay finished',
+  );
   return { published: events.length, rejectedRows: loaded.errors.length, closeAt };
 }

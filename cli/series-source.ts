@@ -31,7 +31,11 @@ export async function seriesFromExport(
 }
 
 /** Every branch's closed hours in ClickHouse (the embedded data dir must not be open elsewhere). */
-export async function seriesFromClickHouse(config: Config, branches: BranchDirectory, logger: Logger): Promise<HourlySeries[]> {
+export async function seriesFromClickHouse(
+  config: Config,
+  branches: BranchDirectory,
+  logger: Logger,
+): Promise<HourlySeries[]> {
   const ch = createClickHouse(config, logger);
   try {
     return (await new ForecastStore(ch).closedHistories(branches)).filter((s) => s.sales.length > 0);

@@ -44,7 +44,10 @@ export function startSimulation(
   const publisher = new Publisher(deps.kafka, log);
   const start = Date.now();
   const from = Math.floor((start - opts.daysOfHistory * DAY_MS) / 3_600_000) * 3_600_000;
-  const to = opts.liveForMs !== undefined ? start + opts.liveForMs * (speed === 'max' ? 1 : speed) : start + 365 * DAY_MS;
+  const to =
+    opts.liveForMs !== undefined
+      ? start + opts.liveForMs * (speed === 'max' ? 1 : speed)
+      : start + 365 * DAY_MS;
   let stopped = false;
   let resolveHistory!: (v: { events: number }) => void;
   const historyDone = new Promise<{ events: number }>((r) => (resolveHistory = r));
@@ -71,10 +74,16 @@ export function startSimulation(
           if (stopped) break;
         }
         if (msg.kind === 'sale') {
-          await publisher.send(topic, { key: msg.value.branch_id, value: deps.codec.encode('sale', msg.value) });
+          await publisher.send(topic, {
+            key: msg.value.branch_id,
+            value: deps.codec.encode('sale', msg.value),
+          });
           events++;
         } else {
-          await publisher.send(topic, { key: msg.value.branch_id, value: deps.codec.encode('heartbeat', msg.value) });
+          await publisher.send(topic, {
+            key: msg.value.branch_id,
+            value: deps.codec.encode('heartbeat', msg.value),
+          });
           heartbeats++;
         }
       }

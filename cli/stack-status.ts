@@ -32,7 +32,9 @@ async function kafkaStatus(config: Config, logger: Logger): Promise<ComponentSta
   } catch {
     /* the broker may be remote: the admin check below still tells */
   }
-  const admin = createKafka({ ...config }, logger.child({}, { level: 'silent' })).admin({ retry: { retries: 0 } });
+  const admin = createKafka({ ...config }, logger.child({}, { level: 'silent' })).admin({
+    retry: { retries: 0 },
+  });
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
@@ -43,7 +45,11 @@ async function kafkaStatus(config: Config, logger: Logger): Promise<ComponentSta
       local,
     };
   } catch (err) {
-    return { ok: false, detail: `not answering at ${config.KAFKA_BROKERS.join(',')}: ${(err as Error).message}`, local };
+    return {
+      ok: false,
+      detail: `not answering at ${config.KAFKA_BROKERS.join(',')}: ${(err as Error).message}`,
+      local,
+    };
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -59,7 +65,9 @@ async function clickhouseStatus(config: Config, logger: Logger): Promise<Compone
     const busy = /Cannot lock file|Failed to create connection/.test(msg);
     return {
       ok: busy,
-      detail: busy ? `${where}: in use by a running tillcast process (the embedded engine belongs to one process)` : `${where}: ${msg}`,
+      detail: busy
+        ? `${where}: in use by a running tillcast process (the embedded engine belongs to one process)`
+        : `${where}: ${msg}`,
       mode: config.CLICKHOUSE_URL ? 'server' : 'embedded',
     };
   }
@@ -82,5 +90,8 @@ export async function stackStatus(config: Config, logger: Logger): Promise<Stack
 
 export function formatStackStatus(s: StackStatus): string {
   const mark = (c: ComponentStatus) => (c.ok ? 'ok  ' : 'DOWN');
-  return [`kafka       ${mark(s.kafka)} ${s.kafka.detail}`, `clickhouse  ${mark(s.clickhouse)} ${s.clickhouse.detail}`].join('\n');
+  return [
+    `kafka       ${mark(s.kafka)} ${s.kafka.detail}`,
+    `clickhouse  ${mark(s.clickhouse)} ${s.clickhouse.detail}`,
+  ].join('\n');
 }

@@ -50,7 +50,8 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
     sampleBranch = app.ctx.branches.list()[0]?.id ?? '';
     sampleStart = '2021-02-01';
     void outcome.then(
-      (r) => log.info({ published: r.published, rejectedRows: r.rejectedRows }, 'replay finished; still serving'),
+      (r) =>
+        log.info({ published: r.published, rejectedRows: r.rejectedRows }, 'replay finished; still serving'),
       (err: unknown) => log.error({ err }, 'replay failed'),
     );
     stopSource = async () => {
@@ -60,7 +61,10 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
     const branches = app.ctx.branches.list().filter((b) => b.id.startsWith('sim-'));
     const sim = startSimulation({ branches, seed: 1, daysOfHistory: 56, speed: 'realtime' }, { ...app.ctx });
     sampleBranch = branches[0]?.id ?? '';
-    sampleStart = DateTime.now().setZone(branches[0]?.timezone ?? 'UTC').toISODate() ?? '';
+    sampleStart =
+      DateTime.now()
+        .setZone(branches[0]?.timezone ?? 'UTC')
+        .toISODate() ?? '';
     stopSource = () => sim.stop();
   }
   const sampleEnd = DateTime.fromISO(sampleStart).plus({ days: 6 }).toISODate();

@@ -47,11 +47,15 @@ function runKafkaScript(action: string): number {
 
 export function buildProgram(): Command {
   const program = new Command('tillcast')
-    .description('Streaming sales forecasts for restaurants: POS events -> Kafka -> ClickHouse -> neural forecast -> API')
+    .description(
+      'Streaming sales forecasts for restaurants: POS events -> Kafka -> ClickHouse -> neural forecast -> API',
+    )
     .showHelpAfterError()
     .exitOverride();
 
-  const stack = program.command('stack').description('local Kafka broker (and embedded ClickHouse) for development');
+  const stack = program
+    .command('stack')
+    .description('local Kafka broker (and embedded ClickHouse) for development');
   stack
     .command('up')
     .description('fetch the broker jars from Maven Central (first time) and start a single-node KRaft broker')
@@ -70,7 +74,10 @@ export function buildProgram(): Command {
     .command('status')
     .description('broker and ClickHouse health')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  tillcast stack status\n  tillcast stack status --json | jq .kafka.ok')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tillcast stack status\n  tillcast stack status --json | jq .kafka.ok',
+    )
     .action(async (opts: { json?: boolean }) => {
       const cfg = config();
       const s = await stackStatus(cfg, createLogger('silent'));
@@ -88,7 +95,9 @@ export function buildProgram(): Command {
       const ch = createClickHouse(cfg, logger);
       try {
         const r = await migrate(ch, logger);
-        console.log(`migrations: ${r.applied.length} applied${r.applied.length ? ` (${r.applied.join(', ')})` : ''}, ${r.skipped.length} already applied`);
+        console.log(
+          `migrations: ${r.applied.length} applied${r.applied.length ? ` (${r.applied.join(', ')})` : ''}, ${r.skipped.length} already applied`,
+        );
       } finally {
         await ch.close();
       }
@@ -96,8 +105,13 @@ export function buildProgram(): Command {
 
   program
     .command('init')
-    .description('create the database, apply migrations and create the Kafka topics (idempotent; the docker compose init job)')
-    .addHelpText('after', '\nExample:\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast init')
+    .description(
+      'create the database, apply migrations and create the Kafka topics (idempotent; the docker compose init job)',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast init',
+    )
     .action(async () => {
       const cfg = config();
       const logger = createLogger(cfg.LOG_LEVEL);
@@ -126,16 +140,23 @@ export function buildProgram(): Command {
     program
       .command(role)
       .description(`run the ${role} role in this process: ${text}`)
-      .addHelpText('after', `\nExample (against a ClickHouse server, as docker compose runs it):\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast ${role}`)
+      .addHelpText(
+        'after',
+        `\nExample (against a ClickHouse server, as docker compose runs it):\n  CLICKHOUSE_URL=http://localhost:8123 KAFKA_BROKERS=localhost:9092 tillcast ${role}`,
+      )
       .action(async () => runRoles(role));
   }
 
   program
     .command('run')
-    .description('run several roles in this process (default: ROLES); on the embedded engine its data directory is then theirs alone')
+    .description(
+      'run several roles in this process (default: ROLES); on the embedded engine its data directory is then theirs alone',
+    )
     .argument('[roles...]', 'any of ingest, forecaster, api')
     .addHelpText('after', '\nExamples:\n  tillcast run ingest forecaster\n  ROLES=ingest,api tillcast run')
-    .action(async (roles: string[]) => runRoles(roles.length > 0 ? roles.join(',') : (process.env.ROLES ?? '')));
+    .action(async (roles: string[]) =>
+      runRoles(roles.length > 0 ? roles.join(',') : (process.env.ROLES ?? '')),
+    );
 
   program
     .command('replay')
@@ -149,17 +170,27 @@ export function buildProgram(): Command {
       'after',
       '\nExit codes: 0 all rows published, 4 published but some rows were rejected (listed with line numbers), 1 failure.\n\nExamples:\n  tillcast replay ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz\n  tillcast replay export.csv --from 2021-01-01 --through 2021-01-07 --speed x3600',
     )
-    .action(async (file: string, opts: { speed: string; from?: string; through?: string; heartbeats: boolean }) => {
-      const cfg = config();
-      const logger = createLogger(cfg.LOG_LEVEL);
-      const kafka = createKafka(cfg, logger);
-      const admin = kafka.admin();
-      await admin.connect();
-      await ensureTopics(admin, cfg).finally(() => admin.disconnect());
-      const r = await runReplay(file, opts, { config: cfg, kafka, codec: defaultCodec(), branches: loadBranchDirectory(cfg), logger });
-      console.log(`replay: ${r.published} events published, ${r.rejectedRows} rows rejected${r.closeAt ? `, closed through ${new Date(r.closeAt).toISOString()}` : ''}`);
-      process.exitCode = r.rejectedRows > 0 ? EXIT.partial : EXIT.ok;
-    });
+    .action(
+      async (file: string, opts: { speed: string; from?: string; through?: string; heartbeats: boolean }) => {
+        const cfg = config();
+        const logger = createLogger(cfg.LOG_LEVEL);
+        const kafka = createKafka(cfg, logger);
+        const admin = kafka.admin();
+        await admin.connect();
+        await ensureTopics(admin, cfg).finally(() => admin.disconnect());
+        const r = await runReplay(file, opts, {
+          config: cfg,
+          kafka,
+          codec: defaultCodec(),
+          branches: loadBranchDirectory(cfg),
+          logger,
+        });
+        console.log(
+          `replay: ${r.published} events published, ${r.rejectedRows} rows rejected${r.closeAt ? `, closed through ${new Date(r.closeAt).toISOString()}` : ''}`,
+        );
+        process.exitCode = r.rejectedRows > 0 ? EXIT.partial : EXIT.ok;
+      },
+    );
 
   program
     .command('simulate')
@@ -170,38 +201,56 @@ export function buildProgram(): Command {
     .option('--speed <speed>', 'speed after the history: realtime, a factor like x60, or max', 'realtime')
     .option('--live-minutes <n>', 'stop after this many minutes of live event time (default: until Ctrl-C)')
     .addHelpText('after', '\nExample:\n  DEMO_BRANCHES=20 tillcast simulate --days-of-history 28 --speed x60')
-    .action(async (opts: { branches?: string; seed: string; daysOfHistory: string; speed: string; liveMinutes?: string }) => {
-      const n = Number(opts.branches ?? process.env.DEMO_BRANCHES ?? 5) || 5;
-      const cfg = config({ DEMO_BRANCHES: String(n) });
-      const logger = createLogger(cfg.LOG_LEVEL);
-      const kafka = createKafka(cfg, logger);
-      const admin = kafka.admin();
-      await admin.connect();
-      await ensureTopics(admin, cfg).finally(() => admin.disconnect());
-      const branches = loadBranchDirectory(cfg).list().filter((b) => b.id.startsWith('sim-'));
-      const sim = startSimulation(
-        {
-          branches,
-          seed: Number(opts.seed),
-          daysOfHistory: Number(opts.daysOfHistory),
-          speed: opts.speed,
-          liveForMs: opts.liveMinutes !== undefined ? Number(opts.liveMinutes) * 60_000 : undefined,
-        },
-        { config: cfg, kafka, codec: defaultCodec(), logger },
-      );
-      const stop = () => void sim.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const r = await sim.done;
-      console.log(`simulate: ${r.events} events and ${r.heartbeats} heartbeats published`);
-    });
+    .action(
+      async (opts: {
+        branches?: string;
+        seed: string;
+        daysOfHistory: string;
+        speed: string;
+        liveMinutes?: string;
+      }) => {
+        const n = Number(opts.branches ?? process.env.DEMO_BRANCHES ?? 5) || 5;
+        const cfg = config({ DEMO_BRANCHES: String(n) });
+        const logger = createLogger(cfg.LOG_LEVEL);
+        const kafka = createKafka(cfg, logger);
+        const admin = kafka.admin();
+        await admin.connect();
+        await ensureTopics(admin, cfg).finally(() => admin.disconnect());
+        const branches = loadBranchDirectory(cfg)
+          .list()
+          .filter((b) => b.id.startsWith('sim-'));
+        const sim = startSimulation(
+          {
+            branches,
+            seed: Number(opts.seed),
+            daysOfHistory: Number(opts.daysOfHistory),
+            speed: opts.speed,
+            liveForMs: opts.liveMinutes !== undefined ? Number(opts.liveMinutes) * 60_000 : undefined,
+          },
+          { config: cfg, kafka, codec: defaultCodec(), logger },
+        );
+        const stop = () => void sim.stop();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        const r = await sim.done;
+        console.log(`simulate: ${r.events} events and ${r.heartbeats} heartbeats published`);
+      },
+    );
 
   program
     .command('start')
-    .description('all-in-one: local broker, embedded ClickHouse, simulator (or --replay FILE), ingest, forecaster and API')
-    .option('--replay <file>', 'replay a POS export instead of simulating (to its end, closing its last day), then keep serving')
+    .description(
+      'all-in-one: local broker, embedded ClickHouse, simulator (or --replay FILE), ingest, forecaster and API',
+    )
+    .option(
+      '--replay <file>',
+      'replay a POS export instead of simulating (to its end, closing its last day), then keep serving',
+    )
     .option('--no-stack', 'do not start the local Kafka broker (KAFKA_BROKERS points at one)')
-    .addHelpText('after', '\nExamples:\n  npm start\n  PORT=8080 tillcast start --replay ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npm start\n  PORT=8080 tillcast start --replay ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz',
+    )
     .action(async (opts: { replay?: string; stack: boolean }) => {
       process.exitCode = await runStart(opts);
     });
@@ -223,7 +272,9 @@ export function buildProgram(): Command {
       const cfg = config();
       const ch = createClickHouse(cfg, createLogger(cfg.LOG_LEVEL));
       try {
-        const params = Object.fromEntries((opts.param ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+        const params = Object.fromEntries(
+          (opts.param ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        );
         if (/^\s*(select|with|show|describe|desc|explain)\b/i.test(query)) {
           const rs = await ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
           for (const row of await rs.json()) console.log(JSON.stringify(row));
@@ -244,7 +295,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
-      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+      process.exitCode =
+        e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
       return;
     }
     if (err instanceof UsageError) {

@@ -38,10 +38,15 @@ interface TrainCliOptions {
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('train a forecast model (full, or a fine-tune of the current one), register it and promote it if it beats the current model')
+    .description(
+      'train a forecast model (full, or a fine-tune of the current one), register it and promote it if it beats the current model',
+    )
     .option('--export <file>', 'train on a POS export instead of the closed hours in ClickHouse')
     .option('--through <date>', 'with --export: last local date to use (yyyy-mm-dd)')
-    .option('--series-file <file>', 'train on a series file written by the forecaster (internal; implies --no-register)')
+    .option(
+      '--series-file <file>',
+      'train on a series file written by the forecaster (internal; implies --no-register)',
+    )
     .option('--kind <kind>', 'full or finetune', 'full')
     .option('--models-dir <dir>', 'where artifacts are saved (default MODELS_DIR)')
     .option('--seed <n>', 'random seed (default TRAIN_SEED)')
@@ -76,7 +81,10 @@ export function registerTrainCommand(program: Command): void {
       if (opts.seriesFile) series = readSeriesFile(opts.seriesFile);
       else if (opts.export) series = (await seriesFromExport(opts.export, branches, { through })).series;
       else series = await seriesFromClickHouse(config, branches, logger);
-      if (series.length === 0) throw new Error('no closed hourly history to train on (replay or simulate some sales first, or use --export FILE)');
+      if (series.length === 0)
+        throw new Error(
+          'no closed hourly history to train on (replay or simulate some sales first, or use --export FILE)',
+        );
 
       // Defaults from the registry: fine-tune and beat the current model.
       let current: Awaited<ReturnType<ForecastStore['currentModel']>>;
@@ -89,7 +97,8 @@ export function registerTrainCommand(program: Command): void {
         }
       }
       const warmStart = opts.warmStart ?? (kind === 'finetune' ? current?.artifact_path : undefined);
-      if (kind === 'finetune' && !warmStart) throw new UsageError('nothing to fine-tune: no current model (train a full model first)');
+      if (kind === 'finetune' && !warmStart)
+        throw new UsageError('nothing to fine-tune: no current model (train a full model first)');
 
       let progress: Progress | undefined;
       let stage = '';
@@ -124,7 +133,11 @@ export function registerTrainCommand(program: Command): void {
           const { challenger, champion } = outcome.holdout;
           promoted = !current || (challenger !== null && (champion === null || challenger <= champion));
           if (promoted)
-            await store.promote(outcome.record.version, current ? 'promote' : 'initial', `tillcast train ${opts.kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs ${champion?.toFixed(4) ?? 'none'}`);
+            await store.promote(
+              outcome.record.version,
+              current ? 'promote' : 'initial',
+              `tillcast train ${opts.kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs ${champion?.toFixed(4) ?? 'none'}`,
+            );
         } finally {
           await ch.close();
         }
@@ -138,7 +151,11 @@ export function registerTrainCommand(program: Command): void {
         [
           `model ${outcome.record.version} (${outcome.record.kind}, ${outcome.record.backend}) saved to ${outcome.record.artifact_path}`,
           `holdout score ${h.challenger?.toFixed(4) ?? 'not scored (no model to compare with)'}${h.champion !== null ? `, current model ${h.champion.toFixed(4)}` : ''}`,
-          register ? (promoted ? 'promoted to current' : 'registered, not promoted (the current model is better on the holdout)') : 'not registered (--no-register)',
+          register
+            ? promoted
+              ? 'promoted to current'
+              : 'registered, not promoted (the current model is better on the holdout)'
+            : 'not registered (--no-register)',
         ].join('\n'),
       );
     });

@@ -14,19 +14,22 @@ export class UsageError extends Error {
 /** A real calendar date yyyy-mm-dd (2021-02-30 is not), or undefined when the option is absent. */
 export function dateOption(name: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || !DateTime.fromISO(v).isValid) throw new UsageError(`${name} must be a date yyyy-mm-dd, got "${v}"`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || !DateTime.fromISO(v).isValid)
+    throw new UsageError(`${name} must be a date yyyy-mm-dd, got "${v}"`);
   return v;
 }
 
 /** An integer option within [min, max]. */
 export function intOption(name: string, v: string, min: number, max: number): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer in ${min}..${max}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name} must be an integer in ${min}..${max}, got "${v}"`);
   return n;
 }
 
 /** One of the allowed words. */
 export function choiceOption<T extends string>(name: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new UsageError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
   return v as T;
 }

@@ -35,14 +35,22 @@ describe('migrations on the embedded engine', () => {
       format: 'JSONEachRow',
     });
     const tables = (await rs.json<{ name: string }>()).map((r) => r.name);
-    expect(tables).toEqual(expect.arrayContaining(['schema_migrations', 'sales_events', 'sales_hourly', 'branch_watermarks']));
+    expect(tables).toEqual(
+      expect.arrayContaining(['schema_migrations', 'sales_events', 'sales_hourly', 'branch_watermarks']),
+    );
   });
 
   it('refuses a migration that was edited after it was applied', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-mig-'));
-    fs.writeFileSync(path.join(dir, '9001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt8) ENGINE = Memory;\n');
+    fs.writeFileSync(
+      path.join(dir, '9001_a.sql'),
+      'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt8) ENGINE = Memory;\n',
+    );
     await migrate(ch, logger, dir);
-    fs.writeFileSync(path.join(dir, '9001_a.sql'), 'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt16) ENGINE = Memory;\n');
+    fs.writeFileSync(
+      path.join(dir, '9001_a.sql'),
+      'CREATE TABLE IF NOT EXISTS {{database}}.a (x UInt16) ENGINE = Memory;\n',
+    );
     await expect(migrate(ch, logger, dir)).rejects.toThrow(/9001_a was changed after it was applied/);
   });
 });
@@ -52,7 +60,12 @@ describe('embedded data directory', () => {
     const cli = path.join(PROJECT_ROOT, 'dist', 'cli', 'tillcast.js');
     expect(fs.existsSync(cli)).toBe(true); // scripts/test.sh builds before jest
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-ch-'));
-    const env = { ...process.env, CLICKHOUSE_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: 'restart_test', LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      CLICKHOUSE_DATA_DIR: dataDir,
+      CLICKHOUSE_DATABASE: 'restart_test',
+      LOG_LEVEL: 'warn',
+    };
     const run = (...args: string[]) => execFileSync('node', [cli, ...args], { env, encoding: 'utf8' });
 
     run('migrate');
@@ -63,8 +76,16 @@ describe('embedded data directory', () => {
       'b=branch-x',
     );
     // A new process opens the same directory and finds the row.
-    const out = run('sql', 'SELECT branch_id, toString(closed_through) AS c FROM restart_test.branch_watermarks FINAL');
-    expect(out.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ branch_id: 'branch-x', c: '2021-01-31 22:00:00' }]);
+    const out = run(
+      'sql',
+      'SELECT branch_id, toString(closed_through) AS c FROM restart_test.branch_watermarks FINAL',
+    );
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([{ branch_id: 'branch-x', c: '2021-01-31 22:00:00' }]);
     // Migrations applied twice across processes are fine too.
     expect(run('migrate')).toMatch(/0 applied/);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -53,7 +53,11 @@ export interface MigrateResult {
   skipped: string[];
 }
 
-export async function migrate(ch: ClickHouse, logger: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {
+export async function migrate(
+  ch: ClickHouse,
+  logger: Logger,
+  dir: string = MIGRATIONS_DIR,
+): Promise<MigrateResult> {
   const log = logger.child({ module: 'migrate' });
   const db = ch.database;
   try {
@@ -70,7 +74,9 @@ export async function migrate(ch: ClickHouse, logger: Logger, dir: string = MIGR
     query: `SELECT version, name, checksum FROM ${ch.table('schema_migrations')} FINAL ORDER BY version`,
     format: 'JSONEachRow',
   });
-  const done = new Map((await rs.json<{ version: number; name: string; checksum: string }>()).map((r) => [Number(r.version), r]));
+  const done = new Map(
+    (await rs.json<{ version: number; name: string; checksum: string }>()).map((r) => [Number(r.version), r]),
+  );
 
   const result: MigrateResult = { applied: [], skipped: [] };
   for (const m of readMigrations(dir, db)) {

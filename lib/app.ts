@@ -50,7 +50,10 @@ export interface AppContext {
 }
 
 /** Builds a role from the shared context; registered per role name. */
-export type RoleFactory = (ctx: AppContext, app: { roles: ReadonlyMap<string, Role>; fail(err: unknown): void }) => Role;
+export type RoleFactory = (
+  ctx: AppContext,
+  app: { roles: ReadonlyMap<string, Role>; fail(err: unknown): void },
+) => Role;
 
 /** The forecaster role with its handle (tests wait on `forecaster.idle()`, benchmarks call `refresh`). */
 export interface ForecasterAppRole extends Role {
@@ -77,7 +80,12 @@ export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
         for (const id of branchIds) api?.notifyRun(id);
       },
     });
-    const role: ForecasterAppRole = { name: 'forecaster', forecaster: r, start: () => r.start(), stop: () => r.stop() };
+    const role: ForecasterAppRole = {
+      name: 'forecaster',
+      forecaster: r,
+      start: () => r.start(),
+      stop: () => r.stop(),
+    };
     return role;
   },
   api: (ctx) => createApiRole(ctx),
@@ -109,7 +117,8 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
   const failed = new Promise<unknown>((resolve) => (fail = resolve));
   // Start order: ingest before forecaster before api; stop runs the reverse.
   const order: Config['ROLES'][number][] = ['ingest', 'forecaster', 'api'];
-  for (const name of order) if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles, fail }));
+  for (const name of order)
+    if (config.ROLES.includes(name)) roles.set(name, ROLE_FACTORIES[name](ctx, { roles, fail }));
   // Without the API, metrics get a small server of their own (stopped last, started first).
   if (!roles.has('api') && config.METRICS_PORT > 0) {
     const metrics = createMetricsServer(config.METRICS_PORT, config.HOST, logger);
@@ -140,7 +149,9 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     },
     stop() {
       stopping ??= (async () => {
-        const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref());
+        const timeout = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref(),
+        );
         const orderly = (async () => {
           for (const role of roles.values()) role.drain?.();
           for (const role of [...roles.values()].reverse()) {

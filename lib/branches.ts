@@ -19,9 +19,30 @@ export const branchSchema = z.object({
 export type Branch = z.infer<typeof branchSchema>;
 
 export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
-  { id: '2hg8j32gw8g', name: 'Nory Taco', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36871' },
-  { id: '345hngydkgs', name: 'Nory Pizza', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36872' },
-  { id: '352h67i328fh', name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR', country: 'IE', pos_company_id: '36869' },
+  {
+    id: '2hg8j32gw8g',
+    name: 'Nory Taco',
+    timezone: 'Europe/Dublin',
+    currency: 'EUR',
+    country: 'IE',
+    pos_company_id: '36871',
+  },
+  {
+    id: '345hngydkgs',
+    name: 'Nory Pizza',
+    timezone: 'Europe/Dublin',
+    currency: 'EUR',
+    country: 'IE',
+    pos_company_id: '36872',
+  },
+  {
+    id: '352h67i328fh',
+    name: 'Nory Sushi',
+    timezone: 'Europe/Dublin',
+    currency: 'EUR',
+    country: 'IE',
+    pos_company_id: '36869',
+  },
 ]);
 
 export class BranchDirectory {
@@ -50,9 +71,14 @@ export class BranchDirectory {
   /** Loads BRANCHES_FILE (a JSON array of branches) or the built-in table. */
   static load(file?: string): BranchDirectory {
     if (!file) return new BranchDirectory(NORY_BRANCHES);
-    const parsed = z.array(branchSchema).min(1).safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const parsed = z
+      .array(branchSchema)
+      .min(1)
+      .safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
     if (!parsed.success) {
-      throw new Error(`BRANCHES_FILE ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new Error(
+        `BRANCHES_FILE ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     return new BranchDirectory(parsed.data);
   }

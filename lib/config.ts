@@ -18,7 +18,10 @@ const csv = z.string().transform((v) =>
 );
 
 /** Project root (where package.json lives), also from dist/lib. */
-export const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export const PROJECT_ROOT = path.resolve(
+  __dirname,
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..',
+);
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -46,7 +49,10 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
     .default('tillcast'),
   /** Data directory of the embedded engine; one process owns it at a time. */
-  CLICKHOUSE_DATA_DIR: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'clickhouse')),
+  CLICKHOUSE_DATA_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(PROJECT_ROOT, '.data', 'clickhouse')),
 
   // --- Ingest ---
   /** How far behind its watermark a branch's hour closes (late events still count). */
@@ -63,7 +69,10 @@ export const envSchema = z.object({
   INGEST_ACCEPT_UNKNOWN_BRANCHES: bool.default('false'),
 
   // --- Model / forecaster ---
-  MODELS_DIR: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'models')),
+  MODELS_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(PROJECT_ROOT, '.data', 'models')),
   FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(14).default(14),
   FORECAST_RUN_TTL_DAYS: z.coerce.number().int().min(1).default(90),
   TRAIN_SEED: z.coerce.number().int().default(42),
@@ -105,7 +114,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`),
+      parsed.error.issues.map(
+        (i) =>
+          `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`,
+      ),
     );
   }
   return Object.freeze(parsed.data);

@@ -26,7 +26,9 @@ export function createMetricsServer(port: number, host: string, logger: Logger):
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || (path !== '/metrics' && path !== '/health')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"GET /metrics or /health"}}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":{"code":"not_found","message":"GET /metrics or /health"}}');
       return;
     }
     if (path === '/health') {
@@ -37,7 +39,9 @@ export function createMetricsServer(port: number, host: string, logger: Logger):
       (text) => res.writeHead(200, { 'content-type': register.contentType }).end(text),
       (err: unknown) => {
         log.error({ err }, 'cannot render metrics');
-        res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"unavailable","message":"metrics unavailable"}}');
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end('{"error":{"code":"unavailable","message":"metrics unavailable"}}');
       },
     );
   });

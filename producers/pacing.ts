@@ -12,7 +12,8 @@ export function parseSpeed(text: string): Speed {
   if (t === 'max' || t === 'asap') return 'max';
   if (t === 'realtime' || t === 'real-time') return 1;
   const n = Number(t.startsWith('x') ? t.slice(1) : t);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`speed must be "max", "realtime" or a positive factor like x60, got "${text}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`speed must be "max", "realtime" or a positive factor like x60, got "${text}"`);
   return n;
 }
 

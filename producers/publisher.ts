@@ -123,7 +123,10 @@ export class Publisher {
     } catch (err) {
       // Keep the messages (in order) so a later flush can still deliver them.
       this.buffer = batch.concat(this.buffer);
-      this.logger.error({ err, messages: batch.length }, 'publish failed after retries; messages kept in the buffer');
+      this.logger.error(
+        { err, messages: batch.length },
+        'publish failed after retries; messages kept in the buffer',
+      );
       throw err;
     }
     this.stats.sent += batch.length;

@@ -28,7 +28,13 @@ export const SUSHI = NORY_BRANCHES.find((b) => b.id === '352h67i328fh') as Branc
 export const PIZZA = NORY_BRANCHES.find((b) => b.id === '345hngydkgs') as Branch;
 /** Known branch that never gets a forecast. */
 export const TACO = NORY_BRANCHES.find((b) => b.id === '2hg8j32gw8g') as Branch;
-export const NEW_YORK: Branch = { id: 'ny-1', name: 'Nory NYC', timezone: 'America/New_York', currency: 'USD', country: 'US' };
+export const NEW_YORK: Branch = {
+  id: 'ny-1',
+  name: 'Nory NYC',
+  timezone: 'America/New_York',
+  currency: 'USD',
+  country: 'US',
+};
 
 /** Scenario clock: everything before this hour is closed (Dublin = UTC in February). */
 export const CLOSED_THROUGH = Date.UTC(2021, 1, 5, 12);
@@ -55,7 +61,10 @@ export async function setupScenario(overrides: Record<string, string> = {}): Pro
   // TILLCAST_API_TEST_DATA_DIR: a private embedded data dir, for running these tests
   // while another jest process holds the shared worker directory.
   const dir = process.env.TILLCAST_API_TEST_DATA_DIR;
-  const config = testConfig({ ...(dir ? { CLICKHOUSE_DATA_DIR: `${dir}-${process.env.JEST_WORKER_ID ?? '0'}` } : {}), ...overrides });
+  const config = testConfig({
+    ...(dir ? { CLICKHOUSE_DATA_DIR: `${dir}-${process.env.JEST_WORKER_ID ?? '0'}` } : {}),
+    ...overrides,
+  });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
   const ch = createClickHouse(config, logger);
   await migrate(ch, logger);
@@ -65,7 +74,13 @@ export async function setupScenario(overrides: Record<string, string> = {}): Pro
   for (const b of [SUSHI, PIZZA, TACO, NEW_YORK]) {
     await fx.actuals(b, HISTORY_FROM, CLOSED_THROUGH);
     await fx.watermark(b.id, CLOSED_THROUGH);
-    if (b !== TACO) runs[b.id] = await fx.forecastRun(b, { origin: CLOSED_THROUGH, hours: HORIZON_H, generatedAt, runId: `run-${b.id}-1` });
+    if (b !== TACO)
+      runs[b.id] = await fx.forecastRun(b, {
+        origin: CLOSED_THROUGH,
+        hours: HORIZON_H,
+        generatedAt,
+        runId: `run-${b.id}-1`,
+      });
   }
   return {
     config,
@@ -119,7 +134,10 @@ export function request(
         res.on('end', () => {
           clearTimeout(timer);
           const raw = Buffer.concat(chunks);
-          const text = res.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+          const text =
+            res.headers['content-encoding'] === 'gzip'
+              ? zlib.gunzipSync(raw).toString('utf8')
+              : raw.toString('utf8');
           let json: unknown;
           if (/json/.test(res.headers['content-type'] ?? '') && text.length > 0) {
             try {
@@ -133,7 +151,10 @@ export function request(
         res.on('error', reject);
       },
     );
-    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${opts.timeoutMs ?? 10_000} ms: ${path.slice(0, 200)}`)), opts.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`timeout after ${opts.timeoutMs ?? 10_000} ms: ${path.slice(0, 200)}`)),
+      opts.timeoutMs ?? 10_000,
+    );
     req.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -150,7 +171,9 @@ export function rawRequest(base: string, requestLine: Buffer, timeoutMs = 10_000
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => socket.destroy(new Error('raw request timeout')), timeoutMs);
     socket.on('connect', () => {
-      socket.write(Buffer.concat([requestLine, Buffer.from(`\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`)]));
+      socket.write(
+        Buffer.concat([requestLine, Buffer.from(`\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`)]),
+      );
     });
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', (err) => {
@@ -213,13 +236,21 @@ export function schemaFor(path: string, status: number): z.ZodTypeAny | undefine
 export function expectValidBody(path: string, a: HttpAnswer, method = 'GET'): void {
   const schema = schemaFor(path, a.status);
   if (!schema || method === 'HEAD' || method === 'OPTIONS') return;
-  if (a.json === undefined) throw new Error(`${a.status} ${path.slice(0, 120)}: body is not JSON: ${a.text.slice(0, 200)}`);
+  if (a.json === undefined)
+    throw new Error(`${a.status} ${path.slice(0, 120)}: body is not JSON: ${a.text.slice(0, 200)}`);
   const r = schema.safeParse(a.json);
-  if (!r.success) throw new Error(`${a.status} ${path.slice(0, 120)}: body does not match its schema: ${r.error.message.slice(0, 1000)}`);
+  if (!r.success)
+    throw new Error(
+      `${a.status} ${path.slice(0, 120)}: body does not match its schema: ${r.error.message.slice(0, 1000)}`,
+    );
 }
 
 /** Polls `fn` until it returns a truthy value; fails after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -229,7 +260,10 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -29,7 +29,9 @@ export interface Harness {
   startIngest(): Promise<IngestRole>;
   /** Polls until the ingest group has committed every message published so far. */
   waitForIngestCaughtUp(timeoutMs?: number): Promise<void>;
-  hourly(branchId?: string): Promise<Map<string, Map<number, { sales: number; orders: number; closed: number; revision: number }>>>;
+  hourly(
+    branchId?: string,
+  ): Promise<Map<string, Map<number, { sales: number; orders: number; closed: number; revision: number }>>>;
   close(): Promise<void>;
 }
 
@@ -77,7 +79,10 @@ export async function createHarness(overrides: Record<string, string> = {}): Pro
         const ends = await a.fetchTopicOffsets(topics.sales);
         await waitFor(
           async () => {
-            const [committed] = await a.fetchOffsets({ groupId: config.KAFKA_INGEST_GROUP, topics: [topics.sales] });
+            const [committed] = await a.fetchOffsets({
+              groupId: config.KAFKA_INGEST_GROUP,
+              topics: [topics.sales],
+            });
             return ends.every((e) => {
               const c = committed?.partitions.find((p) => p.partition === e.partition);
               return c !== undefined && BigInt(c.offset === '-1' ? '0' : c.offset) >= BigInt(e.high);
@@ -97,11 +102,30 @@ export async function createHarness(overrides: Record<string, string> = {}): Pro
         query_params: { b: branchId ?? '' },
         format: 'JSONEachRow',
       });
-      const out = new Map<string, Map<number, { sales: number; orders: number; closed: number; revision: number }>>();
-      for (const r of await rs.json<{ branch_id: string; h: number; sales_minor: string; orders: number; closed: number; revision: number }>()) {
+      const out = new Map<
+        string,
+        Map<number, { sales: number; orders: number; closed: number; revision: number }>
+      >();
+      for (const r of await rs.json<{
+        branch_id: string;
+        h: number;
+        sales_minor: string;
+        orders: number;
+        closed: number;
+        revision: number;
+      }>()) {
         let m = out.get(r.branch_id);
-        if (!m) out.set(r.branch_id, (m = new Map<number, { sales: number; orders: number; closed: number; revision: number }>()));
-        m.set(Number(r.h), { sales: Number(r.sales_minor), orders: Number(r.orders), closed: Number(r.closed), revision: Number(r.revision) });
+        if (!m)
+          out.set(
+            r.branch_id,
+            (m = new Map<number, { sales: number; orders: number; closed: number; revision: number }>()),
+          );
+        m.set(Number(r.h), {
+          sales: Number(r.sales_minor),
+          orders: Number(r.orders),
+          closed: Number(r.closed),
+          revision: Number(r.revision),
+        });
       }
       return out;
     },

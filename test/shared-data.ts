@@ -4,12 +4,15 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/config';
 
 export const SHARED_EXPORT = path.resolve(
-  process.env.TILLCAST_SHARED_EXPORT ?? path.join(PROJECT_ROOT, '..', 'shared', 'data', 'nory-receipts-2020-06-23_2021-01-31.csv.gz'),
+  process.env.TILLCAST_SHARED_EXPORT ??
+    path.join(PROJECT_ROOT, '..', 'shared', 'data', 'nory-receipts-2020-06-23_2021-01-31.csv.gz'),
 );
 
 export function requireSharedExport(): string {
   if (!fs.existsSync(SHARED_EXPORT)) {
-    throw new Error(`The shared POS export is missing at ${SHARED_EXPORT} (set TILLCAST_SHARED_EXPORT). These tests need it.`);
+    throw new Error(
+      `The shared POS export is missing at ${SHARED_EXPORT} (set TILLCAST_SHARED_EXPORT). These tests need it.`,
+    );
   }
   return SHARED_EXPORT;
 }

@@ -13,7 +13,14 @@ import type { ForecastCache, LoadedRun } from '../forecast-cache';
 import { countLookup } from '../metrics';
 import { assemblePrediction } from '../predict-service';
 import { parsePredictQuery, type ParsedPredictQuery } from '../query';
-import { GZIP_MIN_BYTES, gzipped, makeEntry, revalidated, type CachedResponse, type ResponseCache } from '../response-cache';
+import {
+  GZIP_MIN_BYTES,
+  gzipped,
+  makeEntry,
+  revalidated,
+  type CachedResponse,
+  type ResponseCache,
+} from '../response-cache';
 
 export class UnknownBranchError extends NotFoundError {
   readonly details: Record<string, unknown>;
@@ -81,7 +88,11 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     if (!branch) throw new UnknownBranchError(q.branchId);
     const run = deps.forecastCache.get(branch.id);
     if (!run) {
-      throw new UnavailableError('no_forecast', `branch ${branch.id} has no forecast yet; try again later`, deps.noForecastRetryAfterS);
+      throw new UnavailableError(
+        'no_forecast',
+        `branch ${branch.id} has no forecast yet; try again later`,
+        deps.noForecastRetryAfterS,
+      );
     }
     const key = `${branch.id}\n${q.startDay}\n${q.endDay}\n${q.granularityKey}`;
     const epoch = deps.actualsCache.epoch(branch.id);

@@ -85,7 +85,9 @@ export class ForecastStore {
       list.push({ h: Number(r.h) * 1000, s: Number(r.s) / 100, o: Number(r.o) });
     }
     return requests.map(({ branch, origin }) => {
-      const list = (byBranch.get(branch.id) ?? []).filter((x) => x.h < origin && x.h >= origin - hours * HOUR_MS);
+      const list = (byBranch.get(branch.id) ?? []).filter(
+        (x) => x.h < origin && x.h >= origin - hours * HOUR_MS,
+      );
       const start = list.length > 0 ? list[0]!.h : origin;
       const n = Math.max(0, (origin - start) / HOUR_MS);
       const sales = new Float64Array(n);
@@ -95,7 +97,14 @@ export class ForecastStore {
         sales[i] = x.s;
         orders[i] = x.o;
       }
-      return { branchId: branch.id, timezone: branch.timezone, country: branch.country, start, sales, orders };
+      return {
+        branchId: branch.id,
+        timezone: branch.timezone,
+        country: branch.country,
+        start,
+        sales,
+        orders,
+      };
     });
   }
 
@@ -134,7 +143,11 @@ export class ForecastStore {
       });
     });
     try {
-      await this.ch.client.insert({ table: this.ch.table('forecasts'), values: points, format: 'JSONEachRow' });
+      await this.ch.client.insert({
+        table: this.ch.table('forecasts'),
+        values: points,
+        format: 'JSONEachRow',
+      });
       await this.ch.client.insert({
         table: this.ch.table('forecast_runs'),
         values: runs.map((run) => ({

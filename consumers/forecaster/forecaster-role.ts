@@ -88,7 +88,10 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     previous?.dispose();
     metrics.modelInfo.reset();
     metrics.modelInfo.set({ version: record.version, backend: record.backend }, 1);
-    const m = record.metrics as { sales?: { hourly?: number; daily?: number }; orders?: { hourly?: number; daily?: number } } | null;
+    const m = record.metrics as {
+      sales?: { hourly?: number; daily?: number };
+      orders?: { hourly?: number; daily?: number };
+    } | null;
     for (const target of ['sales', 'orders'] as const) {
       for (const grain of ['hourly', 'daily'] as const) {
         const v = m?.[target]?.[grain];
@@ -111,7 +114,11 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     const timer = metrics.refreshSeconds.startTimer();
     const histories = await store.histories(requests, engine.historyHours);
     const points = await engine.forecast(
-      requests.map((r, i) => ({ history: histories[i]!, origin: r.origin, end: horizonEnd(r.origin, r.branch.timezone, config.FORECAST_HORIZON_DAYS) })),
+      requests.map((r, i) => ({
+        history: histories[i]!,
+        origin: r.origin,
+        end: horizonEnd(r.origin, r.branch.timezone, config.FORECAST_HORIZON_DAYS),
+      })),
     );
     const generatedAt = Date.now();
     const runs: ForecastRun[] = requests.map((r, i) => ({
@@ -154,7 +161,10 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
       const histories = await allHistories();
       const longest = Math.max(0, ...histories.map((h) => h.sales.length));
       if (kind === 'full' && longest < minTrainingHours) {
-        log.info({ longest, needed: minTrainingHours }, 'not enough closed history to train a first model yet');
+        log.info(
+          { longest, needed: minTrainingHours },
+          'not enough closed history to train a first model yet',
+        );
         return;
       }
       log.info({ kind, why, branches: histories.length }, 'training started');
@@ -171,15 +181,23 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
       const promote = !model || (challenger !== null && (champion === null || challenger <= champion));
       metrics.trainingsTotal.inc({ kind, outcome: promote ? 'promoted' : 'rejected' });
       if (promote) {
-        await store.promote(outcome.record.version, model ? 'promote' : 'initial', `${kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs champion ${champion?.toFixed(4) ?? 'none'}`);
+        await store.promote(
+          outcome.record.version,
+          model ? 'promote' : 'initial',
+          `${kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs champion ${champion?.toFixed(4) ?? 'none'}`,
+        );
         await useModel(outcome.record);
         refreshedOrigin.clear(); // the new model should serve every branch at once
         await catchUp(true);
         // Hours kept closing while it trained (a replay closes months in minutes): retrain on them.
         const newest = Math.max(...(await store.lastClosedHours()).values());
-        if (newest + HOUR_MS - outcome.record.train_through >= RETRAIN_AFTER_MS) again = 'a week of data closed while training';
+        if (newest + HOUR_MS - outcome.record.train_through >= RETRAIN_AFTER_MS)
+          again = 'a week of data closed while training';
       } else {
-        log.info({ version: outcome.record.version, challenger, champion }, 'challenger not promoted: worse on the holdout');
+        log.info(
+          { version: outcome.record.version, challenger, champion },
+          'challenger not promoted: worse on the holdout',
+        );
       }
     })()
       .catch((err: unknown) => {
@@ -244,7 +262,9 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
             startTraining('full', 'no model yet');
           }
           const last = batch.lastOffset();
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+          ]);
           payload.resolveOffset(last);
           await payload.heartbeat();
         },

@@ -6,7 +6,10 @@ export const refreshSeconds = new Histogram({
   help: 'Time from receiving hour-close events to their refreshed forecasts being written (one batch)',
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
 });
-export const refreshedBranches = new Counter({ name: 'tillcast_forecast_refreshes_total', help: 'Forecast runs written' });
+export const refreshedBranches = new Counter({
+  name: 'tillcast_forecast_refreshes_total',
+  help: 'Forecast runs written',
+});
 export const coalescedEvents = new Counter({
   name: 'tillcast_forecast_hour_closed_coalesced_total',
   help: 'HourClosed events folded into a newer refresh of the same branch',

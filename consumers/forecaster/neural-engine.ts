@@ -43,10 +43,17 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
           // A branch with no closed history yet starts at its origin (an empty series).
           return { ...h, start: h.sales.length === 0 ? requests[i]!.origin : h.start };
         });
-        const result = await forecast(model, series, idx.map((i) => requests[i]!.origin), { days });
+        const result = await forecast(
+          model,
+          series,
+          idx.map((i) => requests[i]!.origin),
+          { days },
+        );
         result.forEach((f, k) => {
           const r = requests[idx[k]!]!;
-          out[idx[k]!] = f.hours.filter((h) => h.hourStart >= r.origin && h.hourStart < r.end && h.hourStart % HOUR_MS === 0);
+          out[idx[k]!] = f.hours.filter(
+            (h) => h.hourStart >= r.origin && h.hourStart < r.end && h.hourStart % HOUR_MS === 0,
+          );
         });
       }
       return out;

@@ -45,24 +45,50 @@ export function writeSeriesFile(histories: BranchHistory[], file: string): void 
 }
 
 export function readSeriesFile(file: string): BranchHistory[] {
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { version: number; series: (Omit<BranchHistory, 'sales' | 'orders'> & { sales: number[]; orders: number[] })[] };
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    version: number;
+    series: (Omit<BranchHistory, 'sales' | 'orders'> & { sales: number[]; orders: number[] })[];
+  };
   if (parsed.version !== 1) throw new Error(`unsupported series file version ${parsed.version}`);
-  return parsed.series.map((s) => ({ ...s, sales: Float64Array.from(s.sales), orders: Float64Array.from(s.orders) }));
+  return parsed.series.map((s) => ({
+    ...s,
+    sales: Float64Array.from(s.sales),
+    orders: Float64Array.from(s.orders),
+  }));
 }
 
-export function runTrainingChild(job: TrainJob, logger: Logger, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TrainOutcome> {
+export function runTrainingChild(
+  job: TrainJob,
+  logger: Logger,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<TrainOutcome> {
   const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
   const log = logger.child({ module: 'train-runner' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-train-'));
   const seriesFile = path.join(dir, 'series.json');
   writeSeriesFile(job.histories, seriesFile);
   const cli = path.join(PROJECT_ROOT, 'dist', 'cli', 'tillcast.js');
-  const args = [cli, 'train', '--series-file', seriesFile, '--models-dir', job.modelsDir, '--kind', job.kind, '--seed', String(job.seed), '--json'];
+  const args = [
+    cli,
+    'train',
+    '--series-file',
+    seriesFile,
+    '--models-dir',
+    job.modelsDir,
+    '--kind',
+    job.kind,
+    '--seed',
+    String(job.seed),
+    '--json',
+  ];
   if (job.parent) args.push('--warm-start', job.parent.artifact_path, '--parent-version', job.parent.version);
   if (job.champion) args.push('--champion', job.champion.artifact_path);
   log.info({ kind: job.kind, branches: job.histories.length }, 'training in a child process');
   return new Promise<TrainOutcome>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -81,7 +107,11 @@ export function runTrainingChild(job: TrainJob, logger: Logger, opts: { timeoutM
           /* fall through to the error below */
         }
       }
-      reject(new TrainingError(`training child failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').slice(-5).join(' | ') || last}`));
+      reject(
+        new TrainingError(
+          `training child failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').slice(-5).join(' | ') || last}`,
+        ),
+      );
     });
   });
 }

@@ -52,7 +52,11 @@ export interface HoldoutScore {
 }
 
 /** Scores `model` forecasting every series from `origin` on the hours from there to the data's end. */
-export async function holdoutScore(model: ForecastModel, series: HourlySeries[], origin: number): Promise<HoldoutScore> {
+export async function holdoutScore(
+  model: ForecastModel,
+  series: HourlySeries[],
+  origin: number,
+): Promise<HoldoutScore> {
   const end = Math.min(...series.map(seriesEnd));
   const days = Math.min(14, Math.ceil((end - origin) / 86_400_000));
   const forecasts = await forecast(model, series, [origin], { days });
@@ -93,7 +97,11 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
   if (job.series.length === 0) throw new Error('no history to train on');
   const holdoutDays = job.holdoutDays ?? 7;
   const champion = job.champion ? await loadModel(job.champion) : undefined;
-  const origin = holdoutOrigin(job.series, holdoutDays, champion ? Date.parse(champion.meta.trainingData.to) : undefined);
+  const origin = holdoutOrigin(
+    job.series,
+    holdoutDays,
+    champion ? Date.parse(champion.meta.trainingData.to) : undefined,
+  );
   const end = Math.min(...job.series.map(seriesEnd));
   // Too little unseen data to judge: train anyway (a first model needs no judge), score nothing.
   const scorable = end - origin >= DAY_MS;
@@ -103,24 +111,41 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
   if (job.kind === 'finetune') {
     if (!job.warmStart) throw new Error('a fine-tune needs --warm-start');
     const parent = await loadModel(job.warmStart);
-    model = await fineTune(parent, job.series, { cutoff: origin, seed: job.seed, onProgress: progress('fine-tune') });
+    model = await fineTune(parent, job.series, {
+      cutoff: origin,
+      seed: job.seed,
+      onProgress: progress('fine-tune'),
+    });
     parent.net.dispose();
     if (scorable) challengerScore = await holdoutScore(model, job.series, origin);
   } else {
     if (champion && scorable) {
-      const scored = await train(job.series, { seed: job.seed, cutoff: origin, onProgress: progress('holdout model') });
+      const scored = await train(job.series, {
+        seed: job.seed,
+        cutoff: origin,
+        onProgress: progress('holdout model'),
+      });
       challengerScore = await holdoutScore(scored, job.series, origin);
       scored.net.dispose();
     }
     model = await train(job.series, { seed: job.seed, onProgress: progress('production model') });
   }
-  const championScore = champion && challengerScore ? await holdoutScore(champion, job.series, origin) : undefined;
+  const championScore =
+    champion && challengerScore ? await holdoutScore(champion, job.series, origin) : undefined;
   champion?.net.dispose();
 
   const version = newModelVersion(job.kind);
   const artifactPath = path.resolve(job.modelsDir, version);
   const metrics = challengerScore
-    ? { ...challengerScore.summary, holdout: { score: challengerScore.score, from: challengerScore.from, through: challengerScore.through, champion: championScore?.score ?? null } }
+    ? {
+        ...challengerScore.summary,
+        holdout: {
+          score: challengerScore.score,
+          from: challengerScore.from,
+          through: challengerScore.through,
+          champion: championScore?.score ?? null,
+        },
+      }
     : {};
   const saved = withMetrics(model, metrics);
   try {
@@ -142,5 +167,8 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
     backend: meta.backend,
     artifact_path: artifactPath,
   };
-  return { record, holdout: { challenger: challengerScore?.score ?? null, champion: championScore?.score ?? null } };
+  return {
+    record,
+    holdout: { challenger: challengerScore?.score ?? null, champion: championScore?.score ?? null },
+  };
 }

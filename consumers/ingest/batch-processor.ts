@@ -14,7 +14,14 @@ import type { BranchDirectory } from '../../lib/branches';
 import type { Logger } from '../../lib/logger';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import { advance, classify, hourOf, type BranchClock, type HourCloseSettings } from './hour-close';
-import { emptyAggregate, hourKey, type HourRow, type NewEventRow, type RejectionRow, type SalesStore } from './sales-store';
+import {
+  emptyAggregate,
+  hourKey,
+  type HourRow,
+  type NewEventRow,
+  type RejectionRow,
+  type SalesStore,
+} from './sales-store';
 import { validateHeartbeat, validateSale, type Rejection, type ValidationRules } from './validate';
 
 export interface RawMessage {
@@ -23,7 +30,10 @@ export interface RawMessage {
   value: Buffer | null;
 }
 
-export type Decoded = { kind: 'sale'; value: SaleEvent } | { kind: 'heartbeat'; value: Heartbeat } | { kind: string; value: unknown };
+export type Decoded =
+  | { kind: 'sale'; value: SaleEvent }
+  | { kind: 'heartbeat'; value: Heartbeat }
+  | { kind: string; value: unknown };
 
 export interface DeadLetter {
   original: RawMessage;
@@ -77,7 +87,10 @@ const sameEvent = (a: { occurred_at: number; status: string; total_minor: number
 function checkKey(m: RawMessage, branchId: string): Rejection | undefined {
   if (m.key?.equals(Buffer.from(branchId, 'utf8'))) return undefined;
   const key = m.key ? `key ${JSON.stringify(m.key.toString('utf8').slice(0, 80))}` : 'no key';
-  return { code: 'key_mismatch', reason: `message has ${key}, but its branch_id is ${JSON.stringify(branchId)}: the topic is keyed by branch id` };
+  return {
+    code: 'key_mismatch',
+    reason: `message has ${key}, but its branch_id is ${JSON.stringify(branchId)}: the topic is keyed by branch id`,
+  };
 }
 
 function addHour(map: Map<string, Set<number>>, branch: string, hour: number) {
@@ -86,7 +99,12 @@ function addHour(map: Map<string, Set<number>>, branch: string, hour: number) {
   set.add(hour);
 }
 
-export async function processBatch(deps: IngestDeps, topic: string, partition: number, messages: RawMessage[]): Promise<BatchResult> {
+export async function processBatch(
+  deps: IngestDeps,
+  topic: string,
+  partition: number,
+  messages: RawMessage[],
+): Promise<BatchResult> {
   const result: BatchResult = {
     accepted: 0,
     duplicates: 0,
@@ -101,7 +119,16 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
   const rejections: RejectionRow[] = [];
   const reject = (m: RawMessage, r: Rejection, branchId = '', eventId = '') => {
     letters.push({ original: m, partition, code: r.code, reason: r.reason });
-    rejections.push({ topic, partition, offset: m.offset, code: r.code, reason: r.reason, branch_id: branchId, event_id: eventId, payload_size: m.value?.length ?? 0 });
+    rejections.push({
+      topic,
+      partition,
+      offset: m.offset,
+      code: r.code,
+      reason: r.reason,
+      branch_id: branchId,
+      event_id: eventId,
+      payload_size: m.value?.length ?? 0,
+    });
     result.rejectionsByCode[r.code] = (result.rejectionsByCode[r.code] ?? 0) + 1;
   };
 
@@ -145,7 +172,10 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
         p.maxEventTime = Math.max(p.maxEventTime, h.at);
       }
     } else {
-      reject(m, { code: 'wrong_topic_type', reason: `a ${decoded.kind} message does not belong on ${topic}` });
+      reject(m, {
+        code: 'wrong_topic_type',
+        reason: `a ${decoded.kind} message does not belong on ${topic}`,
+      });
     }
   }
 
@@ -194,7 +224,10 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     sawSale(e.branch_id, e.occurred_at);
     if (tooLate) {
       result.tooLate++;
-      deps.logger.warn({ branch_id: e.branch_id, event_id: e.event_id, occurred_at: new Date(e.occurred_at).toISOString() }, 'event beyond the correction window: stored raw, not aggregated');
+      deps.logger.warn(
+        { branch_id: e.branch_id, event_id: e.event_id, occurred_at: new Date(e.occurred_at).toISOString() },
+        'event beyond the correction window: stored raw, not aggregated',
+      );
     } else {
       result.accepted++;
       addHour(touched, e.branch_id, hour);
@@ -221,13 +254,15 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
     const previouslyClosed = new Map<string, Set<number>>();
     for (const [branch, set] of touched) {
       const ct = deps.clocks.get(branch)?.closedThrough;
-      for (const h of set) if (ct !== null && ct !== undefined && h < ct) addHour(previouslyClosed, branch, h);
+      for (const h of set)
+        if (ct !== null && ct !== undefined && h < ct) addHour(previouslyClosed, branch, h);
     }
     const storedHours = await deps.store.storedHours(previouslyClosed);
     const rows: HourRow[] = [];
     for (const [branch, set] of touched) {
       const timezone = deps.branches.get(branch)?.timezone ?? 'UTC';
-      const closedThrough = nextClocks.get(branch)?.closedThrough ?? deps.clocks.get(branch)?.closedThrough ?? null;
+      const closedThrough =
+        nextClocks.get(branch)?.closedThrough ?? deps.clocks.get(branch)?.closedThrough ?? null;
       for (const h of [...set].sort((a, b) => a - b)) {
         const key = hourKey(branch, h);
         const agg = aggregates.get(key) ?? emptyAggregate();
@@ -262,7 +297,15 @@ export async function processBatch(deps: IngestDeps, topic: string, partition: n
         } else if (closed) {
           revision = 1;
         }
-        rows.push({ branch_id: branch, hour_start: h, timezone, closed, revision, version: deps.nextVersion(), ...agg });
+        rows.push({
+          branch_id: branch,
+          hour_start: h,
+          timezone,
+          closed,
+          revision,
+          version: deps.nextVersion(),
+          ...agg,
+        });
         if (closed) {
           result.hoursClosed.push({
             branch_id: branch,

@@ -5,18 +5,32 @@ const t = (iso: string) => Date.parse(iso);
 
 describe('hour close', () => {
   it('seeds a new branch at the hour of its first sale and closes hours the watermark passed, minus lateness', () => {
-    const r = advance(undefined, { maxEventTime: t('2021-01-01T14:04:00Z'), minSaleTime: t('2021-01-01T11:30:00Z') }, s);
+    const r = advance(
+      undefined,
+      { maxEventTime: t('2021-01-01T14:04:00Z'), minSaleTime: t('2021-01-01T11:30:00Z') },
+      s,
+    );
     // 14:04 - 5 min = 13:59: hours 11:00 and 12:00 are closed, 13:00 not yet.
     expect(r.closing).toEqual([t('2021-01-01T11:00:00Z'), t('2021-01-01T12:00:00Z')]);
-    expect(r.next).toEqual({ watermark: t('2021-01-01T14:04:00Z'), closedThrough: t('2021-01-01T13:00:00Z') });
+    expect(r.next).toEqual({
+      watermark: t('2021-01-01T14:04:00Z'),
+      closedThrough: t('2021-01-01T13:00:00Z'),
+    });
 
     const r2 = advance(r.next, { maxEventTime: t('2021-01-01T14:05:00Z'), minSaleTime: null }, s);
     expect(r2.closing).toEqual([t('2021-01-01T13:00:00Z')]);
   });
 
   it('never moves backwards and closes nothing twice', () => {
-    const clock: BranchClock = { watermark: t('2021-01-01T20:00:00Z'), closedThrough: t('2021-01-01T19:00:00Z') };
-    const r = advance(clock, { maxEventTime: t('2021-01-01T10:00:00Z'), minSaleTime: t('2021-01-01T10:00:00Z') }, s);
+    const clock: BranchClock = {
+      watermark: t('2021-01-01T20:00:00Z'),
+      closedThrough: t('2021-01-01T19:00:00Z'),
+    };
+    const r = advance(
+      clock,
+      { maxEventTime: t('2021-01-01T10:00:00Z'), minSaleTime: t('2021-01-01T10:00:00Z') },
+      s,
+    );
     expect(r.closing).toEqual([]);
     expect(r.next).toEqual(clock);
   });
@@ -27,13 +41,19 @@ describe('hour close', () => {
   });
 
   it('a quiet day closes every hour (they become zero rows)', () => {
-    const clock: BranchClock = { watermark: t('2021-01-01T00:00:00Z'), closedThrough: t('2021-01-01T00:00:00Z') };
+    const clock: BranchClock = {
+      watermark: t('2021-01-01T00:00:00Z'),
+      closedThrough: t('2021-01-01T00:00:00Z'),
+    };
     const r = advance(clock, { maxEventTime: t('2021-01-02T00:10:00Z'), minSaleTime: null }, s);
     expect(r.closing).toHaveLength(24);
   });
 
   it('classifies late events against the closed-through point', () => {
-    const clock: BranchClock = { watermark: t('2021-01-03T00:10:00Z'), closedThrough: t('2021-01-03T00:00:00Z') };
+    const clock: BranchClock = {
+      watermark: t('2021-01-03T00:10:00Z'),
+      closedThrough: t('2021-01-03T00:00:00Z'),
+    };
     expect(classify(clock, t('2021-01-03T00:30:00Z'), s)).toBe('on_time');
     expect(classify(clock, t('2021-01-02T23:59:59Z'), s)).toBe('correction');
     expect(classify(clock, t('2021-01-02T00:00:00Z'), s)).toBe('correction');

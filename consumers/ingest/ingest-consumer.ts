@@ -64,8 +64,13 @@ export const MAX_PRODUCE_BYTES = 900_000;
 const RECORD_OVERHEAD_BYTES = 64;
 
 /** A message's share of a produce request (key, value, headers and record overhead). */
-export function messageBytes(m: { key?: Buffer | string | null; value: Buffer | string | null; headers?: IHeaders }): number {
-  const len = (x: unknown): number => (Buffer.isBuffer(x) ? x.length : typeof x === 'string' ? Buffer.byteLength(x) : 0);
+export function messageBytes(m: {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: IHeaders;
+}): number {
+  const len = (x: unknown): number =>
+    Buffer.isBuffer(x) ? x.length : typeof x === 'string' ? Buffer.byteLength(x) : 0;
   let n = RECORD_OVERHEAD_BYTES + len(m.key) + len(m.value);
   for (const [name, v] of Object.entries(m.headers ?? {})) {
     n += Buffer.byteLength(name) + 8;
@@ -75,7 +80,11 @@ export function messageBytes(m: { key?: Buffer | string | null; value: Buffer | 
 }
 
 /** Splits items, in order, into chunks of at most `limit` bytes (an item larger than that is a chunk of its own). */
-export function chunkBySize<T>(items: readonly T[], size: (item: T) => number, limit = MAX_PRODUCE_BYTES): T[][] {
+export function chunkBySize<T>(
+  items: readonly T[],
+  size: (item: T) => number,
+  limit = MAX_PRODUCE_BYTES,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
@@ -115,7 +124,11 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     // multiplier and factor explicit: kafkajs's defaults for them depend on NODE_ENV (see lib/kafka-client.ts).
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, multiplier: 2, factor: 0.2 },
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
 
   // Clocks are reloaded whenever the group rebalances: partitions (and so branches) may have moved.
   let clocksReady: Promise<void> = Promise.resolve();
@@ -196,7 +209,12 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
   });
   let running = false;
   const onFatal =
-    opts.onFatal ?? ((err: unknown) => log.fatal({ err }, 'ingest consumer stopped for good (non-retriable error); nothing will be consumed until a restart'));
+    opts.onFatal ??
+    ((err: unknown) =>
+      log.fatal(
+        { err },
+        'ingest consumer stopped for good (non-retriable error); nothing will be consumed until a restart',
+      ));
   let fatal = false;
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: e.payload.error, restart: e.payload.restart }, 'ingest consumer crashed');
@@ -228,24 +246,40 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
           const timer = metrics.batchSeconds.startTimer();
           const r = await processBatch(deps, batch.topic, batch.partition, batch.messages);
           const last = batch.lastOffset();
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+          ]);
           payload.resolveOffset(last); // moves the fetch position past the batch
           timer();
           heartbeatAt = now();
-          opts.onCommitted?.({ partition: batch.partition, messages: batch.messages.length, timestamps: batch.messages.map((m) => m.timestamp) });
+          opts.onCommitted?.({
+            partition: batch.partition,
+            messages: batch.messages.length,
+            timestamps: batch.messages.map((m) => m.timestamp),
+          });
           metrics.eventsTotal.inc({ outcome: 'accepted' }, r.accepted);
           metrics.eventsTotal.inc({ outcome: 'duplicate' }, r.duplicates);
           metrics.eventsTotal.inc({ outcome: 'too_late' }, r.tooLate);
           metrics.eventsTotal.inc({ outcome: 'rejected' }, r.rejected);
           metrics.heartbeatsTotal.inc(r.heartbeats);
-          for (const [code, n] of Object.entries(r.rejectionsByCode)) metrics.rejectionsTotal.inc({ code }, n);
+          for (const [code, n] of Object.entries(r.rejectionsByCode))
+            metrics.rejectionsTotal.inc({ code }, n);
           for (const h of r.hoursClosed) {
             metrics.hoursClosedTotal.inc({ kind: h.revision > 1 ? 'correction' : 'first' });
             const delay = (now() - (h.hour_start + HOUR_MS)) / 1000;
-            if (h.revision === 1 && delay >= 0 && delay < 86_400) metrics.hourCloseDelaySeconds.observe(delay);
+            if (h.revision === 1 && delay >= 0 && delay < 86_400)
+              metrics.hourCloseDelaySeconds.observe(delay);
           }
           metrics.consumerLag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
-          log.debug({ partition: batch.partition, messages: batch.messages.length, ...r, hoursClosed: r.hoursClosed.length }, 'batch committed');
+          log.debug(
+            {
+              partition: batch.partition,
+              messages: batch.messages.length,
+              ...r,
+              hoursClosed: r.hoursClosed.length,
+            },
+            'batch committed',
+          );
           await payload.heartbeat();
         },
       });

@@ -11,7 +11,10 @@ export const rejectionsTotal = new Counter({
   help: 'Messages sent to the dead-letter topic, by reason code',
   labelNames: ['code'] as const,
 });
-export const heartbeatsTotal = new Counter({ name: 'tillcast_ingest_heartbeats_total', help: 'Heartbeats accepted' });
+export const heartbeatsTotal = new Counter({
+  name: 'tillcast_ingest_heartbeats_total',
+  help: 'Heartbeats accepted',
+});
 export const hoursClosedTotal = new Counter({
   name: 'tillcast_ingest_hours_closed_total',
   help: 'HourClosed events published (first closes and corrections)',

@@ -111,7 +111,13 @@ export class SalesStore {
   /** Stored copies of the given (branch, event id)s, for duplicate detection. */
   async findEvents(branchIds: string[], eventIds: string[]): Promise<StoredEventKey[]> {
     if (eventIds.length === 0) return [];
-    const rows = await this.rows<{ branch_id: string; event_id: string; t: string; status: string; total_minor: string }>(
+    const rows = await this.rows<{
+      branch_id: string;
+      event_id: string;
+      t: string;
+      status: string;
+      total_minor: string;
+    }>(
       'cannot look up existing events',
       `SELECT branch_id, event_id, toUnixTimestamp64Milli(occurred_at) AS t, toString(status) AS status, total_minor
        FROM ${this.ch.table('sales_events')}
@@ -176,7 +182,14 @@ export class SalesStore {
     }
     const out = new Map<string, HourAggregate>();
     if (keys.length === 0) return out;
-    const rows = await this.rows<{ branch_id: string; hour: number; status: string; channel: string; total: string; n: string }>(
+    const rows = await this.rows<{
+      branch_id: string;
+      hour: number;
+      status: string;
+      channel: string;
+      total: string;
+      n: string;
+    }>(
       'cannot aggregate hours',
       `SELECT branch_id, toUnixTimestamp(toStartOfHour(occurred_at)) AS hour, toString(status) AS status, channel,
               sum(total_minor) AS total, count() AS n
@@ -284,7 +297,9 @@ export class SalesStore {
        FROM ${this.ch.table('branch_watermarks')} GROUP BY branch_id`,
       {},
     );
-    return new Map(rows.map((r) => [r.branch_id, { watermark: Number(r.wm), closedThrough: Number(r.ct) * 1000 }]));
+    return new Map(
+      rows.map((r) => [r.branch_id, { watermark: Number(r.wm), closedThrough: Number(r.ct) * 1000 }]),
+    );
   }
 
   async saveClocks(clocks: Map<string, BranchClock>, version: number): Promise<void> {

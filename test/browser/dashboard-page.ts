@@ -17,7 +17,15 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 }
 
@@ -223,4 +231,3 @@ export async function expectTotalsMatch(page: Page, body: PredictResponse) {
     expect(body.weekly!.reduce((s, w) => s + cents(w.sales), 0)).toBe(cents(t.sales));
   }
 }
-

@@ -40,7 +40,8 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
 
   beforeAll(() => {
     const pf = preflight ?? ensureChromium();
-    if (!pf.ok) throw new Error(`${pf.message}\nSet TILLCAST_SKIP_BROWSER=1 to skip this test (reported as skipped).`);
+    if (!pf.ok)
+      throw new Error(`${pf.message}\nSet TILLCAST_SKIP_BROWSER=1 to skip this test (reported as skipped).`);
     requireBuiltCli();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-demo-'));
     const name = uniqueName('demo');
@@ -70,12 +71,24 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
 
   it('serves a neural forecast for a simulated branch on /predict, and the dashboard draws it', async () => {
     // The simulator publishes 56 days of history, the forecaster trains a first model, refreshes.
-    const branches = await eventually(async () => {
-      const a = await request(base, '/branches');
-      if (a.status !== 200) return undefined;
-      const list = (a.json as { branches: { id: string; latest_forecast: { model_version: string } | null; last_closed_hour: string | null }[] }).branches;
-      return list.find((b) => b.id === 'sim-0001')?.latest_forecast ? list : undefined;
-    }, 300_000, 1000);
+    const branches = await eventually(
+      async () => {
+        const a = await request(base, '/branches');
+        if (a.status !== 200) return undefined;
+        const list = (
+          a.json as {
+            branches: {
+              id: string;
+              latest_forecast: { model_version: string } | null;
+              last_closed_hour: string | null;
+            }[];
+          }
+        ).branches;
+        return list.find((b) => b.id === 'sim-0001')?.latest_forecast ? list : undefined;
+      },
+      300_000,
+      1000,
+    );
     const sim = branches.find((b) => b.id === 'sim-0001')!;
     expect(sim.latest_forecast!.model_version).toMatch(/-full-/);
 

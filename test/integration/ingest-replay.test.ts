@@ -40,11 +40,16 @@ describe('replaying the shared export through Kafka into ClickHouse', () => {
     return events.length;
   }
 
-  function expectEqualToReference(ours: Awaited<ReturnType<Harness['hourly']>>, reference: ReturnType<typeof computeReferenceHourly>) {
+  function expectEqualToReference(
+    ours: Awaited<ReturnType<Harness['hourly']>>,
+    reference: ReturnType<typeof computeReferenceHourly>,
+  ) {
     let hoursCompared = 0;
     const mismatches: string[] = [];
     for (const branch of h.branches.list()) {
-      const mine = ours.get(branch.id) ?? new Map<number, { sales: number; orders: number; closed: number; revision: number }>();
+      const mine =
+        ours.get(branch.id) ??
+        new Map<number, { sales: number; orders: number; closed: number; revision: number }>();
       const ref = reference.get(branch.id) ?? new Map<number, { salesCents: number; orders: number }>();
       const hours = new Set([...mine.keys(), ...ref.keys()]);
       for (const hour of hours) {
@@ -53,7 +58,9 @@ describe('replaying the shared export through Kafka into ClickHouse', () => {
         const got = { sales: a?.sales ?? 0, orders: a?.orders ?? 0 };
         const want = { sales: b?.salesCents ?? 0, orders: b?.orders ?? 0 };
         if (got.sales !== want.sales || got.orders !== want.orders) {
-          mismatches.push(`${branch.id} ${new Date(hour).toISOString()} got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
+          mismatches.push(
+            `${branch.id} ${new Date(hour).toISOString()} got ${JSON.stringify(got)} want ${JSON.stringify(want)}`,
+          );
         }
         hoursCompared++;
       }
@@ -61,7 +68,10 @@ describe('replaying the shared export through Kafka into ClickHouse', () => {
       const firstHour = Math.min(...ref.keys());
       const expectedHours = (EXPORT_CLOSE_AT - firstHour) / HOUR;
       const closed = [...mine.entries()].filter(([hour, v]) => v.closed === 1 && hour < EXPORT_CLOSE_AT);
-      expect({ branch: branch.id, closedHours: closed.length }).toEqual({ branch: branch.id, closedHours: expectedHours });
+      expect({ branch: branch.id, closedHours: closed.length }).toEqual({
+        branch: branch.id,
+        closedHours: expectedHours,
+      });
       expect(closed.every(([, v]) => v.revision >= 1)).toBe(true);
     }
     expect(mismatches.slice(0, 10)).toEqual([]);
@@ -77,7 +87,10 @@ describe('replaying the shared export through Kafka into ClickHouse', () => {
     expect(compared).toBeGreaterThan(10_000);
 
     const rawCount = async () => {
-      const rs = await h.ch.client.query({ query: `SELECT count() AS n FROM ${h.ch.table('sales_events')} FINAL`, format: 'JSONEachRow' });
+      const rs = await h.ch.client.query({
+        query: `SELECT count() AS n FROM ${h.ch.table('sales_events')} FINAL`,
+        format: 'JSONEachRow',
+      });
       return Number((await rs.json<{ n: string }>())[0]?.n);
     };
     expect(await rawCount()).toBe(published);

@@ -86,7 +86,11 @@ beforeAll(async () => {
       );
       return Number(r[0]?.n) === 3 || undefined;
     },
-    { timeoutMs: 600_000, intervalMs: 1000, description: 'a run from 2021-02-01 00:00 for all three branches' },
+    {
+      timeoutMs: 600_000,
+      intervalMs: 1000,
+      description: 'a run from 2021-02-01 00:00 for all three branches',
+    },
   );
   await forecaster.idle();
 });
@@ -104,7 +108,13 @@ describe('the shared export through the whole pipeline', () => {
     );
     expect(current).toHaveLength(1);
     expect(current[0]!.backend).toBe('tensorflow');
-    const runs = await rows<{ branch_id: string; model_version: string; points: number; horizon_end: string; data_through: string }>(
+    const runs = await rows<{
+      branch_id: string;
+      model_version: string;
+      points: number;
+      horizon_end: string;
+      data_through: string;
+    }>(
       `SELECT branch_id, argMax(model_version, generated_at) AS model_version, argMax(points, generated_at) AS points,
               toString(argMax(horizon_end, generated_at)) AS horizon_end, toString(argMax(data_through, generated_at)) AS data_through
        FROM ${app.ctx.ch.table('forecast_runs')} WHERE origin = {o:DateTime('UTC')} GROUP BY branch_id ORDER BY branch_id`,
@@ -127,7 +137,13 @@ describe('the shared export through the whole pipeline', () => {
       { o: ORIGIN / 1000 },
     );
     for (const h of hours) {
-      expect({ ...h, n: Number(h.n), negative: Number(h.negative) }).toEqual({ branch_id: h.branch_id, first: '2021-02-01 00:00:00', last: '2021-02-14 23:00:00', n: 14 * 24, negative: 0 });
+      expect({ ...h, n: Number(h.n), negative: Number(h.negative) }).toEqual({
+        branch_id: h.branch_id,
+        first: '2021-02-01 00:00:00',
+        last: '2021-02-14 23:00:00',
+        n: 14 * 24,
+        negative: 0,
+      });
     }
   });
 
@@ -135,10 +151,17 @@ describe('the shared export through the whole pipeline', () => {
     const a = await predict(`branch_id=${SUSHI}&start=2021-02-01&end=2021-02-14`);
     expect(a.status).toBe(200);
     const body = a.json as Required<PredictResponse>;
-    expect(body.branch).toEqual({ id: SUSHI, name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR' });
+    expect(body.branch).toEqual({
+      id: SUSHI,
+      name: 'Nory Sushi',
+      timezone: 'Europe/Dublin',
+      currency: 'EUR',
+    });
     expect(Date.parse(body.forecast.data_through)).toBe(ORIGIN - HOUR);
     expect(body.hourly).toHaveLength(14 * 24);
-    expect(body.daily.map((d) => d.date)).toEqual(Array.from({ length: 14 }, (_, i) => DateTime.fromISO('2021-02-01').plus({ days: i }).toISODate()));
+    expect(body.daily.map((d) => d.date)).toEqual(
+      Array.from({ length: 14 }, (_, i) => DateTime.fromISO('2021-02-01').plus({ days: i }).toISODate()),
+    );
     expect(body.weekly.map((w) => [w.week_start, w.days])).toEqual([
       ['2021-02-01', 7],
       ['2021-02-08', 7],
@@ -169,7 +192,11 @@ describe('the shared export through the whole pipeline', () => {
       const utc = Date.parse(h.start);
       const want = ref.get(utc);
       expect(h.source).toBe('actual');
-      expect([h.start, h.sales, h.orders]).toEqual([h.start, (want?.salesCents ?? 0) / 100, want?.orders ?? 0]);
+      expect([h.start, h.sales, h.orders]).toEqual([
+        h.start,
+        (want?.salesCents ?? 0) / 100,
+        want?.orders ?? 0,
+      ]);
     }
     expect((a.json as PredictResponse).weekly).toBeUndefined();
   });
@@ -188,7 +215,11 @@ describe('the shared export through the whole pipeline', () => {
     expect(body.daily.find((d) => d.date === '2021-02-01')!.source).toBe('forecast');
     const beyond = body.daily.filter((d) => d.date >= '2021-02-15');
     expect(beyond.map((d) => d.sales)).toEqual([null, null, null, null, null, null]);
-    expect(body.coverage).toEqual({ complete: false, missing: ['2021-02-15', '2021-02-16', '2021-02-17', '2021-02-18', '2021-02-19', '2021-02-20'], missing_hours: 6 * 24 });
+    expect(body.coverage).toEqual({
+      complete: false,
+      missing: ['2021-02-15', '2021-02-16', '2021-02-17', '2021-02-18', '2021-02-19', '2021-02-20'],
+      missing_hours: 6 * 24,
+    });
     expect(body.totals.sales).toBeNull();
   });
 
@@ -200,7 +231,15 @@ describe('the shared export through the whole pipeline', () => {
     expect(JSON.stringify(bad.json)).toContain('start');
     const branches = await request(base, '/branches');
     expectValidBody('/branches', branches);
-    const list = (branches.json as { branches: { id: string; latest_forecast: { data_through: string } | null; last_closed_hour: string | null }[] }).branches;
+    const list = (
+      branches.json as {
+        branches: {
+          id: string;
+          latest_forecast: { data_through: string } | null;
+          last_closed_hour: string | null;
+        }[];
+      }
+    ).branches;
     expect(list.map((b) => b.id).sort()).toEqual(NORY_BRANCHES.map((b) => b.id).sort());
     for (const b of list) expect(b.latest_forecast).not.toBeNull();
   });
