@@ -7,9 +7,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
+COPY patches ./patches
 # Dependency install scripts stay off (tfjs-node's would download libtensorflow);
 # our own script provisions the native TensorFlow library from the tensorflow-cpu wheel.
-RUN npm ci --ignore-scripts && TILLCAST_REQUIRE_NATIVE_TF=1 bash scripts/provision-tensorflow.sh
+RUN npm ci --ignore-scripts && npx patch-package && TILLCAST_REQUIRE_NATIVE_TF=1 bash scripts/provision-tensorflow.sh
 COPY . .
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 

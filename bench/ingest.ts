@@ -22,6 +22,7 @@ import { percentile, startBenchStack, stopBenchStack } from './bench-stack';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BRANCHES = Number(process.env.BENCH_BRANCHES ?? 200);
+const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 2);
 
 async function main() {
   const stack = startBenchStack('ingest', { KAFKA_SALES_PARTITIONS: process.env.BENCH_PARTITIONS ?? '6' });
@@ -38,17 +39,24 @@ async function main() {
   const branches = new BranchDirectory(simulatedBranches(BRANCHES));
   const from = Date.UTC(2024, 0, 1);
 
-  // The load generator runs in a worker thread (its own core), like tills would.
-  const worker = new Worker(path.join(__dirname, 'publish-worker.js'), {
-    workerData: {
-      env: { ...process.env, LOG_LEVEL: config.LOG_LEVEL, KAFKA_BROKERS: config.KAFKA_BROKERS.join(',') },
-      events: EVENTS,
-      branches: BRANCHES,
-      from,
-      topic: topicNames(config).sales,
-    },
-  });
-  const fromWorker = (type: string) =>
+  // The load generators run in worker threads (PUBLISHERS of them, each a producer of its own, as
+  // tills are), each publishing a shard of the branches.
+  const workers = Array.from(
+    { length: PUBLISHERS },
+    (_, shard) =>
+      new Worker(path.join(__dirname, 'publish-worker.js'), {
+        workerData: {
+          env: { ...process.env, LOG_LEVEL: config.LOG_LEVEL, KAFKA_BROKERS: config.KAFKA_BROKERS.join(',') },
+          events: EVENTS,
+          branches: BRANCHES,
+          from,
+          topic: topicNames(config).sales,
+          shard,
+          shards: PUBLISHERS,
+        },
+      }),
+  );
+  const fromWorker = (worker: Worker, type: string) =>
     new Promise<Record<string, number>>((resolve, reject) => {
       const onMessage = (m: { type: string; message?: string } & Record<string, number>) => {
         if (m.type === 'error') reject(new Error(m.message));
@@ -59,9 +67,9 @@ async function main() {
       };
       worker.on('message', onMessage);
     });
-  const ready = await fromWorker('ready');
-  const sales = ready.sales!;
-  const total = ready.messages!;
+  const readies = await Promise.all(workers.map((w) => fromWorker(w, 'ready')));
+  const sales = readies.reduce((n, r) => n + r.sales!, 0);
+  const total = readies.reduce((n, r) => n + r.messages!, 0);
 
   const latencies = new Float64Array(total);
   let committed = 0;
@@ -84,12 +92,14 @@ async function main() {
   });
   await ingest.start();
 
-  const published = fromWorker('published');
-  worker.postMessage('go');
-  const { t0, t1 } = await published;
+  const published = Promise.all(workers.map((w) => fromWorker(w, 'published')));
+  for (const w of workers) w.postMessage('go');
+  const times = await published;
+  const t0 = Math.min(...times.map((t) => t.t0!));
+  const t1 = Math.max(...times.map((t) => t.t1!));
   await done;
-  await worker.terminate();
-  const seconds = (lastCommitAt - t0!) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  const seconds = (lastCommitAt - t0) / 1000;
   latencies.sort();
 
   const rs = await ch.client.query({
@@ -109,7 +119,7 @@ async function main() {
       events_per_s: Math.round(sales / seconds),
       latency_ms_p50: Math.round(percentile(latencies, 50)),
       latency_ms_p99: Math.round(percentile(latencies, 99)),
-      publish_s: (t1! - t0!) / 1000,
+      publish_s: (t1 - t0) / 1000,
     }),
   );
 }

@@ -17,6 +17,9 @@ interface Job {
   branches: number;
   from: number;
   topic: string;
+  /** This worker publishes the branches whose index % shards === shard (each branch stays in order). */
+  shard: number;
+  shards: number;
 }
 
 async function run(job: Job) {
@@ -25,6 +28,12 @@ async function run(job: Job) {
   const codec = defaultCodec();
   const messages: { key: string; value: Buffer }[] = [];
   let sales = 0;
+  let all = 0;
+  const mine = new Set(
+    simulatedBranches(job.branches)
+      .filter((_, i) => i % job.shards === job.shard)
+      .map((b) => b.id),
+  );
   // Hourly heartbeats: enough to close every hour without dwarfing the sales themselves.
   for (const m of simulate({
     branches: simulatedBranches(job.branches),
@@ -33,11 +42,14 @@ async function run(job: Job) {
     seed: 7,
     heartbeatEveryMs: 3_600_000,
   })) {
+    // Every worker walks the same event sequence and stops at the same point: the shards add up to it.
+    if (m.kind === 'sale' && ++all > job.events) break;
+    if (!mine.has(m.value.branch_id)) continue;
     messages.push({
       key: m.value.branch_id,
       value: m.kind === 'sale' ? codec.encode('sale', m.value) : codec.encode('heartbeat', m.value),
     });
-    if (m.kind === 'sale' && ++sales >= job.events) break;
+    if (m.kind === 'sale') sales++;
   }
   const publisher = new Publisher(createKafka(config, logger), logger, {
     maxBatchMessages: Number(process.env.BENCH_PUBLISH_BATCH ?? 50_000),

@@ -32,9 +32,28 @@ export function ianaZone(name: string): IANAZone {
   return z;
 }
 
+/**
+ * Per zone and UTC hour: the offset if it is the same through the whole hour, else null (a
+ * transition inside the hour; rare, computed per call). Asking luxon (Intl) costs microseconds per
+ * call, and ingest asks for every hour row it writes. Bounded: cleared when it grows large.
+ */
+const hourOffsets = new Map<string, Map<number, number | null>>();
+const HOUR_OFFSETS_MAX = 200_000;
+
 /** UTC offset of `zone` at instant `ms`, in minutes (IST = 60). */
 export function utcOffsetMinutes(zone: string, ms: number): number {
-  return ianaZone(zone).offset(ms);
+  let perZone = hourOffsets.get(zone);
+  if (!perZone) hourOffsets.set(zone, (perZone = new Map<number, number | null>()));
+  const hour = Math.floor(ms / HOUR_MS);
+  let cached = perZone.get(hour);
+  if (cached === undefined) {
+    const z = ianaZone(zone);
+    const a = z.offset(hour * HOUR_MS);
+    cached = a === z.offset(hour * HOUR_MS + HOUR_MS - 1) ? a : null;
+    if (perZone.size >= HOUR_OFFSETS_MAX) perZone.clear();
+    perZone.set(hour, cached);
+  }
+  return cached ?? ianaZone(zone).offset(ms);
 }
 
 /**
