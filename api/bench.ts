@@ -11,7 +11,10 @@
  * with autocannon, 50 connections, the same random request paths (so the client
  * work is identical and only the server differs), after a warm-up that requests
  * every distinct query once; load generator and server do not share an event loop. Prints ONE JSON line on stdout:
- *   {"rps": X, "p50_ms": X, "p99_ms": X, "bare_rps": X, "ratio": X}
+ *   {"rps": X, "p50_ms": X, "p99_ms": X, "bare_rps": X, "ratio": X, "bare_body_bytes": N, "bare_tiny_rps": X, "ratio_tiny": X}
+ * The bare route answers a constant body as large as the mean /predict answer on the wire (the
+ * same bytes to write and for the client to read: the ratio is what tillcast's stack costs);
+ * ratio_tiny compares with a tiny `{"ok":true}` body instead.
  * Details go to stderr. Env: BENCH_API_DURATION_S (10), BENCH_API_BARE_DURATION_S
  * (= duration), BENCH_API_CONNECTIONS (50), BENCH_API_BRANCHES (8), BENCH_API_QUERIES (2000).
  */
@@ -87,9 +90,15 @@ async function serve(): Promise<void> {
   await api.start();
   const server = await api.listen(0, '127.0.0.1');
 
+  // The bare app: a tiny body at /tiny, and at every other path a constant body as large as the
+  // mean /predict answer on the wire (set by the parent after the warm-up), so both sides move the
+  // same bytes and the ratio measures what tillcast's stack costs per request.
+  let bareBody = Buffer.from('{"ok":true}');
+  const tinyBody = Buffer.from('{"ok":true}');
   const bare = new Koa();
   bare.use((ctx) => {
-    ctx.body = { ok: true };
+    ctx.type = 'application/json';
+    ctx.body = ctx.path === '/tiny' ? tinyBody : bareBody;
   });
   const bareServer = await new Promise<import('node:http').Server>((resolve) => {
     const s = bare.listen(0, '127.0.0.1', () => resolve(s));
@@ -103,6 +112,12 @@ async function serve(): Promise<void> {
     branches: branches.map((b) => ({ id: b.id })),
   } satisfies Ready);
   process.on('message', (m: unknown) => {
+    const sized = m as { kind?: string; bytes?: number };
+    if (sized.kind === 'bare-bytes' && typeof sized.bytes === 'number') {
+      bareBody = Buffer.from(`{"pad":"${'x'.repeat(Math.max(0, sized.bytes - 10))}"}`);
+      process.send?.({ kind: 'bare-bytes-set' });
+      return;
+    }
     if (m === 'cpu') {
       process.send?.({ kind: 'cpu', usage: process.cpuUsage() });
       return;
@@ -202,14 +217,28 @@ async function main(): Promise<void> {
       `warm-up: each of ${pool.length} distinct queries over ${ready.branches.length} branches once, then 2 s of load`,
     );
     let next = 0;
+    let wireBytes = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < pool.length) {
           const res = await fetch(`${api}${pool[next++] as string}`, { headers: HEADERS });
-          await res.arrayBuffer();
+          const body = await res.arrayBuffer();
+          // content-length is the (maybe gzipped) size on the wire; fetch hands back the decoded body.
+          wireBytes += Number(res.headers.get('content-length') ?? body.byteLength);
         }
       }),
     );
+    const meanBytes = Math.round(wireBytes / pool.length);
+    await new Promise<void>((resolve) => {
+      const onMessage = (m: unknown) => {
+        if ((m as { kind?: string }).kind !== 'bare-bytes-set') return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.send({ kind: 'bare-bytes', bytes: meanBytes });
+    });
+    log(`mean /predict body on the wire: ${meanBytes} bytes (the bare route answers as many)`);
     await drive(api, 2, pool);
     await drive(bareUrl, 1, pool);
 
@@ -221,6 +250,8 @@ async function main(): Promise<void> {
     // Same client work (random paths from the same pool): only the server side differs.
     const b = await drive(bareUrl, BARE_DURATION_S, pool);
     const c2 = await childCpu(child);
+    log(`bare koa, tiny body: ${BARE_DURATION_S} s at ${CONNECTIONS} connections`);
+    const tiny = await drive(bareUrl, BARE_DURATION_S, ['/tiny']);
     log(
       `server CPU per request: api ${((c1 - c0) / r.requests.total).toFixed(1)} µs, bare ${((c2 - c1) / b.requests.total).toFixed(1)} µs; load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
@@ -242,8 +273,19 @@ async function main(): Promise<void> {
     );
     const rps = Math.round(r.requests.average);
     const bareRps = Math.round(b.requests.average);
+    const tinyRps = Math.round(tiny.requests.average);
+    const round3 = (x: number) => Math.round(x * 1000) / 1000;
     process.stdout.write(
-      `${JSON.stringify({ rps, p50_ms: r.latency.p50, p99_ms: r.latency.p99, bare_rps: bareRps, ratio: Math.round((rps / bareRps) * 1000) / 1000 })}\n`,
+      `${JSON.stringify({
+        rps,
+        p50_ms: r.latency.p50,
+        p99_ms: r.latency.p99,
+        bare_rps: bareRps,
+        ratio: round3(rps / bareRps),
+        bare_body_bytes: meanBytes,
+        bare_tiny_rps: tinyRps,
+        ratio_tiny: round3(rps / tinyRps),
+      })}\n`,
     );
     if (r.non2xx > 0 || r.errors > 0) process.exitCode = 1;
   } finally {
