@@ -35,6 +35,21 @@ interface TrainCliOptions {
   register: boolean;
 }
 
+/**
+ * As the forecaster's child (--series-file): exits when the parent is gone. A forecaster that
+ * stops in order stops its child (train-runner.ts); one that is killed cannot, and its child
+ * would otherwise train on for minutes and save a model nobody registers.
+ */
+function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      console.error(`tillcast train: the parent process (pid ${parent}) is gone; stopping`);
+      process.exit(1);
+    }
+  }, 250).unref();
+}
+
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
@@ -76,6 +91,7 @@ export function registerTrainCommand(program: Command): void {
       const holdoutDays = intOption('--holdout-days', opts.holdoutDays, 1, 14);
       const through = dateOption('--through', opts.through);
       const register = opts.register && !opts.seriesFile;
+      if (opts.seriesFile) exitWithParent();
 
       let series: HourlySeries[];
       if (opts.seriesFile) series = readSeriesFile(opts.seriesFile);

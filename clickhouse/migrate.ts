@@ -53,6 +53,34 @@ export interface MigrateResult {
   skipped: string[];
 }
 
+type AppliedMigration = { version: number; name: string; checksum: string };
+
+/** Applied migrations by version, or undefined when `schema_migrations` cannot be read (not there yet). */
+async function appliedMigrations(ch: ClickHouse): Promise<Map<number, AppliedMigration> | undefined> {
+  try {
+    const rs = await ch.client.query({
+      query: `SELECT version, name, checksum FROM ${ch.table('schema_migrations')} FINAL ORDER BY version`,
+      format: 'JSONEachRow',
+    });
+    return new Map((await rs.json<AppliedMigration>()).map((r) => [Number(r.version), r]));
+  } catch {
+    return undefined;
+  }
+}
+
+function checkUnchanged(m: Migration, prior: AppliedMigration): void {
+  if (prior.checksum !== m.checksum) {
+    throw new Error(
+      `migration ${m.name} was changed after it was applied (checksum ${prior.checksum} -> ${m.checksum}); add a new migration instead`,
+    );
+  }
+}
+
+/**
+ * Brings the schema up to date. When every migration is applied already it only reads
+ * `schema_migrations`, so the roles' least-privilege ClickHouse users (clickhouse/server/users.xml),
+ * which may not create anything, start; pending migrations need a user that may (`tillcast init`).
+ */
 export async function migrate(
   ch: ClickHouse,
   logger: Logger,
@@ -60,6 +88,14 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const log = logger.child({ module: 'migrate' });
   const db = ch.database;
+  const current = await appliedMigrations(ch);
+  if (current) {
+    const all = readMigrations(dir, db);
+    if (all.every((m) => current.has(m.version))) {
+      for (const m of all) checkUnchanged(m, current.get(m.version)!);
+      return { applied: [], skipped: all.map((m) => m.name) };
+    }
+  }
   try {
     await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
     await ch.client.command({
@@ -82,11 +118,7 @@ export async function migrate(
   for (const m of readMigrations(dir, db)) {
     const prior = done.get(m.version);
     if (prior) {
-      if (prior.checksum !== m.checksum) {
-        throw new Error(
-          `migration ${m.name} was changed after it was applied (checksum ${prior.checksum} -> ${m.checksum}); add a new migration instead`,
-        );
-      }
+      checkUnchanged(m, prior);
       result.skipped.push(m.name);
       continue;
     }

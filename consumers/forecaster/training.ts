@@ -20,6 +20,7 @@
  *   (its inputs still read the latest hours at every refresh).
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel, withMetrics } from '../../model/artifacts';
 import { forecast } from '../../model/forecast';
@@ -93,8 +94,31 @@ export function newModelVersion(kind: string, now = new Date()): string {
   return `${stamp}-${kind}-${crypto.randomBytes(2).toString('hex')}`;
 }
 
+/** The model folder cannot take the artifacts (permissions, not a folder, disk full): names the folder and the cause. */
+export class ModelSaveError extends Error {
+  constructor(folder: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    super(`cannot save the model in ${folder}: ${code && !msg.startsWith(code) ? `${code}: ` : ''}${msg}`, {
+      cause,
+    });
+    this.name = 'ModelSaveError';
+  }
+}
+
+/** Fails before training, not after, when the models folder cannot even be created or written. */
+function checkModelsDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw new ModelSaveError(path.resolve(dir), err);
+  }
+}
+
 export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
   if (job.series.length === 0) throw new Error('no history to train on');
+  checkModelsDir(job.modelsDir);
   const holdoutDays = job.holdoutDays ?? 7;
   const champion = job.champion ? await loadModel(job.champion) : undefined;
   const origin = holdoutOrigin(
@@ -150,6 +174,10 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
   const saved = withMetrics(model, metrics);
   try {
     await saveModel(saved, artifactPath);
+  } catch (err) {
+    // Disk full or the folder went away meanwhile: no half-written artifact is left behind.
+    fs.rmSync(artifactPath, { recursive: true, force: true });
+    throw new ModelSaveError(path.resolve(job.modelsDir), err);
   } finally {
     model.net.dispose();
   }
