@@ -1,0 +1,195 @@
+/**
+ * The docker compose ClickHouse users (clickhouse/server/users.xml) with the real
+ * roles: `tillcast migrate` as admin, then `tillcast ingest`, `tillcast forecaster`
+ * and `tillcast api` — the real CLI in server mode (CLICKHOUSE_URL) — each against
+ * a ClickHouse whose user has exactly that role's grants and profile. Each does its
+ * whole job (ingest a replay; train, register and promote a first model and write
+ * runs; serve /predict), and each is refused what it has no business doing.
+ *
+ * The "server" is test/clickhouse-http-facade.ts in a process of its own, running
+ * the real engine with a users configuration whose `default` user is the role's
+ * user copied from users.xml (users.xml itself alongside, so its from_env
+ * passwords resolve): the engine authenticates every statement as `default`, as
+ * clickhouse/views.test.ts does for the analyst. One process owns the data
+ * directory at a time, so the roles run one after the other on the same data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { PROJECT_ROOT } from '../../lib/config';
+import { killAllChildren, requireBuiltCli, runCli, spawnCli } from '../child-process';
+import { startFacadeProcess, type FacadeProcess } from '../clickhouse-http-facade';
+import { apiBase, createTopics, faultScenario, waitForCommitted, type FaultScenario } from '../fault-helpers';
+import { destroyAgent, request } from '../api-helpers';
+import { requireSharedExport } from '../shared-data';
+
+jest.setTimeout(180_000);
+
+const USERS_XML = fs.readFileSync(path.join(PROJECT_ROOT, 'clickhouse', 'server', 'users.xml'), 'utf8');
+const PASSWORDS = Object.fromEntries(
+  ['ADMIN', 'INGEST', 'FORECASTER', 'API', 'ANALYST'].map((u) => [
+    `CLICKHOUSE_${u}_PASSWORD`,
+    `pw-${u.toLowerCase()}`,
+  ]),
+);
+const SUSHI = '352h67i328fh';
+const file = requireSharedExport();
+
+let s: FaultScenario;
+let facade: FacadeProcess | undefined;
+let client: ClickHouseClient | undefined;
+let m0 = '';
+
+/** A config.xml whose `default` user is `role` from users.xml (password emptied; grants and profile as written). */
+function configAs(role: 'admin' | 'ingest' | 'forecaster' | 'api'): string {
+  const body = new RegExp(`<${role}>([\\s\\S]*?)</${role}>`).exec(USERS_XML)?.[1];
+  if (!body) throw new Error(`users.xml has no <${role}>`);
+  const asDefault = body.replace(
+    /<password[^>]*\/>|<password[^>]*>[^<]*<\/password>/,
+    '<password></password>',
+  );
+  const dir = path.join(s.dir, `config-${role}`);
+  fs.mkdirSync(path.join(dir, 'users.d'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'users.d', 'tillcast-users.xml'), USERS_XML);
+  fs.writeFileSync(
+    path.join(dir, 'users.xml'),
+    `<clickhouse>
+  <profiles><default/><readonly><readonly>1</readonly></readonly></profiles>
+  <quotas><default/></quotas>
+  <users><default>${asDefault}</default></users>
+</clickhouse>`,
+  );
+  // Absolute users_config: a relative one resolves against the working directory.
+  fs.writeFileSync(
+    path.join(dir, 'config.xml'),
+    `<clickhouse><users_config>${path.join(dir, 'users.xml')}</users_config></clickhouse>`,
+  );
+  return path.join(dir, 'config.xml');
+}
+
+/** ClickHouse as `role` on the scenario's data, and a client of it for the refusals. */
+async function serveAs(role: 'admin' | 'ingest' | 'forecaster' | 'api'): Promise<Record<string, string>> {
+  await facade?.stop();
+  await client?.close();
+  facade = await startFacadeProcess({
+    dataDir: path.join(s.dir, 'server-data'),
+    scratchDir: s.dir,
+    configFile: configAs(role),
+    env: PASSWORDS,
+  });
+  client = createClient({
+    url: facade.url,
+    username: role,
+    password: PASSWORDS[`CLICKHOUSE_${role.toUpperCase()}_PASSWORD`],
+  });
+  return {
+    ...s.env,
+    CLICKHOUSE_URL: facade.url,
+    CLICKHOUSE_USER: role,
+    CLICKHOUSE_PASSWORD: PASSWORDS[`CLICKHOUSE_${role.toUpperCase()}_PASSWORD`]!,
+  };
+}
+
+/** The refusal of a statement the current user may not run (the engine's error text). */
+async function refused(query: string): Promise<string> {
+  try {
+    await client!.command({ query });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'ALLOWED';
+}
+
+const DENIED = /ACCESS_DENIED|Not enough privileges|readonly mode|READONLY/;
+
+beforeAll(async () => {
+  requireBuiltCli();
+  s = faultScenario('leastpriv', { CLICKHOUSE_DATABASE: 'tillcast' }); // users.xml grants name the database
+  await createTopics(s);
+});
+
+afterAll(async () => {
+  await killAllChildren();
+  destroyAgent();
+  await client?.close();
+  await facade?.stop();
+  fs.rmSync(s.dir, { recursive: true, force: true });
+});
+
+describe('each role with its least-privilege ClickHouse user from users.xml', () => {
+  it('admin (the init job) creates the schema', async () => {
+    const env = await serveAs('admin');
+    const r = await runCli(['migrate'], env);
+    expect(r.stdout.join('\n')).toMatch(/^migrations: 3 applied/m);
+  });
+
+  it('ingest: checks the schema, stores a replay; may not read forecasts, write the registry or change the schema', async () => {
+    const env = await serveAs('ingest');
+    const ingest = spawnCli('ingest', ['ingest'], env);
+    await ingest.waitForLog('ingest consuming', {
+      description: 'the ingest to start as `ingest`',
+      timeoutMs: 90_000,
+    });
+    // Five weeks: enough closed history for the forecaster's first model.
+    await runCli(
+      ['replay', file, '--from', '2020-12-21', '--through', '2021-01-24'],
+      { ...env, LOG_LEVEL: 'warn' },
+      120_000,
+    );
+    await waitForCommitted(s, s.config.KAFKA_INGEST_GROUP, s.config.KAFKA_TOPIC_SALES, 120_000);
+    expect(ingest.lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect((await ingest.kill('SIGTERM')).code).toBe(0);
+
+    expect(await refused('SELECT count() FROM tillcast.forecasts')).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.model_promotions (version) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused('DROP TABLE tillcast.sales_events')).toMatch(DENIED);
+    expect(await refused('CREATE TABLE tillcast.x (a UInt8) ENGINE = Memory')).toMatch(DENIED);
+  });
+
+  it('forecaster: trains, registers and promotes its first model and writes runs; may not write sales data or change the schema', async () => {
+    const env = await serveAs('forecaster');
+    const forecaster = spawnCli('forecaster', ['forecaster'], env);
+    await forecaster.waitForLog('model in use', {
+      description: 'the first model, promoted as `forecaster`',
+      timeoutMs: 150_000,
+    });
+    await forecaster.waitForLog('caught up with closed hours', {
+      description: 'runs written',
+      timeoutMs: 60_000,
+      orSeen: true,
+    });
+    m0 = String(forecaster.logs('model in use')[0]!.version);
+    expect(forecaster.logs('training failed; the current model keeps serving')).toEqual([]);
+    expect((await forecaster.kill('SIGTERM', 60_000)).code).toBe(0);
+
+    expect(await refused("INSERT INTO tillcast.sales_events (event_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.sales_hourly (branch_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused('TRUNCATE TABLE tillcast.forecasts')).toMatch(DENIED);
+    expect(await refused('DROP DATABASE tillcast')).toMatch(DENIED);
+  });
+
+  it('api: serves /predict with the promoted model; may not write anything', async () => {
+    const env = await serveAs('api');
+    const api = spawnCli('api', ['api'], env);
+    const base = await apiBase(api);
+    const ready = await request(base, '/ready');
+    expect({
+      status: ready.status,
+      clickhouse: (ready.json as { checks: { clickhouse: boolean } }).checks.clickhouse,
+    }).toEqual({
+      status: 200,
+      clickhouse: true,
+    });
+    const a = await request(
+      base,
+      `/predict?branch_id=${SUSHI}&start=2021-01-25&end=2021-01-31&granularity=daily`,
+    );
+    expect(a.status).toBe(200);
+    expect((a.json as { forecast: { model_version: string } }).forecast.model_version).toBe(m0);
+    expect((await api.kill('SIGTERM')).code).toBe(0);
+
+    expect(await refused("INSERT INTO tillcast.forecast_runs (run_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.model_promotions (version) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused('DROP TABLE tillcast.forecasts')).toMatch(DENIED);
+  });
+});
