@@ -16,7 +16,8 @@
  * same bytes to write and for the client to read: the ratio is what tillcast's stack costs);
  * ratio_tiny compares with a tiny `{"ok":true}` body instead.
  * Details go to stderr. Env: BENCH_API_DURATION_S (10), BENCH_API_BARE_DURATION_S
- * (= duration), BENCH_API_CONNECTIONS (50), BENCH_API_BRANCHES (8), BENCH_API_QUERIES (2000).
+ * (= duration), BENCH_API_CONNECTIONS (50), BENCH_API_BRANCHES (8), BENCH_API_QUERIES (2000),
+ * BENCH_API_RATE_LIMIT (the limiter stays on with an unreachable limit; 0 measures without it).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -70,7 +71,7 @@ async function serve(): Promise<void> {
     CLICKHOUSE_URL: '',
     CLICKHOUSE_DATA_DIR: dataDir,
     CLICKHOUSE_DATABASE: 'bench_api',
-    API_RATE_LIMIT_PER_MIN: '1000000000',
+    API_RATE_LIMIT_PER_MIN: process.env.BENCH_API_RATE_LIMIT ?? '1000000000',
   });
   const logger = createLogger(config.LOG_LEVEL);
   const ch = createClickHouse(config, logger);
