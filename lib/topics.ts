@@ -110,9 +110,10 @@ export async function ensureTopics(
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {
-    // false when another process created some of them in the meantime (kafkajs then skips
-    // waiting for leaders): the check below covers that case.
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    // Leaders are awaited below, not by kafkajs: its own wait gives up with "This server does not
+    // host this topic-partition" when a just-started broker's metadata lags the creation. (A
+    // topic another process created in the meantime makes kafkajs return false: fine.)
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
   }
   await waitForLeaders(
     admin,
