@@ -11,7 +11,6 @@ import { openApiDocument, predictQueryFields } from './schemas';
 import { createApiServer, type ApiServer } from './server';
 import {
   CLOSED_THROUGH,
-  destroyAgent,
   eventually,
   expectValidBody,
   GENERATED_AT,
@@ -21,11 +20,12 @@ import {
   PIZZA,
   rawRequest,
   request,
-  setupScenario,
+  serveScenario,
   SUSHI,
   TACO,
   type HttpAnswer,
   type Scenario,
+  type ServedScenario,
 } from '../test/api-helpers';
 import type { PredictResponse } from './schemas';
 
@@ -51,22 +51,21 @@ async function predict(query: string, at = base): Promise<{ a: HttpAnswer; body:
 const errorOf = (a: HttpAnswer) =>
   (a.json as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
 
+let served: ServedScenario | undefined;
 beforeAll(async () => {
-  sc = await setupScenario({
-    CORS_ORIGINS: `${ORIGIN}, https://other.example.com`,
-    API_RATE_LIMIT_PER_MIN: '0',
-  });
   // No polling during these tests (deterministic); refreshes are explicit or via notify.
-  api = createApiServer(sc, { forecastPollMs: 60_000, actualsTtlMs: 60_000 });
-  await api.start();
-  await api.listen(0, '127.0.0.1');
-  base = api.url();
+  served = await serveScenario(
+    {
+      CORS_ORIGINS: `${ORIGIN}, https://other.example.com`,
+      API_RATE_LIMIT_PER_MIN: '0',
+    },
+    { forecastPollMs: 60_000, actualsTtlMs: 60_000 },
+  );
+  ({ sc, api, base } = served);
 });
 
 afterAll(async () => {
-  await api?.stop();
-  destroyAgent();
-  await sc?.drop();
+  await served?.close();
 });
 
 describe('GET /predict', () => {

@@ -7,38 +7,30 @@
  */
 import fc from 'fast-check';
 import { openApiDocument } from './schemas';
-import { createApiServer, type ApiServer } from './server';
 import {
-  destroyAgent,
   expectValidBody,
   PIZZA,
   rawRequest,
   request,
-  setupScenario,
+  serveScenario,
   SUSHI,
   TACO,
   type HttpAnswer,
-  type Scenario,
+  type ServedScenario,
 } from '../test/api-helpers';
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
-let sc: Scenario;
-let api: ApiServer;
 let base: string;
 
+let served: ServedScenario | undefined;
 beforeAll(async () => {
-  sc = await setupScenario({ API_RATE_LIMIT_PER_MIN: '0' });
-  api = createApiServer(sc, { forecastPollMs: 60_000 });
-  await api.start();
-  await api.listen(0, '127.0.0.1');
-  base = api.url();
+  served = await serveScenario({ API_RATE_LIMIT_PER_MIN: '0' }, { forecastPollMs: 60_000 });
+  ({ base } = served);
 });
 
 afterAll(async () => {
-  await api?.stop();
-  destroyAgent();
-  await sc?.drop();
+  await served?.close();
 });
 
 /** The /predict query parameters, from the OpenAPI document (not a hand-kept list). */

@@ -14,6 +14,7 @@ import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { Fixtures } from '../api/fixtures';
+import { createApiServer, type ApiOptions, type ApiServer } from '../api/server';
 import {
   branchesResponseSchema,
   errorResponseSchema,
@@ -54,6 +55,36 @@ export interface Scenario {
   fx: Fixtures;
   runs: Record<string, string>;
   drop(): Promise<void>;
+}
+
+export interface ServedScenario {
+  sc: Scenario;
+  api: ApiServer;
+  /** Base URL of the listening API (127.0.0.1, a free port). */
+  base: string;
+  /** Stops the API, the shared HTTP agent, and drops the scenario's database. */
+  close(): Promise<void>;
+}
+
+/** A scenario (below) served by a real API on 127.0.0.1:0. */
+export async function serveScenario(
+  env: Record<string, string>,
+  options: Partial<ApiOptions>,
+): Promise<ServedScenario> {
+  const sc = await setupScenario(env);
+  const api = createApiServer(sc, options);
+  await api.start();
+  await api.listen(0, '127.0.0.1');
+  return {
+    sc,
+    api,
+    base: api.url(),
+    close: async () => {
+      await api.stop();
+      destroyAgent();
+      await sc.drop();
+    },
+  };
 }
 
 /** Fresh database: closed actuals HISTORY_FROM..CLOSED_THROUGH and a 14-day run for Sushi, Pizza and NYC; Taco has actuals only. */

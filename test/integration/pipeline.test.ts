@@ -5,9 +5,14 @@
  * in child processes (dist/, built by the test script) and refreshes on every
  * closed hour; at the end every branch has a run from 2021-02-01 00:00 local by
  * the promoted neural model, and /predict serves it, together with the
- * actuals of closed hours, on the contract of the API issue.
+ * actuals of closed hours, on the contract of the API issue; the dashboard in
+ * Chromium draws exactly those answers as a user changes branch and range.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { DateTime } from 'luxon';
+import type { Browser } from 'playwright-core';
+import { PROJECT_ROOT } from '../../lib/config';
 import { createApp, type App, type ForecasterAppRole } from '../../lib/app';
 import type { ApiRole } from '../../api/role';
 import type { PredictResponse } from '../../api/schemas';
@@ -21,6 +26,18 @@ import { uniqueName, waitFor } from '../kafka-broker';
 import { computeReferenceHourly } from '../reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../shared-data';
 import { testConfig } from '../test-config';
+import {
+  chartPoints,
+  describeBrowser,
+  ensureChromium,
+  expectDailyMatch,
+  expectPointsMatch,
+  expectWeeklyMatch,
+  launchChromium,
+  preflight,
+  tableRows,
+  waitRendered,
+} from '../browser/dashboard-page';
 
 jest.setTimeout(900_000);
 
@@ -242,5 +259,47 @@ describe('the shared export through the whole pipeline', () => {
     ).branches;
     expect(list.map((b) => b.id).sort()).toEqual(NORY_BRANCHES.map((b) => b.id).sort());
     for (const b of list) expect(b.latest_forecast).not.toBeNull();
+  });
+});
+
+describeBrowser('the dashboard on the replayed stack (Chromium)', () => {
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test('draws what /predict answers; then another branch and another range', async () => {
+    const pf = preflight ?? ensureChromium();
+    if (!pf.ok) throw new Error(`${pf.message}\nSet TILLCAST_SKIP_BROWSER=1 to skip (reported as skipped).`);
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(30_000);
+    const expectPage = async (branch: string, start: string, end: string) => {
+      await waitRendered(page, branch, start, end, 'hourly');
+      const body = (await predict(`branch_id=${branch}&start=${start}&end=${end}`))
+        .json as Required<PredictResponse>;
+      expectPointsMatch(await chartPoints(page), body.hourly);
+      expectDailyMatch(await tableRows(page, 'daily'), body);
+      expectWeeklyMatch(await tableRows(page, 'weekly'), body);
+      return body;
+    };
+
+    // Sushi across the origin: actual days, then forecast days.
+    await page.goto(`${base}/?branch=${SUSHI}&start=2021-01-28&end=2021-02-03`);
+    const first = await expectPage(SUSHI, '2021-01-28', '2021-02-03');
+    expect(new Set(first.daily.map((d) => d.source))).toEqual(new Set(['actual', 'forecast']));
+
+    // Another branch, same range.
+    await page.getByLabel('Branch', { exact: true }).selectOption('345hngydkgs');
+    await expectPage('345hngydkgs', '2021-01-28', '2021-02-03');
+
+    // Another range: the second forecast week.
+    await page.getByLabel('To', { exact: true }).fill('2021-02-14');
+    await page.getByLabel('From', { exact: true }).fill('2021-02-08');
+    const last = await expectPage('345hngydkgs', '2021-02-08', '2021-02-14');
+    expect(last.daily.every((d) => d.source === 'forecast' && d.sales !== null)).toBe(true);
+    const shot = path.join(PROJECT_ROOT, 'out', 'pipeline-dashboard.png');
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
   });
 });

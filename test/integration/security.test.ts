@@ -14,8 +14,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/config';
-import { createApiServer, type ApiServer } from '../../api/server';
-import { destroyAgent, expectValidBody, request, setupScenario, SUSHI, type Scenario } from '../api-helpers';
+import {
+  expectValidBody,
+  request,
+  serveScenario,
+  SUSHI,
+  type Scenario,
+  type ServedScenario,
+} from '../api-helpers';
 import { scanSource } from '../sql-assembly';
 
 const SCANNED = ['api', 'consumers', 'lib', 'cli', 'clickhouse', 'producers', 'model', 'schemas'];
@@ -104,7 +110,6 @@ describe('no SQL assembled from values (static check of the source)', () => {
 
 describe('injection strings through the API (real API, real engine)', () => {
   let sc: Scenario;
-  let api: ApiServer;
   let base: string;
   const TABLES = [
     'branch_watermarks',
@@ -130,18 +135,17 @@ describe('injection strings through the API (real API, real engine)', () => {
     );
   }
 
+  let served: ServedScenario | undefined;
   beforeAll(async () => {
-    sc = await setupScenario({ API_RATE_LIMIT_PER_MIN: '0' });
-    api = createApiServer(sc, { forecastPollMs: 60_000, actualsTtlMs: 0 });
-    await api.start();
-    await api.listen(0, '127.0.0.1');
-    base = api.url();
+    served = await serveScenario(
+      { API_RATE_LIMIT_PER_MIN: '0' },
+      { forecastPollMs: 60_000, actualsTtlMs: 0 },
+    );
+    ({ sc, base } = served);
   });
 
   afterAll(async () => {
-    await api?.stop();
-    destroyAgent();
-    await sc?.drop();
+    await served?.close();
   });
 
   const VALID = { branch_id: SUSHI.id, start: '2021-02-04', end: '2021-02-10', granularity: 'daily' };
