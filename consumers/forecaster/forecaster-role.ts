@@ -133,6 +133,17 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     for (const r of runs) refreshedOrigin.set(r.branchId, r.origin);
     timer();
     metrics.refreshedBranches.inc(runs.length);
+    if (log.isLevelEnabled('debug'))
+      for (const r of runs)
+        log.debug(
+          {
+            run_id: r.runId,
+            branch_id: r.branchId,
+            origin: new Date(r.origin).toISOString(),
+            model: r.modelVersion,
+          },
+          'run written',
+        );
     opts.onRunsWritten?.(runs.map((r) => r.branchId));
     return runs;
   }
