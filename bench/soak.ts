@@ -20,6 +20,7 @@ import { topicNames } from '../lib/topics';
 import { Publisher } from '../producers/publisher';
 import type { SaleEvent } from '../schemas/events';
 import { startSimulation } from '../cli/simulate-command';
+import { mulberry32 } from '../producers/simulator';
 import { startBenchStack, stopBenchStack } from './bench-stack';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
@@ -28,18 +29,6 @@ const API_RATE = Number(process.env.SOAK_API_RATE ?? 100);
 const BUSIEST_REAL_HOUR = 69;
 const PER_BRANCH_PER_S = (10 * BUSIEST_REAL_HOUR) / 3600;
 const MB = 1024 * 1024;
-
-/** Minimal deterministic PRNG (mulberry32): the soak's traffic is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function main() {
   const stack = startBenchStack('soak', {
@@ -123,7 +112,7 @@ async function main() {
   // (a Voided receipt + its negative reversal), heartbeats every 10 s.
   const publisher = new Publisher(app.ctx.kafka, log);
   await publisher.connect();
-  const random = rng(42);
+  const random = mulberry32(42);
   let live = 0;
   let liveOrders = 0;
   let seq = 0;

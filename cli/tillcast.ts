@@ -14,7 +14,7 @@ import { migrate } from '../clickhouse/migrate';
 import { formatStackStatus, stackStatus } from './stack-status';
 import { createApp, loadBranchDirectory, runUntilSignal } from '../lib/app';
 import { createKafka } from '../lib/kafka-client';
-import { ensureTopics } from '../lib/topics';
+import { ensureTopicsOn } from '../lib/topics';
 import { defaultCodec } from '../schemas/avro-codec';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
@@ -122,14 +122,8 @@ export function buildProgram(): Command {
       } finally {
         await ch.close();
       }
-      const admin = createKafka(cfg, logger).admin();
-      await admin.connect();
-      try {
-        await ensureTopics(admin, cfg);
-        console.log('topics: ready');
-      } finally {
-        await admin.disconnect();
-      }
+      await ensureTopicsOn(createKafka(cfg, logger), cfg);
+      console.log('topics: ready');
     });
 
   for (const [role, text] of [
@@ -175,9 +169,7 @@ export function buildProgram(): Command {
         const cfg = config();
         const logger = createLogger(cfg.LOG_LEVEL);
         const kafka = createKafka(cfg, logger);
-        const admin = kafka.admin();
-        await admin.connect();
-        await ensureTopics(admin, cfg).finally(() => admin.disconnect());
+        await ensureTopicsOn(kafka, cfg);
         const r = await runReplay(file, opts, {
           config: cfg,
           kafka,
@@ -213,9 +205,7 @@ export function buildProgram(): Command {
         const cfg = config({ DEMO_BRANCHES: String(n) });
         const logger = createLogger(cfg.LOG_LEVEL);
         const kafka = createKafka(cfg, logger);
-        const admin = kafka.admin();
-        await admin.connect();
-        await ensureTopics(admin, cfg).finally(() => admin.disconnect());
+        await ensureTopicsOn(kafka, cfg);
         const branches = loadBranchDirectory(cfg)
           .list()
           .filter((b) => b.id.startsWith('sim-'));

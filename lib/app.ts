@@ -22,7 +22,7 @@ import { createClickHouse, type ClickHouse } from './clickhouse';
 import type { Config } from './config';
 import { createKafka } from './kafka-client';
 import { createLogger, type Logger } from './logger';
-import { ensureTopics } from './topics';
+import { ensureTopicsOn } from './topics';
 import { collectProcessMetrics, createMetricsServer } from './metrics-server';
 
 /** The branch directory: BRANCHES_FILE (or the built-in table) plus DEMO_BRANCHES simulated ones. */
@@ -135,13 +135,7 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     failed,
     async start() {
       await migrate(ctx.ch, logger);
-      const admin = ctx.kafka.admin();
-      await admin.connect();
-      try {
-        await ensureTopics(admin, config);
-      } finally {
-        await admin.disconnect();
-      }
+      await ensureTopicsOn(ctx.kafka, config);
       for (const role of roles.values()) {
         await role.start();
         log.info({ role: role.name }, 'role started');

@@ -4,7 +4,7 @@
  * process at start-up: it creates what is missing and waits until every
  * partition has a leader, so a producer can write right after it returns.
  */
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import type { Config } from './config';
 
 export type TopicConfig = Pick<
@@ -120,6 +120,17 @@ export async function ensureTopics(
     specs.map((s) => s.topic),
   );
   return { created: missing.map((s) => s.topic) };
+}
+
+/** `ensureTopics` through a short-lived admin client of `kafka` (what start-up code wants). */
+export async function ensureTopicsOn(kafka: Kafka, config: TopicConfig): Promise<EnsureTopicsResult> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, config);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {

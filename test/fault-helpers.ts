@@ -12,7 +12,7 @@ import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
-import { ensureTopics, isolatedKafkaEnv } from '../lib/topics';
+import { ensureTopicsOn, isolatedKafkaEnv } from '../lib/topics';
 import type { CliProcess } from './child-process';
 import { testBrokerAddress, uniqueName, waitFor } from './kafka-broker';
 
@@ -58,13 +58,7 @@ export function removeScenarioDirs(): void {
 }
 
 export async function createTopics(s: FaultScenario): Promise<void> {
-  const admin = s.kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, s.config);
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopicsOn(s.kafka, s.config);
 }
 
 /** Committed offset per partition of `topic` for `groupId` (-1: nothing committed). */

@@ -23,7 +23,7 @@ import { loadBranchDirectory } from '../../lib/app';
 import { loadConfig, type Config } from '../../lib/config';
 import { createKafka } from '../../lib/kafka-client';
 import { createLogger } from '../../lib/logger';
-import { ensureTopics } from '../../lib/topics';
+import { ensureTopicsOn } from '../../lib/topics';
 import { loadPosExport } from '../../producers/pos-export';
 import { mulberry32 } from '../../producers/simulator';
 import { killAllChildren, requireBuiltCli, spawnCli, sqlRows, type CliProcess } from '../child-process';
@@ -72,13 +72,7 @@ function scenario(name: string, brokers: string): Scenario {
 }
 
 async function createTopics(s: Scenario): Promise<void> {
-  const admin = s.kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, s.config);
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopicsOn(s.kafka, s.config);
 }
 
 /** Starts `tillcast ingest` (debug logs: one line per committed batch) and waits until it consumes. */
