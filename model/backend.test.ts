@@ -3,11 +3,11 @@
  * a model saved with file:// loads back with identical predictions. The fallback is exercised
  * last (it switches this file's tfjs engine to WASM) with an injected native-load failure.
  */
+import './testing/node-realm';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { runInThisContext } from 'node:vm';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import pino from 'pino';
 import {
@@ -19,23 +19,6 @@ import {
   NativeBackendUnavailableError,
   type Tf,
 } from './backend';
-
-// Jest runs this file in its own vm realm but shares only ArrayBuffer and Uint8Array with the
-// main realm, where tfjs-node's binding creates its typed arrays: tfjs's `instanceof
-// Float32Array` checks (e.g. when saving weights) then fail with "Unsupported TypedArray
-// subtype: Float32Array". Use the main realm's typed-array constructors here as well.
-for (const name of [
-  'Float32Array',
-  'Float64Array',
-  'Int8Array',
-  'Int16Array',
-  'Int32Array',
-  'Uint8ClampedArray',
-  'Uint16Array',
-  'Uint32Array',
-]) {
-  (globalThis as Record<string, unknown>)[name] = runInThisContext(name);
-}
 
 /** A pino logger whose JSON lines are kept for assertions. */
 function captureLogger(): { logger: pino.Logger; lines: () => Array<{ level: number; msg: string }> } {

@@ -2,7 +2,7 @@
  * Jest runs each test file in its own vm realm, but tfjs-node's binding creates its typed arrays
  * in the main realm: tfjs's `instanceof Float32Array` checks (e.g. when saving weights) then
  * fail. Importing this module first makes the test realm use the main realm's constructors
- * (the same fix as model/backend.test.ts). Test-only.
+ * Test-only.
  */
 import { runInThisContext } from 'node:vm';
 
