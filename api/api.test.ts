@@ -446,6 +446,10 @@ describe('headers', () => {
     const denied = await get(q, { headers: { Origin: 'https://evil.example.com' } });
     expect(denied.status).toBe(200);
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
+    // Same-origin pages and servers send no Origin: no CORS headers, but caches are told it matters.
+    const plain = await get(q);
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+    expect(String(plain.headers.vary)).toBe('Origin, Accept-Encoding');
     const preflight = await get(q, {
       method: 'OPTIONS',
       headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'GET' },

@@ -14,10 +14,22 @@ export const httpRequestDuration = new Histogram({
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 });
 
+type LookupCache = 'forecast' | 'actuals' | 'response';
+type LookupResult = 'hit' | 'miss' | 'revalidated';
+/** Lookups counted since the last scrape, per `cache:result`; added to the counter when it is collected. */
+const pendingLookups = new Map<string, { cache: LookupCache; result: LookupResult; n: number }>();
+
 export const cacheLookups = new Counter({
   name: 'tillcast_api_cache_lookups_total',
   help: 'Cache lookups by cache (response: assembled /predict bodies; actuals: closed-hour days; forecast: latest run per branch) and result (hit, miss; response also `revalidated`: expired but rebuilt from unchanged inputs without re-assembly)',
   labelNames: ['cache', 'result'] as const,
+  collect() {
+    for (const p of pendingLookups.values()) {
+      if (p.n === 0) continue;
+      this.inc({ cache: p.cache, result: p.result }, p.n);
+      p.n = 0;
+    }
+  },
 });
 
 export const forecastRunsLoaded = new Counter({
@@ -57,17 +69,16 @@ export const rateLimited = new Counter({
   help: 'Requests refused with 429',
 });
 
-type Labelled = { inc(): void };
-const lookupChildren = new Map<string, Labelled>();
-/** cacheLookups.inc for one (cache, result) without hashing a label object per call. */
-export function countLookup(
-  cache: 'forecast' | 'actuals' | 'response',
-  result: 'hit' | 'miss' | 'revalidated',
-): void {
+/**
+ * Counts one cache lookup. Several happen per request, and prom-client hashes
+ * the label set on every inc(), even through a labelled child: a plain number
+ * is bumped here and the counter catches up when it is collected (scrape).
+ */
+export function countLookup(cache: LookupCache, result: LookupResult): void {
   const key = `${cache}:${result}`;
-  let child = lookupChildren.get(key);
-  if (!child) lookupChildren.set(key, (child = cacheLookups.labels(cache, result)));
-  child.inc();
+  const p = pendingLookups.get(key);
+  if (p) p.n += 1;
+  else pendingLookups.set(key, { cache, result, n: 1 });
 }
 
 type Observer = { observe(v: number): void };

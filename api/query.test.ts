@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ValidationError } from '../lib/errors';
-import { fastParsePredictQuery, parsePredictQuery, zodParsePredictQuery } from './query';
+import { fastParsePredictQuery, parsePredictQuery, PredictQueryParser, zodParsePredictQuery } from './query';
 
 type Raw = Record<string, string | string[] | undefined>;
 
@@ -79,5 +79,46 @@ describe('query validation', () => {
       { numRuns: 20_000 },
     );
     expect(fast).toBeGreaterThan(500); // the generator does exercise the fast path
+  });
+});
+
+describe('PredictQueryParser (memo per raw query string)', () => {
+  const qs = 'branch_id=352h67i328fh&start=2021-02-04&end=2021-02-10&granularity=daily';
+  const raw = { branch_id: '352h67i328fh', start: '2021-02-04', end: '2021-02-10', granularity: 'daily' };
+
+  it('parses a query string once and hands back the same frozen result', () => {
+    const parser = new PredictQueryParser();
+    let parses = 0;
+    const first = parser.parse(qs, () => (parses++, raw));
+    const again = parser.parse(qs, () => (parses++, raw));
+    expect(parses).toBe(1);
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first).toMatchObject({
+      branchId: '352h67i328fh',
+      granularityKey: 'daily',
+      endDay: first.startDay + 6,
+    });
+    expect(first.cacheKey).toBe(`352h67i328fh\n${first.startDay}\n${first.endDay}\ndaily`);
+  });
+
+  it('does not keep invalid queries: each one is validated (and rejected) again', () => {
+    const parser = new PredictQueryParser();
+    let parses = 0;
+    const bad = () => (parses++, { ...raw, end: '2021-02-30' });
+    for (let i = 0; i < 2; i++) {
+      expect(() => parser.parse('end=2021-02-30', bad)).toThrow(/end/);
+    }
+    expect(parses).toBe(2);
+    expect(parser.size).toBe(0);
+  });
+
+  it('stays within its bound and skips very long query strings', () => {
+    const parser = new PredictQueryParser(3);
+    for (let i = 0; i < 5; i++) parser.parse(`${qs}&_=${i}`, () => raw);
+    expect(parser.size).toBeLessThanOrEqual(3);
+    const long = new PredictQueryParser();
+    long.parse(`${qs}&_=${'x'.repeat(600)}`, () => raw);
+    expect(long.size).toBe(0);
   });
 });

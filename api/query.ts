@@ -29,6 +29,8 @@ export interface ParsedPredictQuery {
   granularity: ReadonlySet<Granularity>;
   /** Canonical granularity list, e.g. `weekly,daily,hourly` (cache key part). */
   granularityKey: string;
+  /** Response-cache key: branch, days and granularity (the same answer for the same key and state). */
+  cacheKey: string;
 }
 
 type RawQuery = Record<string, string | string[] | undefined>;
@@ -64,15 +66,17 @@ function result(
       .map((s) => s.trim())
       .filter((s): s is Granularity => (GRANULARITIES as readonly string[]).includes(s)),
   );
-  return {
+  const granularityKey = GRANULARITIES.filter((g) => wanted.has(g)).join(',');
+  return Object.freeze({
     branchId,
     start,
     end,
     startDay,
     endDay,
     granularity: wanted,
-    granularityKey: GRANULARITIES.filter((g) => wanted.has(g)).join(','),
-  };
+    granularityKey,
+    cacheKey: `${branchId}\n${startDay}\n${endDay}\n${granularityKey}`,
+  });
 }
 
 /**
@@ -136,4 +140,35 @@ export function zodParsePredictQuery(query: RawQuery): ParsedPredictQuery {
     parseCivilDate(q.end) as number,
     q.granularity,
   );
+}
+
+/** Query strings longer than this are parsed every time (they are not what a dashboard sends). */
+const MEMO_MAX_QUERY_LENGTH = 512;
+
+/**
+ * parsePredictQuery memoised per raw query string: a dashboard repeats the same
+ * few queries, and skipping the query-string parse and validation is a good part
+ * of a cached answer's cost. Only valid queries are kept (errors are thrown
+ * every time); the memo is bounded by `maxEntries` and starts over when full.
+ */
+export class PredictQueryParser {
+  private readonly memo = new Map<string, ParsedPredictQuery>();
+
+  constructor(private readonly maxEntries = 4_096) {}
+
+  /** `querystring` is the raw query (without `?`); `query` parses it (Koa's ctx.query), called on a miss only. */
+  parse(querystring: string, query: () => RawQuery): ParsedPredictQuery {
+    const known = this.memo.get(querystring);
+    if (known) return known;
+    const parsed = parsePredictQuery(query());
+    if (querystring.length <= MEMO_MAX_QUERY_LENGTH) {
+      if (this.memo.size >= this.maxEntries) this.memo.clear();
+      this.memo.set(querystring, parsed);
+    }
+    return parsed;
+  }
+
+  get size(): number {
+    return this.memo.size;
+  }
 }

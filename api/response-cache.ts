@@ -24,14 +24,16 @@ export interface CachedResponse {
   readonly etag: string;
   /** The gzip variant, compressed once on first demand (off the event loop). */
   gzip?: Promise<{ body: Buffer; etag: string }>;
+  /** The gzip variant once compressed (read without awaiting the promise). */
+  gzipDone?: { body: Buffer; etag: string };
 }
 
 /** The entry's gzip variant (its own ETag: a different representation). */
 export function gzipped(entry: CachedResponse): Promise<{ body: Buffer; etag: string }> {
-  entry.gzip ??= gzipAsync(entry.body, { level: 6 }).then((body) => ({
-    body,
-    etag: `${entry.etag.slice(0, -1)}-gz"`,
-  }));
+  entry.gzip ??= gzipAsync(entry.body, { level: 6 }).then((body) => {
+    entry.gzipDone = { body, etag: `${entry.etag.slice(0, -1)}-gz"` };
+    return entry.gzipDone;
+  });
   return entry.gzip;
 }
 
@@ -49,11 +51,21 @@ export function makeEntry(
 
 /** The same body (and gzip variant), valid for a new epoch / until a new time. */
 export function revalidated(entry: CachedResponse, epoch: number, validUntil: number): CachedResponse {
-  return { ...entry, epoch, validUntil };
+  const copy: CachedResponse = { ...entry, epoch, validUntil };
+  if (entry.gzip && !entry.gzipDone) {
+    copy.gzip = entry.gzip.then((gz) => (copy.gzipDone = gz));
+  }
+  return copy;
 }
 
+/**
+ * Bounded map of entries, evicted in insertion order with a second chance
+ * (CLOCK): a hit only sets a flag, where a strict LRU would move the entry on
+ * every hit (a delete and an insert per request); an entry used since it was
+ * (re)inserted goes back to the end once instead of being evicted.
+ */
 export class ResponseCache {
-  private readonly entries = new Map<string, CachedResponse>();
+  private readonly entries = new Map<string, { entry: CachedResponse; used: boolean }>();
   private bytes = 0;
 
   constructor(
@@ -61,8 +73,12 @@ export class ResponseCache {
     private readonly maxBytes: number,
   ) {}
 
+  /** The entry under `key` (marked as used: it survives the next eviction round). */
   get(key: string): CachedResponse | undefined {
-    return this.entries.get(key);
+    const slot = this.entries.get(key);
+    if (slot === undefined) return undefined;
+    slot.used = true;
+    return slot.entry;
   }
 
   set(key: string, entry: CachedResponse): void {
@@ -70,29 +86,29 @@ export class ResponseCache {
     const prev = this.entries.get(key);
     if (prev) {
       this.entries.delete(key);
-      this.bytes -= prev.body.length;
+      this.bytes -= prev.entry.body.length;
     }
-    this.entries.set(key, entry);
+    this.entries.set(key, { entry, used: false });
     this.bytes += entry.body.length;
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.entries.entries().next();
       if (oldest.done) break;
-      this.entries.delete(oldest.value[0]);
-      this.bytes -= oldest.value[1].body.length;
+      const [oldKey, slot] = oldest.value;
+      this.entries.delete(oldKey);
+      if (slot.used && oldKey !== key) {
+        slot.used = false;
+        this.entries.set(oldKey, slot); // second chance
+      } else {
+        this.bytes -= slot.entry.body.length;
+      }
     }
   }
 
-  /** Moves a hit to the most-recent end (cheap; called on hits). */
-  touch(key: string, entry: CachedResponse): void {
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-  }
-
-  /** Bytes held (uncompressed bodies; gzip variants add roughly a tenth). */
   get size(): number {
     return this.entries.size;
   }
 
+  /** Bytes held (uncompressed bodies; gzip variants add roughly a tenth). */
   get totalBytes(): number {
     return this.bytes;
   }

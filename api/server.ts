@@ -162,18 +162,25 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
   });
 
   app.use(requestContext(log, () => accepting));
-  app.use(
-    cors({
-      origin: (ctx) => {
-        const origin = ctx.get('Origin');
-        if (allowAll) return '*';
-        return allowed.has(origin) ? origin : '';
-      },
-      allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag'],
-      maxAge: 600,
-    }),
-  );
+  const corsHeaders = cors({
+    origin: (ctx) => {
+      const origin = ctx.get('Origin');
+      if (allowAll) return '*';
+      return allowed.has(origin) ? origin : '';
+    },
+    allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag'],
+    maxAge: 600,
+  });
+  app.use((ctx, next): Promise<unknown> => {
+    // Without an Origin header (same-origin pages, servers, probes) there is nothing for CORS to
+    // answer; only Vary, so that a cache never hands this answer to a cross-origin request.
+    if (ctx.get('Origin') === '') {
+      ctx.vary('Origin');
+      return next();
+    }
+    return corsHeaders(ctx, next) as Promise<unknown>;
+  });
   app.use(errorMiddleware(log));
   app.use(requestGuard(opts.maxUrlLength));
   app.use(limiter.middleware);

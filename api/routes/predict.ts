@@ -12,7 +12,7 @@ import { withTimeout } from '../http-middleware';
 import type { ForecastCache, LoadedRun } from '../forecast-cache';
 import { countLookup } from '../metrics';
 import { assemblePrediction } from '../predict-service';
-import { parsePredictQuery, type ParsedPredictQuery } from '../query';
+import { PredictQueryParser, type ParsedPredictQuery } from '../query';
 import {
   GZIP_MIN_BYTES,
   gzipped,
@@ -57,6 +57,7 @@ function wantsGzip(ctx: Koa.Context): boolean {
 
 export function predictRoute(deps: PredictDeps): Koa.Middleware {
   const building = new Map<string, Promise<CachedResponse>>();
+  const queries = new PredictQueryParser();
 
   const build = async (
     q: ParsedPredictQuery,
@@ -83,7 +84,7 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
   };
 
   return async (ctx) => {
-    const q = parsePredictQuery(ctx.query);
+    const q = queries.parse(ctx.querystring, () => ctx.query);
     const branch = deps.branches.get(q.branchId);
     if (!branch) throw new UnknownBranchError(q.branchId);
     const run = deps.forecastCache.get(branch.id);
@@ -94,12 +95,11 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
         deps.noForecastRetryAfterS,
       );
     }
-    const key = `${branch.id}\n${q.startDay}\n${q.endDay}\n${q.granularityKey}`;
+    const key = q.cacheKey;
     const epoch = deps.actualsCache.epoch(branch.id);
     let entry = deps.responseCache.get(key);
     if (entry && entry.runId === run.runId && entry.epoch === epoch && entry.validUntil > Date.now()) {
       countLookup('response', 'hit');
-      deps.responseCache.touch(key, entry);
     } else {
       countLookup('response', 'miss');
       const flightKey = `${key}\n${run.runId}\n${epoch}`;
@@ -117,13 +117,14 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     let body = entry.body;
     let etag = entry.etag;
     if (body.length >= GZIP_MIN_BYTES && wantsGzip(ctx)) {
-      const gz = await gzipped(entry);
+      const gz = entry.gzipDone ?? (await gzipped(entry));
       body = gz.body;
       etag = gz.etag;
       ctx.set('Content-Encoding', 'gzip');
     }
     ctx.set('ETag', etag);
-    if (ctx.fresh) {
+    // ctx.fresh copies and compares the response headers: only worth it for a conditional request.
+    if ((ctx.get('If-None-Match') !== '' || ctx.get('If-Modified-Since') !== '') && ctx.fresh) {
       ctx.remove('Content-Encoding');
       ctx.status = 304;
       return;
