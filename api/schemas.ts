@@ -142,13 +142,10 @@ const valueFields = {
 
 export const hourRowSchema = z
   .object({
-    start: z
-      .string()
-      .datetime({ offset: true })
-      .openapi({
-        description: "Hour start, local time with the branch's UTC offset",
-        example: '2021-02-04T12:00:00+00:00',
-      }),
+    start: z.string().datetime({ offset: true }).openapi({
+      description: "Hour start, local time with the branch's UTC offset",
+      example: '2021-02-04T12:00:00+00:00',
+    }),
     ...valueFields,
   })
   .strict()
@@ -221,11 +218,9 @@ export const forecastInfoSchema = z
 export const coverageSchema = z
   .object({
     complete: z.boolean(),
-    missing: z
-      .array(isoDate)
-      .openapi({
-        description: 'Local dates with at least one hour that has neither an actual nor a forecast.',
-      }),
+    missing: z.array(isoDate).openapi({
+      description: 'Local dates with at least one hour that has neither an actual nor a forecast.',
+    }),
     missing_hours: z.number().int(),
   })
   .strict()
