@@ -655,10 +655,28 @@ describe('freshness', () => {
         const b = (await predict(q, at)).body;
         return b.hourly!.find((h) => h.orders === 77);
       });
+      // Once the correction shows, the old value never comes back.
+      for (let i = 0; i < 5; i++) {
+        expect((await predict(q, at)).body.hourly!.some((h) => h.orders === 77)).toBe(true);
+      }
       expect(corrected).toMatchObject({
         start: '2021-02-05T04:00:00-05:00',
         sales: 9999.99,
         source: 'actual',
+      });
+      // An answer expired by the TTL alone is served as it is (same ETag) while it is rebuilt in
+      // the background (the requests come every 50 ms, well inside the 300 ms stale window).
+      const staleCount = async () =>
+        Number(
+          /tillcast_api_cache_lookups_total\{cache="response",result="stale"\} (\d+)/.exec(
+            (await request(at, '/metrics')).text,
+          )?.[1] ?? 0,
+        );
+      const staleBefore = await staleCount();
+      const etagBefore = (await predict(q, at)).a.headers.etag;
+      await eventually(async () => {
+        const r = await predict(q, at);
+        return (await staleCount()) > staleBefore && r.a.headers.etag === etagBefore;
       });
       // Once expired (TTL) with unchanged inputs, an answer is reused rather than re-assembled.
       await eventually(async () => {

@@ -15,13 +15,13 @@ export const httpRequestDuration = new Histogram({
 });
 
 type LookupCache = 'forecast' | 'actuals' | 'response';
-type LookupResult = 'hit' | 'miss' | 'revalidated';
+type LookupResult = 'hit' | 'miss' | 'revalidated' | 'stale';
 /** Lookups counted since the last scrape, per `cache:result`; added to the counter when it is collected. */
 const pendingLookups = new Map<string, { cache: LookupCache; result: LookupResult; n: number }>();
 
 export const cacheLookups = new Counter({
   name: 'tillcast_api_cache_lookups_total',
-  help: 'Cache lookups by cache (response: assembled /predict bodies; actuals: closed-hour days; forecast: latest run per branch) and result (hit, miss; response also `revalidated`: expired but rebuilt from unchanged inputs without re-assembly)',
+  help: 'Cache lookups by cache (response: assembled /predict bodies; actuals: closed-hour days; forecast: latest run per branch) and result (hit, miss; response also `stale`: expired by the actuals TTL, served while rebuilt in the background, and `revalidated`: a rebuild found unchanged inputs and reused the body)',
   labelNames: ['cache', 'result'] as const,
   collect() {
     for (const p of pendingLookups.values()) {

@@ -44,7 +44,7 @@ export interface ApiOptions {
   forecastPollMs: number;
   /** Every N-th forecast poll reads all branches, not only recent run rows. */
   forecastFullRescanEvery: number;
-  /** Recent closed-hour actuals are re-read after this long (API_ACTUALS_TTL_MS). */
+  /** Recent closed-hour actuals are re-read after this long (API_ACTUALS_TTL_MS); also the stale-while-revalidate window of /predict answers. */
   actualsTtlMs: number;
   /** Cached closed days (branch x date). */
   actualsMaxDays: number;
@@ -139,6 +139,8 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     responseCache,
     noForecastRetryAfterS: opts.noForecastRetryAfterS,
     buildTimeoutMs: opts.requestTimeoutMs,
+    staleWhileRevalidateMs: opts.actualsTtlMs,
+    logger: deps.logger,
   });
   const branchList = branchesRoute({ branches, forecastCache, actualsCache });
   for (const prefix of ['/v1', '']) {

@@ -5,6 +5,7 @@
  */
 import type Koa from 'koa';
 import type { BranchDirectory } from '../../lib/branches';
+import type { Logger } from '../../lib/logger';
 import { NotFoundError, UnavailableError } from '../../lib/errors';
 import type { ActualsCache } from '../actuals-cache';
 import { truncate } from '../error-middleware';
@@ -39,6 +40,14 @@ export interface PredictDeps {
   noForecastRetryAfterS: number;
   /** Time limit of assembling a missing answer (ClickHouse read included); then 503 `timeout`. */
   buildTimeoutMs: number;
+  /**
+   * An answer whose recent actuals expired (TTL) less than this long ago is still served while it
+   * is rebuilt in the background (stale-while-revalidate), so TTL expiries keep ClickHouse out of
+   * the request path; 0 = always rebuild before answering. A new run or new closed hours (epoch)
+   * are never served stale.
+   */
+  staleWhileRevalidateMs: number;
+  logger: Logger;
 }
 
 /** Accept-Encoding negotiation, memoised per header value (clients send a handful of distinct ones). */
@@ -58,6 +67,7 @@ function wantsGzip(ctx: Koa.Context): boolean {
 export function predictRoute(deps: PredictDeps): Koa.Middleware {
   const building = new Map<string, Promise<CachedResponse>>();
   const queries = new PredictQueryParser();
+  const log = deps.logger.child({ module: 'predict' });
 
   const build = async (
     q: ParsedPredictQuery,
@@ -83,6 +93,22 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     return makeEntry(run.runId, range.epoch, range.validUntil, range.fingerprint, JSON.stringify(body));
   };
 
+  /** One build per (query, run, epoch) at a time, shared by every request that needs it. */
+  const buildOnce = (
+    q: ParsedPredictQuery,
+    branch: NonNullable<ReturnType<BranchDirectory['get']>>,
+    run: LoadedRun,
+    epoch: number,
+    previous: CachedResponse | undefined,
+  ): { flight: Promise<CachedResponse>; started: boolean } => {
+    const flightKey = `${q.cacheKey}\n${run.runId}\n${epoch}`;
+    const running = building.get(flightKey);
+    if (running) return { flight: running, started: false };
+    const flight = build(q, branch, run, previous).finally(() => building.delete(flightKey));
+    building.set(flightKey, flight);
+    return { flight, started: true };
+  };
+
   return async (ctx) => {
     const q = queries.parse(ctx.querystring, () => ctx.query);
     const branch = deps.branches.get(q.branchId);
@@ -97,18 +123,27 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     }
     const key = q.cacheKey;
     const epoch = deps.actualsCache.epoch(branch.id);
-    let entry = deps.responseCache.get(key);
-    if (entry && entry.runId === run.runId && entry.epoch === epoch && entry.validUntil > Date.now()) {
+    const cached = deps.responseCache.get(key);
+    const now = Date.now();
+    const sameInputs = cached !== undefined && cached.runId === run.runId && cached.epoch === epoch;
+    let entry: CachedResponse;
+    if (sameInputs && cached.validUntil > now) {
       countLookup('response', 'hit');
+      entry = cached;
+    } else if (sameInputs && cached.validUntil + deps.staleWhileRevalidateMs > now) {
+      countLookup('response', 'stale');
+      entry = cached;
+      const { flight, started } = buildOnce(q, branch, run, epoch, cached);
+      if (started) {
+        flight.then(
+          (fresh) => deps.responseCache.set(key, fresh),
+          (err: unknown) =>
+            log.warn({ err, branch: branch.id }, 'background rebuild of a /predict answer failed'),
+        );
+      }
     } else {
       countLookup('response', 'miss');
-      const flightKey = `${key}\n${run.runId}\n${epoch}`;
-      let flight = building.get(flightKey);
-      if (!flight) {
-        flight = build(q, branch, run, entry).finally(() => building.delete(flightKey));
-        building.set(flightKey, flight);
-      }
-      entry = await withTimeout(flight, deps.buildTimeoutMs);
+      entry = await withTimeout(buildOnce(q, branch, run, epoch, cached).flight, deps.buildTimeoutMs);
       deps.responseCache.set(key, entry);
     }
     ctx.status = 200;
