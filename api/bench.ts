@@ -7,17 +7,21 @@
  * embedded ClickHouse data dir, synthetic closed actuals and one 14-day forecast
  * run per branch, the full API stack (rate limiter on with a limit the bench
  * cannot reach, access log off: LOG_LEVEL=warn), plus a bare Koa app answering
- * a small constant JSON body (any path) on another port. The parent drives both
+ * a constant JSON body (any path) on another port. The parent drives both
  * with autocannon, 50 connections, the same random request paths (so the client
  * work is identical and only the server differs), after a warm-up that requests
  * every distinct query once; load generator and server do not share an event loop. Prints ONE JSON line on stdout:
  *   {"rps": X, "p50_ms": X, "p99_ms": X, "bare_rps": X, "ratio": X, "bare_body_bytes": N, "bare_tiny_rps": X, "ratio_tiny": X}
- * The bare route answers a constant body as large as the mean /predict answer on the wire (the
- * same bytes to write and for the client to read: the ratio is what tillcast's stack costs);
- * ratio_tiny compares with a tiny `{"ok":true}` body instead.
+ * The bare route answers a constant body as large as the mean /predict answer on the wire, with
+ * the same response headers (the same bytes to write, and for the client to read and parse: the
+ * ratio is what tillcast's stack costs); ratio_tiny compares with a tiny `{"ok":true}` body and
+ * Koa's default headers instead (the client then also parses less).
+ * The durations are split into BENCH_API_ROUNDS (5) rounds of api, bare and tiny runs in turn,
+ * so that the machine's drift (a shared VM) affects all three alike; p50/p99 are over every api response.
  * Details go to stderr. Env: BENCH_API_DURATION_S (10), BENCH_API_BARE_DURATION_S
  * (= duration), BENCH_API_CONNECTIONS (50), BENCH_API_BRANCHES (8), BENCH_API_QUERIES (2000),
- * BENCH_API_RATE_LIMIT (the limiter stays on with an unreachable limit; 0 measures without it).
+ * BENCH_API_RATE_LIMIT (the limiter stays on with an unreachable limit; 0 measures without it),
+ * BENCH_API_PROFILE_DIR (write a .cpuprofile of the server there).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +39,7 @@ import { createApiServer } from './server';
 
 const DURATION_S = Number(process.env.BENCH_API_DURATION_S ?? 10);
 const BARE_DURATION_S = Number(process.env.BENCH_API_BARE_DURATION_S ?? DURATION_S);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_API_ROUNDS ?? 5));
 const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const BRANCHES = Number(process.env.BENCH_API_BRANCHES ?? 8);
 const QUERIES = Number(process.env.BENCH_API_QUERIES ?? 2000);
@@ -43,6 +48,16 @@ const DAY_MS = 86_400_000;
 /** Scenario clock: hours before this are closed. */
 const CLOSED_THROUGH = Date.UTC(2024, 2, 20, 12);
 const ZONES = ['Europe/Dublin', 'America/New_York', 'Asia/Kolkata', 'Europe/Berlin'];
+
+/** What the bare route answers at every path but /tiny: `bytes` of body and these headers. */
+interface BareShape {
+  kind: 'bare-shape';
+  bytes: number;
+  headers: [string, string][];
+}
+
+/** Headers Node writes itself (or Koa sets from the body): not copied to the bare route. */
+const NODE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type']);
 
 interface Ready {
   kind: 'ready';
@@ -91,15 +106,23 @@ async function serve(): Promise<void> {
   await api.start();
   const server = await api.listen(0, '127.0.0.1');
 
-  // The bare app: a tiny body at /tiny, and at every other path a constant body as large as the
-  // mean /predict answer on the wire (set by the parent after the warm-up), so both sides move the
-  // same bytes and the ratio measures what tillcast's stack costs per request.
+  // The bare app: a tiny body with Koa's default headers at /tiny, and at every other path a
+  // constant answer shaped like /predict's (set by the parent after the warm-up): a body as large as
+  // the mean /predict body on the wire and the same response headers, so both sides move the same
+  // bytes and the client (autocannon parses headers in JavaScript) does the same work per answer;
+  // the ratio then measures what tillcast's stack costs per request.
   let bareBody = Buffer.from('{"ok":true}');
+  let bareHeaders: [string, string][] = [];
   const tinyBody = Buffer.from('{"ok":true}');
   const bare = new Koa();
   bare.use((ctx) => {
     ctx.type = 'application/json';
-    ctx.body = ctx.path === '/tiny' ? tinyBody : bareBody;
+    if (ctx.path === '/tiny') {
+      ctx.body = tinyBody;
+      return;
+    }
+    for (const [name, value] of bareHeaders) ctx.set(name, value);
+    ctx.body = bareBody;
   });
   const bareServer = await new Promise<import('node:http').Server>((resolve) => {
     const s = bare.listen(0, '127.0.0.1', () => resolve(s));
@@ -113,10 +136,11 @@ async function serve(): Promise<void> {
     branches: branches.map((b) => ({ id: b.id })),
   } satisfies Ready);
   process.on('message', (m: unknown) => {
-    const sized = m as { kind?: string; bytes?: number };
-    if (sized.kind === 'bare-bytes' && typeof sized.bytes === 'number') {
-      bareBody = Buffer.from(`{"pad":"${'x'.repeat(Math.max(0, sized.bytes - 10))}"}`);
-      process.send?.({ kind: 'bare-bytes-set' });
+    const shape = m as BareShape;
+    if (shape.kind === 'bare-shape') {
+      bareBody = Buffer.from(`{"pad":"${'x'.repeat(Math.max(0, shape.bytes - 10))}"}`);
+      bareHeaders = shape.headers;
+      process.send?.({ kind: 'bare-shape-set' });
       return;
     }
     if (m === 'cpu') {
@@ -165,17 +189,45 @@ function queryPool(branches: { id: string }[], n: number, seed = 7): string[] {
 const HEADERS: Record<string, string> =
   process.env.BENCH_API_GZIP === '0' ? {} : { 'accept-encoding': 'gzip, deflate, br' };
 
-async function drive(url: string, duration: number, paths: string[]): Promise<autocannon.Result> {
-  return autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration,
-    timeout: 10,
-    headers: HEADERS,
-    requests: [
-      { setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) },
-    ],
+/** One autocannon run; every response time (ms) is appended to `latencies`. */
+async function drive(
+  url: string,
+  duration: number,
+  paths: string[],
+  latencies: number[] = [],
+): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        duration,
+        timeout: 10,
+        headers: HEADERS,
+        requests: [
+          {
+            setupRequest: (req) => ({
+              ...req,
+              path: paths[Math.floor(Math.random() * paths.length)] ?? '/',
+            }),
+          },
+        ],
+      },
+      (err: unknown, result) =>
+        err
+          ? reject(err instanceof Error ? err : new Error('autocannon failed', { cause: err }))
+          : resolve(result),
+    );
+    // Every run records its latencies (the same client work for api and bare runs).
+    instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   });
+}
+
+/** The q-quantile (0..1) of `values` (sorted in place), nearest rank. */
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))] as number;
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -195,8 +247,11 @@ function childCpu(child: ChildProcess): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  const profileDir = process.env.BENCH_API_PROFILE_DIR;
   const child: ChildProcess = fork(__filename, ['--serve'], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // A V8 CPU profile of the server (written when it exits) to find where a request's time goes.
+    execArgv: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
   });
   const killChild = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -219,6 +274,7 @@ async function main(): Promise<void> {
     );
     let next = 0;
     let wireBytes = 0;
+    let apiHeaders: [string, string][] = [];
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < pool.length) {
@@ -226,41 +282,73 @@ async function main(): Promise<void> {
           const body = await res.arrayBuffer();
           // content-length is the (maybe gzipped) size on the wire; fetch hands back the decoded body.
           wireBytes += Number(res.headers.get('content-length') ?? body.byteLength);
+          apiHeaders = [...res.headers].filter(([name]) => !NODE_HEADERS.has(name));
         }
       }),
     );
     const meanBytes = Math.round(wireBytes / pool.length);
     await new Promise<void>((resolve) => {
       const onMessage = (m: unknown) => {
-        if ((m as { kind?: string }).kind !== 'bare-bytes-set') return;
+        if ((m as { kind?: string }).kind !== 'bare-shape-set') return;
         child.off('message', onMessage);
         resolve();
       };
       child.on('message', onMessage);
-      child.send({ kind: 'bare-bytes', bytes: meanBytes });
+      child.send({ kind: 'bare-shape', bytes: meanBytes, headers: apiHeaders } satisfies BareShape);
     });
-    log(`mean /predict body on the wire: ${meanBytes} bytes (the bare route answers as many)`);
+    log(
+      `mean /predict body on the wire: ${meanBytes} bytes; the bare route answers as many, with the same headers: ${apiHeaders.map(([n]) => n).join(', ')}`,
+    );
     await drive(api, 2, pool);
     await drive(bareUrl, 1, pool);
 
-    log(`api: ${DURATION_S} s at ${CONNECTIONS} connections`);
-    const c0 = await childCpu(child);
-    const r = await drive(api, DURATION_S, pool);
-    const c1 = await childCpu(child);
-    log(`bare koa: ${BARE_DURATION_S} s at ${CONNECTIONS} connections`);
-    // Same client work (random paths from the same pool): only the server side differs.
-    const b = await drive(bareUrl, BARE_DURATION_S, pool);
-    const c2 = await childCpu(child);
-    log(`bare koa, tiny body: ${BARE_DURATION_S} s at ${CONNECTIONS} connections`);
-    const tiny = await drive(bareUrl, BARE_DURATION_S, ['/tiny']);
+    // Rounds alternate api, bare and tiny runs so that drift in the machine's speed (a shared VM)
+    // hits all three alike; rps is requests over the summed duration, p50/p99 over every response.
+    const per = DURATION_S / ROUNDS;
+    const barePer = BARE_DURATION_S / ROUNDS;
     log(
-      `server CPU per request: api ${((c1 - c0) / r.requests.total).toFixed(1)} µs, bare ${((c2 - c1) / b.requests.total).toFixed(1)} µs; load average ${os.loadavg()[0]?.toFixed(1)}`,
+      `${ROUNDS} rounds of: api ${per} s, bare koa ${barePer} s, bare koa tiny body ${barePer} s; ${CONNECTIONS} connections`,
     );
+    const runs: Record<'api' | 'bare' | 'tiny', autocannon.Result[]> = { api: [], bare: [], tiny: [] };
+    const apiLatencies: number[] = [];
+    let apiCpu = 0;
+    let apiClientCpu = 0;
+    let bareClientCpu = 0;
+    let bareCpu = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const c0 = await childCpu(child);
+      const p0 = process.cpuUsage();
+      runs.api.push(await drive(api, per, pool, apiLatencies));
+      const c1 = await childCpu(child);
+      const p1 = process.cpuUsage();
+      // Same client work (random paths from the same pool): only the server side differs.
+      runs.bare.push(await drive(bareUrl, barePer, pool));
+      const c2 = await childCpu(child);
+      const p2 = process.cpuUsage();
+      runs.tiny.push(await drive(bareUrl, barePer, ['/tiny']));
+      apiCpu += c1 - c0;
+      apiClientCpu += p1.user + p1.system - p0.user - p0.system;
+      bareClientCpu += p2.user + p2.system - p1.user - p1.system;
+      bareCpu += c2 - c1;
+      const last = (k: keyof typeof runs) => Math.round(runs[k][round]?.requests.average ?? 0);
+      log(
+        `round ${round + 1}: api ${last('api')} req/s (p99 ${runs.api[round]?.latency.p99} ms), bare ${last('bare')}, tiny ${last('tiny')}`,
+      );
+    }
+    const total = (k: keyof typeof runs) => runs[k].reduce((n, x) => n + x.requests.total, 0);
+    const sum = (k: keyof typeof runs, f: (x: autocannon.Result) => number) =>
+      runs[k].reduce((n, x) => n + f(x), 0);
     log(
-      `api: ${r.requests.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}, ` +
-        `${(r.throughput.average / 1e6).toFixed(1)} MB/s, latency p50 ${r.latency.p50} ms p90 ${r.latency.p90} ms p99 ${r.latency.p99} ms max ${r.latency.max} ms`,
+      `server CPU per request: api ${(apiCpu / total('api')).toFixed(1)} µs, bare ${(bareCpu / total('bare')).toFixed(1)} µs; client (autocannon) CPU per request: api ${(apiClientCpu / total('api')).toFixed(1)} µs, bare ${(bareClientCpu / total('bare')).toFixed(1)} µs; load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
-    log(`bare: ${b.requests.total} requests, p50 ${b.latency.p50} ms p99 ${b.latency.p99} ms`);
+    const round1 = (x: number) => Math.round(x * 10) / 10;
+    const latencyP50 = round1(quantile(apiLatencies, 0.5));
+    const latencyP99 = round1(quantile(apiLatencies, 0.99));
+    log(
+      `api: ${total('api')} requests, non-2xx ${sum('api', (x) => x.non2xx)}, errors ${sum('api', (x) => x.errors)}, ` +
+        `timeouts ${sum('api', (x) => x.timeouts)}, latency p50 ${latencyP50} ms p99 ${latencyP99} ms (over all rounds), ` +
+        `max ${Math.max(...runs.api.map((x) => x.latency.max))} ms`,
+    );
     const metrics = await (await fetch(`${api}/metrics`)).text();
     log(
       metrics
@@ -272,15 +360,15 @@ async function main(): Promise<void> {
         )
         .join('\n'),
     );
-    const rps = Math.round(r.requests.average);
-    const bareRps = Math.round(b.requests.average);
-    const tinyRps = Math.round(tiny.requests.average);
+    const rps = Math.round(total('api') / DURATION_S);
+    const bareRps = Math.round(total('bare') / BARE_DURATION_S);
+    const tinyRps = Math.round(total('tiny') / BARE_DURATION_S);
     const round3 = (x: number) => Math.round(x * 1000) / 1000;
     process.stdout.write(
       `${JSON.stringify({
         rps,
-        p50_ms: r.latency.p50,
-        p99_ms: r.latency.p99,
+        p50_ms: latencyP50,
+        p99_ms: latencyP99,
         bare_rps: bareRps,
         ratio: round3(rps / bareRps),
         bare_body_bytes: meanBytes,
@@ -288,7 +376,7 @@ async function main(): Promise<void> {
         ratio_tiny: round3(rps / tinyRps),
       })}\n`,
     );
-    if (r.non2xx > 0 || r.errors > 0) process.exitCode = 1;
+    if (sum('api', (x) => x.non2xx + x.errors) > 0) process.exitCode = 1;
   } finally {
     child.send('stop');
     await new Promise<void>((resolve) => {
