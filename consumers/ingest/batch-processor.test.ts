@@ -126,9 +126,10 @@ function makeDeps(
   clocks: Map<string, BranchClock>,
   out: Collected,
   faults: Faults = {},
+  salesStore: SalesStore = store,
 ): IngestDeps {
   return {
-    store,
+    store: salesStore,
     decode: (buf) => codec.decode(buf),
     rules: {
       branches: directory,
@@ -162,13 +163,13 @@ function makeDeps(
 }
 
 /** A consumer of partition 0 of the world's topic: its in-memory clocks, and what it published. */
-function consumer(w: World, clocks = new Map<string, BranchClock>()) {
+function consumer(w: World, clocks = new Map<string, BranchClock>(), salesStore = store) {
   const out: Collected = { letters: [], closed: [] };
   return {
     out,
     clocks,
     run: (messages: RawMessage[], faults: Faults = {}) =>
-      processBatch(makeDeps(w.directory, clocks, out, faults), w.topic, 0, messages),
+      processBatch(makeDeps(w.directory, clocks, out, faults, salesStore), w.topic, 0, messages),
   };
 }
 
@@ -571,6 +572,32 @@ describe('processBatch against a real ClickHouse database', () => {
     expect(await rejections(w.topic)).toEqual([
       { code: 'not_single_object', branch_id: '', event_id: '', kafka_offset: batch[5]!.offset },
     ]);
+  });
+
+  it('duplicate lookups in chunks of ids find every stored copy (redelivery with 3 ids per query)', async () => {
+    const w = freshBranches();
+    const p = new Partition();
+    const sales = Array.from({ length: 10 }, (_, i) =>
+      sale(i % 2 ? w.b : w.a, `c${i}`, `2021-01-05T10:${String(10 + i).padStart(2, '0')}:00Z`, 100 + i),
+    );
+    const batch = p.append(...sales, heartbeat(w.a, '2021-01-05T11:05:00Z'));
+    const c = consumer(w);
+    await c.run(batch);
+    const before = { a: await hours(w.a), b: await hours(w.b) };
+
+    const chunked = new SalesStore(ch, 3);
+    const found = await chunked.findEvents(
+      [w.a, w.b],
+      sales.map((x) => x.event_id),
+    );
+    expect(found.map((f) => f.event_id).sort()).toEqual(sales.map((x) => x.event_id).sort());
+    expect(found.find((f) => f.event_id === 'c7')).toMatchObject({ branch_id: w.b, total_minor: 107 });
+
+    // A redelivery to a restarted consumer whose store looks ids up 3 at a time changes nothing.
+    const again = consumer(w, await store.loadClocks(), chunked);
+    await again.run(batch);
+    expect({ a: await hours(w.a), b: await hours(w.b) }).toEqual(before);
+    expect(again.out.letters).toEqual([]);
   });
 
   // ---- crash in the middle of a batch: what a restarted consumer makes of the redelivery ----
