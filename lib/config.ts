@@ -76,6 +76,8 @@ export const envSchema = z.object({
   FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(14).default(14),
   FORECAST_RUN_TTL_DAYS: z.coerce.number().int().min(1).default(90),
   TRAIN_SEED: z.coerce.number().int().default(42),
+  /** First wait before a failed training is tried again (doubles per failure, at most 4 h); 0 = wait for the next local day. */
+  TRAIN_RETRY_MS: z.coerce.number().int().min(0).default(600_000),
 
   // --- API ---
   HOST: z.string().default('0.0.0.0'),

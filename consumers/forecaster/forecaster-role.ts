@@ -14,7 +14,10 @@
  *   none exists; when a local day closes, a full retrain if a week of data has
  *   closed since the model's data ends, else a fine-tune; either is promoted
  *   only if it is not worse than the current model on a recent holdout
- *   (training.ts).
+ *   (training.ts). A failed training is tried again at the first hour close
+ *   after TRAIN_RETRY_MS (doubling per failure, at most 4 h); a process that
+ *   starts with a model a week or more behind the data (e.g. it was killed
+ *   mid-training) retrains at once.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
@@ -32,6 +35,8 @@ import { runTrainingChild, type TrainJob, type TrainOutcome } from './train-runn
 
 /** Data age at which the daily training is a full retrain instead of a fine-tune. */
 const RETRAIN_AFTER_MS = 7 * 86_400_000;
+/** Longest wait before a failed training is tried again. */
+const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
 
 export interface ForecasterOptions {
   config: Config;
@@ -71,6 +76,8 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
   let model: ModelRecord | undefined;
   let training: Promise<void> | undefined;
   let lastTrainingDay = '';
+  /** After a failed training: what to try again, and when (wall clock). Cleared by a training that completes. */
+  let retry: { kind: 'full' | 'finetune'; attempt: number; notBefore: number } | undefined;
   let stopped = false;
 
   const consumer: Consumer = kafka.consumer({
@@ -188,6 +195,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
         champion: model,
       });
       await store.registerModel(outcome.record);
+      retry = undefined;
       const { challenger, champion } = outcome.holdout;
       const promote = !model || (challenger !== null && (champion === null || challenger <= champion));
       metrics.trainingsTotal.inc({ kind, outcome: promote ? 'promoted' : 'rejected' });
@@ -213,7 +221,13 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     })()
       .catch((err: unknown) => {
         metrics.trainingsTotal.inc({ kind, outcome: 'failed' });
-        log.error({ err, kind }, 'training failed; the current model keeps serving');
+        const attempt = (retry?.attempt ?? 0) + 1;
+        const delayMs = Math.min(MAX_RETRY_DELAY_MS, config.TRAIN_RETRY_MS * 2 ** (attempt - 1));
+        if (config.TRAIN_RETRY_MS > 0) retry = { kind, attempt, notBefore: Date.now() + delayMs };
+        log.error(
+          { err, kind, retryInS: config.TRAIN_RETRY_MS > 0 ? Math.round(delayMs / 1000) : null },
+          'training failed; the current model keeps serving',
+        );
       })
       .finally(() => {
         training = undefined;
@@ -269,6 +283,9 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
                 break;
               }
             }
+            if (retry && !training && Date.now() >= retry.notBefore) {
+              startTraining(retry.kind, `try ${retry.attempt + 1} after a failed training`);
+            }
           } else {
             startTraining('full', 'no model yet');
           }
@@ -280,8 +297,13 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           await payload.heartbeat();
         },
       });
-      if (engine) await catchUp();
-      else startTraining('full', 'no model yet');
+      if (engine) {
+        await catchUp();
+        // Daily trainings follow day closes; one that a crash interrupted would wait for the next.
+        const newest = Math.max(-Infinity, ...(await store.lastClosedHours()).values());
+        if (model && newest + HOUR_MS - model.train_through >= RETRAIN_AFTER_MS)
+          startTraining('full', 'the model is a week or more behind the closed data');
+      } else startTraining('full', 'no model yet');
       log.info({ model: model?.version ?? null }, 'forecaster consuming');
     },
     async stop() {
