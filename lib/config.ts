@@ -76,7 +76,7 @@ export const envSchema = z.object({
   FORECAST_HORIZON_DAYS: z.coerce.number().int().min(1).max(14).default(14),
   FORECAST_RUN_TTL_DAYS: z.coerce.number().int().min(1).default(90),
   TRAIN_SEED: z.coerce.number().int().default(42),
-  /** First wait before a failed training is tried again (doubles per failure, at most 4 h); 0 = wait for the next local day. */
+  /** First wait before a failed training is tried again (doubles per failure, at most 4 h); also enables the retrain at start of a model a week behind. 0 = trainings only follow day closes. */
   TRAIN_RETRY_MS: z.coerce.number().int().min(0).default(600_000),
 
   // --- API ---

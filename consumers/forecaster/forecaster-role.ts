@@ -17,7 +17,8 @@
  *   (training.ts). A failed training is tried again at the first hour close
  *   after TRAIN_RETRY_MS (doubling per failure, at most 4 h); a process that
  *   starts with a model a week or more behind the data (e.g. it was killed
- *   mid-training) retrains at once.
+ *   mid-training) retrains at once. TRAIN_RETRY_MS=0 turns both off: trainings
+ *   then only follow day closes.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
@@ -301,7 +302,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
         await catchUp();
         // Daily trainings follow day closes; one that a crash interrupted would wait for the next.
         const newest = Math.max(-Infinity, ...(await store.lastClosedHours()).values());
-        if (model && newest + HOUR_MS - model.train_through >= RETRAIN_AFTER_MS)
+        if (config.TRAIN_RETRY_MS > 0 && model && newest + HOUR_MS - model.train_through >= RETRAIN_AFTER_MS)
           startTraining('full', 'the model is a week or more behind the closed data');
       } else startTraining('full', 'no model yet');
       log.info({ model: model?.version ?? null }, 'forecaster consuming');

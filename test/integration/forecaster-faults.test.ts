@@ -145,7 +145,9 @@ const incompleteRuns = () =>
 
 beforeAll(async () => {
   requireBuiltCli();
-  s = faultScenario('fcfaults', { API_FORECAST_POLL_MS: '100' });
+  // Trainings only at day closes (no retry after a failure, no retrain at start): each stage below
+  // knows when one starts. Retries and the start-up retrain are forecaster-role.test.ts's.
+  s = faultScenario('fcfaults', { API_FORECAST_POLL_MS: '100', TRAIN_RETRY_MS: '0' });
   env = s.env;
   await createTopics(s);
   await runCli(['migrate'], env);
