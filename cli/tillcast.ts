@@ -13,6 +13,7 @@ import { createClickHouse } from '../lib/clickhouse';
 import { migrate } from '../clickhouse/migrate';
 import { formatStackStatus, stackStatus } from './stack-status';
 import { createApp, loadBranchDirectory, runUntilSignal } from '../lib/app';
+import { EXIT } from '../lib/exit-codes';
 import { createKafka } from '../lib/kafka-client';
 import { ensureTopicsOn } from '../lib/topics';
 import { defaultCodec } from '../schemas/avro-codec';
@@ -23,8 +24,6 @@ import { registerModelCommands } from './models-command';
 import { registerTrainCommand } from './train-command';
 import { UsageError } from './usage-error';
 import { registerBacktestCommands } from './backtest-command';
-
-export const EXIT = { ok: 0, failure: 1, usage: 2, down: 3, partial: 4 } as const;
 
 function config(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, ...overrides });

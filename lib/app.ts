@@ -21,6 +21,8 @@ import { BranchDirectory } from './branches';
 import { createClickHouse, type ClickHouse } from './clickhouse';
 import type { Config } from './config';
 import { createKafka } from './kafka-client';
+import { isRetriable } from './errors';
+import { EXIT } from './exit-codes';
 import { createLogger, type Logger } from './logger';
 import { ensureTopicsOn } from './topics';
 import { collectProcessMetrics, createMetricsServer } from './metrics-server';
@@ -170,15 +172,29 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
 }
 
 /**
+ * Exit code of a failed start: 3 (a component is down) when the error, or one it wraps (kafkajs
+ * wraps connection errors in a non-retriable "retries exceeded"), is retriable; 1 otherwise.
+ */
+export function startFailureExitCode(err: unknown): number {
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (isRetriable(e)) return EXIT.down;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return EXIT.failure;
+}
+
+/**
  * Runs an app until SIGTERM/SIGINT or until a role fails for good, then stops it in order.
- * A failed start or role sets exit code 1 (the caller exits with process.exitCode).
+ * A failed start sets exit code 3 when a component is down (startFailureExitCode), else 1; a
+ * role failing for good sets 1 (the caller exits with process.exitCode).
  */
 export async function runUntilSignal(app: App, log: Logger): Promise<void> {
   try {
     await app.start();
   } catch (err) {
-    log.fatal({ err }, 'start failed; stopping what started');
-    process.exitCode = 1;
+    process.exitCode = startFailureExitCode(err);
+    log.fatal({ err, exitCode: process.exitCode }, 'start failed; stopping what started');
     await app.stop();
     return;
   }

@@ -15,8 +15,8 @@
  *      down, the consumer keeps retrying (kafkajs backoff, then a consumer
  *      restart), and once it is back every event is stored exactly once and
  *      every hour equals the reference.
- *   b. ingest or api started while ClickHouse is down: they stop with exit 1
- *      and say why (fail fast; docker compose restarts them).
+ *   b. ingest or api started while ClickHouse is down: they stop with exit 3
+ *      (a component is down) and say why (fail fast; docker compose restarts them).
  *   c. api, ClickHouse gone while serving: /health 200, /ready 503, /predict
  *      answers what it holds in memory and 503 `storage_unavailable` (JSON,
  *      Retry-After, no internals) for what it would have to read; back: 200.
@@ -177,15 +177,16 @@ describe('ingest with ClickHouse unavailable (server mode)', () => {
   });
 
   it.each([['ingest'], ['api']])(
-    'tillcast %s started while ClickHouse is down stops with exit 1 and says why',
+    'tillcast %s started while ClickHouse is down stops with exit 3 and says why',
     async (role) => {
       const s = serverScenario(`chdown-start-${role}`, { CLICKHOUSE_URL: 'http://127.0.0.1:9' }); // discard port: nothing listens
       await createTopics(s);
       const child = spawnCli(role, [role], s.env);
       const exit = await child.waitForExit(120_000);
-      expect(exit.code).toBe(1);
+      expect(exit.code).toBe(3);
       const fatal = child.logs('start failed; stopping what started');
       expect(fatal).toHaveLength(1);
+      expect(fatal[0]).toMatchObject({ exitCode: 3 });
       expect(JSON.stringify(fatal[0]!.err)).toMatch(/ECONNREFUSED/);
       if (role === 'ingest') {
         // It never joined the group: nothing was consumed, nothing committed.
