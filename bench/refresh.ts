@@ -26,7 +26,7 @@ import { createForecasterRole } from '../consumers/forecaster/forecaster-role';
 import { ForecastStore } from '../consumers/forecaster/forecast-store';
 import { loadNeuralEngine } from '../consumers/forecaster/neural-engine';
 import { runTrainingJob } from '../consumers/forecaster/training';
-import { emptyAggregate, SalesStore, type HourRow } from '../consumers/ingest/sales-store';
+import { closedHourRow, SalesStore, type HourRow } from '../consumers/ingest/sales-store';
 import { syntheticSeries } from '../model/testing/synthetic';
 import { simulatedBranches } from '../producers/simulator';
 import { defaultCodec } from '../schemas/avro-codec';
@@ -53,17 +53,8 @@ async function main() {
   const sales = new SalesStore(ch);
   let version = 1;
 
-  const hourRow = (b: Branch, hourStart: number, salesEur: number, orders: number): HourRow => ({
-    ...emptyAggregate(),
-    branch_id: b.id,
-    hour_start: hourStart,
-    timezone: b.timezone,
-    sales_minor: Math.round(salesEur * 100),
-    orders,
-    closed: true,
-    revision: 1,
-    version: version++,
-  });
+  const hourRow = (b: Branch, hourStart: number, salesEur: number, orders: number): HourRow =>
+    closedHourRow(b, hourStart, salesEur, orders, version++);
 
   // History: one synthetic restaurant per branch (level varies), written in chunks.
   const t0 = Date.now();

@@ -24,7 +24,7 @@ import { simulatedBranches } from '../../producers/simulator';
 import { defaultCodec } from '../../schemas/avro-codec';
 import { uniqueName, waitFor } from '../../test/kafka-broker';
 import { testConfig } from '../../test/test-config';
-import { emptyAggregate, SalesStore } from '../ingest/sales-store';
+import { closedHourRow, SalesStore } from '../ingest/sales-store';
 import { ForecastStore } from './forecast-store';
 import { createForecasterRole, type ForecasterRole } from './forecaster-role';
 import { loadNeuralEngine } from './neural-engine';
@@ -47,19 +47,8 @@ let version = 1;
 let m0Version = '';
 const admins: Admin[] = [];
 
-function hourRow(b: Branch, hourStart: number, salesEur: number, orders: number) {
-  return {
-    ...emptyAggregate(),
-    branch_id: b.id,
-    hour_start: hourStart,
-    timezone: b.timezone,
-    sales_minor: Math.round(salesEur * 100),
-    orders,
-    closed: true,
-    revision: 1,
-    version: version++,
-  };
-}
+const hourRow = (b: Branch, hourStart: number, salesEur: number, orders: number) =>
+  closedHourRow(b, hourStart, salesEur, orders, version++);
 
 beforeAll(async () => {
   ch = createClickHouse(base, logger);

@@ -88,6 +88,30 @@ export const emptyAggregate = (): HourAggregate => ({
 });
 
 /**
+ * A closed first-revision hour that has only sales (major units) and orders: the
+ * rows of simulated histories (bench:refresh, forecaster tests).
+ */
+export function closedHourRow(
+  branch: { id: string; timezone: string },
+  hourStart: number,
+  salesEur: number,
+  orders: number,
+  version: number,
+): HourRow {
+  return {
+    ...emptyAggregate(),
+    branch_id: branch.id,
+    hour_start: hourStart,
+    timezone: branch.timezone,
+    sales_minor: Math.round(salesEur * 100),
+    orders,
+    closed: true,
+    revision: 1,
+    version,
+  };
+}
+
+/**
  * Event ids per duplicate-lookup query. Query parameters travel in the URL of the
  * HTTP request to a ClickHouse server (http_max_uri_size, 1 MiB by default); 2,000
  * ids of up to 64 characters stay near 150 KB even when percent-encoded, whatever
