@@ -53,6 +53,11 @@ export const envSchema = z.object({
     .string()
     .min(1)
     .default(path.join(PROJECT_ROOT, '.data', 'clickhouse')),
+  /** Cluster name (remote_servers) for the migrations' cluster form (clickhouse/cluster-ddl.ts); unset: single node. */
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .optional(),
 
   // --- Ingest ---
   /** How far behind its watermark a branch's hour closes (late events still count). */
