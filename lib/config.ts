@@ -38,6 +38,10 @@ export const envSchema = z.object({
   KAFKA_SALES_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_INGEST_GROUP: z.string().min(1).default('tillcast-ingest'),
   KAFKA_FORECASTER_GROUP: z.string().min(1).default('tillcast-forecaster'),
+  /** Training decisions (one partition): the forecaster member that owns it is the one that trains. */
+  KAFKA_TOPIC_TRAINING: z.string().min(1).default('tillcast.training.decisions'),
+  /** Consumer group of the trainers: every forecaster process is a member. */
+  KAFKA_TRAINER_GROUP: z.string().min(1).default('tillcast-trainer'),
 
   // --- ClickHouse ---
   /** Empty: the embedded engine (chdb) in this process. Set: a ClickHouse server over HTTP. */
@@ -83,6 +87,8 @@ export const envSchema = z.object({
   TRAIN_SEED: z.coerce.number().int().default(42),
   /** First wait before a failed training is tried again (doubles per failure, at most 4 h); also enables the retrain at start of a model a week behind. 0 = trainings only follow day closes. */
   TRAIN_RETRY_MS: z.coerce.number().int().min(0).default(600_000),
+  /** How often a forecaster looks for a model promoted elsewhere (another member, `tillcast models`). */
+  FORECASTER_MODEL_POLL_MS: z.coerce.number().int().min(100).default(10_000),
 
   // --- API ---
   HOST: z.string().default('0.0.0.0'),

@@ -8,12 +8,14 @@ describe('topics', () => {
       KAFKA_TOPIC_SALES: 's',
       KAFKA_TOPIC_DLQ: 'd',
       KAFKA_TOPIC_HOURS_CLOSED: 'h',
+      KAFKA_TOPIC_TRAINING: 't',
     });
-    expect(topicNames(config)).toEqual({ sales: 's', dlq: 'd', hoursClosed: 'h' });
+    expect(topicNames(config)).toEqual({ sales: 's', dlq: 'd', hoursClosed: 'h', training: 't' });
     expect(topicNames(loadConfig({}))).toEqual({
       sales: 'pos.sales.v1',
       dlq: 'pos.sales.dlq',
       hoursClosed: 'sales.hours.closed',
+      training: 'tillcast.training.decisions',
     });
   });
 
@@ -33,6 +35,17 @@ describe('topics', () => {
     const minIsr = (rf: number) =>
       topicSpecs(loadConfig({}), rf)[0]!.configEntries!.find((e) => e.name === 'min.insync.replicas')!.value;
     expect([1, 2, 3, 5].map(minIsr)).toEqual(['1', '1', '2', '2']);
+  });
+
+  test('the training topic has one partition', () => {
+    const specs = topicSpecs(loadConfig({ KAFKA_SALES_PARTITIONS: '4' }));
+    expect(specs.find((s) => s.topic === 'tillcast.training.decisions')).toMatchObject({
+      numPartitions: 1,
+      replicationFactor: 1,
+    });
+    expect(() => topicSpecs(loadConfig({ KAFKA_TOPIC_TRAINING: 'sales.hours.closed' }))).toThrow(
+      /training topic needs a name of its own/,
+    );
   });
 
   test('three topics need three names', () => {

@@ -9,7 +9,11 @@ import type { Config } from './config';
 
 export type TopicConfig = Pick<
   Config,
-  'KAFKA_TOPIC_SALES' | 'KAFKA_TOPIC_DLQ' | 'KAFKA_TOPIC_HOURS_CLOSED' | 'KAFKA_SALES_PARTITIONS'
+  | 'KAFKA_TOPIC_SALES'
+  | 'KAFKA_TOPIC_DLQ'
+  | 'KAFKA_TOPIC_HOURS_CLOSED'
+  | 'KAFKA_TOPIC_TRAINING'
+  | 'KAFKA_SALES_PARTITIONS'
 >;
 
 export interface TopicNames {
@@ -19,6 +23,8 @@ export interface TopicNames {
   readonly dlq: string;
   /** HourClosed events, keyed by branch id. */
   readonly hoursClosed: string;
+  /** Training decisions of the forecasters, keyed by decision id (consumers/forecaster/training-decision.ts). */
+  readonly training: string;
 }
 
 export function topicNames(config: TopicConfig): TopicNames {
@@ -26,6 +32,7 @@ export function topicNames(config: TopicConfig): TopicNames {
     sales: config.KAFKA_TOPIC_SALES,
     dlq: config.KAFKA_TOPIC_DLQ,
     hoursClosed: config.KAFKA_TOPIC_HOURS_CLOSED,
+    training: config.KAFKA_TOPIC_TRAINING,
   };
 }
 
@@ -40,6 +47,8 @@ export function isolatedKafkaEnv(prefix: string): Record<string, string> {
     KAFKA_TOPIC_HOURS_CLOSED: `${prefix}.hours`,
     KAFKA_INGEST_GROUP: `${prefix}.ingest`,
     KAFKA_FORECASTER_GROUP: `${prefix}.forecaster`,
+    KAFKA_TOPIC_TRAINING: `${prefix}.training`,
+    KAFKA_TRAINER_GROUP: `${prefix}.trainer`,
   };
 }
 
@@ -54,6 +63,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  *   scale out as far as ingest does, each branch's hours still in order.
  * - dlq: one partition (low volume, read by people in arrival order) kept for 30 days, long
  *   enough to notice, fix and replay.
+ * - training: one partition, so one member of the trainer group owns it and is the only one
+ *   that trains; when it dies the partition (and the decision it had not committed) moves on.
  *
  * replicationFactor: 1 for the single local broker (dev, tests, CI). A production cluster
  * passes 3; min.insync.replicas then follows (2 of 3), so an acks=all write survives one
@@ -61,7 +72,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicConfig[] {
   const names = topicNames(config);
-  if (new Set(Object.values(names)).size !== 3) {
+  if ([names.sales, names.dlq, names.hoursClosed].includes(names.training)) {
+    throw new Error(`the training topic needs a name of its own (got ${JSON.stringify(names)})`);
+  }
+  if (new Set([names.sales, names.dlq, names.hoursClosed]).size !== 3) {
     throw new Error(
       `the sales, DLQ and hours-closed topics need three different names (got ${JSON.stringify(names)})`,
     );
@@ -87,6 +101,12 @@ export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicCo
       replicationFactor,
       configEntries: [...common, { name: 'retention.ms', value: String(30 * DAY_MS) }],
     },
+    {
+      topic: names.training,
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: common,
+    },
   ];
 }
 
@@ -96,8 +116,8 @@ export interface EnsureTopicsResult {
 }
 
 /**
- * Creates the missing topics (with `waitForLeaders`) and waits until every partition of all
- * three has a leader. Existing topics are not altered: adding partitions to the sales topic
+ * Creates the missing topics (with `waitForLeaders`) and waits until every partition of every
+ * one has a leader. Existing topics are not altered: adding partitions to the sales topic
  * would move branches to other partitions and break their ordering, so that stays a deliberate,
  * manual step.
  */
