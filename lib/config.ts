@@ -37,6 +37,8 @@ export const envSchema = z.object({
   KAFKA_TOPIC_HOURS_CLOSED: z.string().min(1).default('sales.hours.closed'),
   KAFKA_SALES_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_INGEST_GROUP: z.string().min(1).default('tillcast-ingest'),
+  /** An ingest member silent this long (no heartbeat: it is down or stalled) loses its partitions to the others. The broker bounds it (group.min/max.session.timeout.ms, 6 s to 30 min by default). */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
   KAFKA_FORECASTER_GROUP: z.string().min(1).default('tillcast-forecaster'),
   /** Training decisions (one partition): the forecaster member that owns it is the one that trains. */
   KAFKA_TOPIC_TRAINING: z.string().min(1).default('tillcast.training.decisions'),
