@@ -93,7 +93,7 @@ export function buildProgram(): Command {
       const logger = createLogger(cfg.LOG_LEVEL);
       const ch = createClickHouse(cfg, logger);
       try {
-        const r = await migrate(ch, logger);
+        const r = await migrate(ch, logger, undefined, cfg.CLICKHOUSE_CLUSTER);
         console.log(
           `migrations: ${r.applied.length} applied${r.applied.length ? ` (${r.applied.join(', ')})` : ''}, ${r.skipped.length} already applied`,
         );
@@ -116,7 +116,7 @@ export function buildProgram(): Command {
       const logger = createLogger(cfg.LOG_LEVEL);
       const ch = createClickHouse(cfg, logger);
       try {
-        const r = await migrate(ch, logger);
+        const r = await migrate(ch, logger, undefined, cfg.CLICKHOUSE_CLUSTER);
         console.log(`migrations: ${r.applied.length} applied, ${r.skipped.length} already applied`);
       } finally {
         await ch.close();

@@ -2,6 +2,8 @@
  * Versioned, idempotent migrations: clickhouse/migrations/NNNN_name.sql applied
  * in order, each recorded (with a checksum) in `schema_migrations`. Applied
  * files are immutable: a changed checksum is an error, not a silent re-run.
+ * With a cluster name (CLICKHOUSE_CLUSTER) the same files are applied in their cluster
+ * form (clickhouse/cluster-ddl.ts); without one the statements are the files' own.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +12,7 @@ import type { ClickHouse } from '../lib/clickhouse';
 import { storageError } from '../lib/clickhouse';
 import type { Logger } from '../lib/logger';
 import { PROJECT_ROOT } from '../lib/config';
+import { clusterStatements, createDatabaseStatement } from './cluster-ddl';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'clickhouse', 'migrations');
 
@@ -48,6 +51,26 @@ export function readMigrations(dir: string = MIGRATIONS_DIR, database: string): 
     });
 }
 
+/** The statements a migration runs: its own, or their cluster form when a cluster is named. */
+export function migrationStatements(m: Migration, cluster?: string): string[] {
+  return cluster ? clusterStatements(m.statements, cluster) : m.statements;
+}
+
+/** The migrations table (replicated to every node in cluster mode, see cluster-ddl.ts). */
+export function schemaMigrationsStatement(table: string, cluster?: string): string {
+  const statement = `CREATE TABLE IF NOT EXISTS ${table}
+        (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+        ENGINE = ReplacingMergeTree ORDER BY version`;
+  return cluster ? clusterStatements([statement], cluster).join('') : statement;
+}
+
+export class ClusterMigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterMigrationError';
+  }
+}
+
 export interface MigrateResult {
   applied: string[];
   skipped: string[];
@@ -80,14 +103,21 @@ function checkUnchanged(m: Migration, prior: AppliedMigration): void {
  * Brings the schema up to date. When every migration is applied already it only reads
  * `schema_migrations`, so the roles' least-privilege ClickHouse users (clickhouse/server/users.xml),
  * which may not create anything, start; pending migrations need a user that may (`tillcast init`).
+ * `cluster` (CLICKHOUSE_CLUSTER) applies the cluster form, `ON CLUSTER` on a ClickHouse server.
  */
 export async function migrate(
   ch: ClickHouse,
   logger: Logger,
   dir: string = MIGRATIONS_DIR,
+  cluster?: string,
 ): Promise<MigrateResult> {
   const log = logger.child({ module: 'migrate' });
   const db = ch.database;
+  if (cluster && ch.mode !== 'server') {
+    throw new ClusterMigrationError(
+      `CLICKHOUSE_CLUSTER=${cluster} needs a ClickHouse server cluster (CLICKHOUSE_URL); the embedded engine has no cluster`,
+    );
+  }
   const current = await appliedMigrations(ch);
   if (current) {
     const all = readMigrations(dir, db);
@@ -97,12 +127,8 @@ export async function migrate(
     }
   }
   try {
-    await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-    await ch.client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${ch.table('schema_migrations')}
-        (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-        ENGINE = ReplacingMergeTree ORDER BY version`,
-    });
+    await ch.client.command({ query: createDatabaseStatement(db, cluster) });
+    await ch.client.command({ query: schemaMigrationsStatement(ch.table('schema_migrations'), cluster) });
   } catch (err) {
     throw storageError('cannot create the migrations table', err);
   }
@@ -122,7 +148,7 @@ export async function migrate(
       result.skipped.push(m.name);
       continue;
     }
-    for (const statement of m.statements) {
+    for (const statement of migrationStatements(m, cluster)) {
       try {
         await ch.client.command({ query: statement });
       } catch (err) {

@@ -136,7 +136,7 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     roles,
     failed,
     async start() {
-      await migrate(ctx.ch, logger);
+      await migrate(ctx.ch, logger, undefined, config.CLICKHOUSE_CLUSTER);
       await ensureTopicsOn(ctx.kafka, config);
       for (const role of roles.values()) {
         await role.start();
