@@ -51,7 +51,9 @@ export function registerModelCommands(program: Command): void {
     });
   models
     .command('promote')
-    .description('make VERSION the current model (the forecaster picks it up on its next start or training)')
+    .description(
+      'make VERSION the current model: it outranks every model trained on the data closed so far; every forecaster picks it up within FORECASTER_MODEL_POLL_MS',
+    )
     .argument('<version>', 'a version from `tillcast models list`')
     .addHelpText('after', '\nExample:\n  tillcast models promote 20210201-000000-full-1a2b')
     .action(async (version: string) => {
@@ -59,22 +61,21 @@ export function registerModelCommands(program: Command): void {
         const list = await store.listModels();
         if (!list.some((m) => m.version === version))
           throw new Error(`no model ${version}; see tillcast models list`);
-        await store.promote(version, 'promote', 'manual');
+        await store.promote(version, 'promote', 'manual', { manual: true });
         console.log(`promoted ${version}`);
       });
     });
   models
     .command('rollback')
-    .description('make the previously promoted model current again')
+    .description(
+      'make the previously promoted model current again (an operator decision: it outranks trainers on the data closed so far)',
+    )
     .addHelpText('after', '\nExample:\n  tillcast models rollback')
     .action(async () => {
       await withStore(async (store) => {
-        const history = await store.promotions();
-        const current = history[0]?.version;
-        const previous = history.find((p) => p.version !== current)?.version;
-        if (!previous) throw new Error('nothing to roll back to: fewer than two models were ever promoted');
-        await store.promote(previous, 'rollback', `rollback from ${current}`);
-        console.log(`rolled back from ${current} to ${previous}`);
+        const done = await store.rollback();
+        if (!done) throw new Error('nothing to roll back to: fewer than two models were ever promoted');
+        console.log(`rolled back from ${done.from} to ${done.to}`);
       });
     });
 

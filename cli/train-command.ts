@@ -15,7 +15,7 @@ import { createLogger } from '../lib/logger';
 import { readSeriesFile } from '../consumers/forecaster/train-runner';
 import { runTrainingJob } from '../consumers/forecaster/training';
 import { ForecastStore } from '../consumers/forecaster/forecast-store';
-import type { HourlySeries } from '../model/series';
+import { seriesEnd, type HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
 import { seriesFromClickHouse, seriesFromExport } from './series-source';
 import { choiceOption, dateOption, intOption, UsageError } from './usage-error';
@@ -145,7 +145,11 @@ export function registerTrainCommand(program: Command): void {
         const ch = createClickHouse(config, logger);
         try {
           const store = new ForecastStore(ch);
-          await store.registerModel(outcome.record);
+          // By hand, outside the training topic: its own decision id, the data it was given as watermark.
+          await store.registerModel(outcome.record, {
+            decisionId: 'cli:train',
+            dataWatermark: Math.max(...series.map(seriesEnd)),
+          });
           const { challenger, champion } = outcome.holdout;
           promoted = !current || (challenger !== null && (champion === null || challenger <= champion));
           if (promoted)

@@ -1,43 +1,54 @@
 /**
  * The forecaster role: consumes HourClosed events and keeps every branch's
- * forecast fresh.
+ * forecast fresh. N processes (members) share the work through Kafka.
  *
+ * - Refreshes: the members form one consumer group (KAFKA_FORECASTER_GROUP) on the
+ *   hours-closed topic, keyed by branch, so each branch is refreshed by the member
+ *   that owns its partition. Refreshes without an event (at start, with a new model)
+ *   cover only the member's own branches (partition-ownership.ts).
  * - Coalescing: a batch of events is folded into "latest closed hour per branch";
  *   each branch is refreshed once, from its newest origin, in one batched
  *   inference and one bulk write. A replay that closes thousands of hours per
  *   second therefore costs one refresh per branch per batch, never a queue.
- * - State lives in ClickHouse (closed hours, runs), so Kafka events are only
- *   triggers: at start, and when a model first becomes available, every branch
- *   whose latest closed hour is newer than its latest run is refreshed.
- * - Offsets are committed after the refreshes of the batch are written.
- * - Training runs in a child process (train-runner.ts): the first model when
- *   none exists; when a local day closes, a full retrain if a week of data has
- *   closed since the model's data ends, else a fine-tune; either is promoted
- *   only if it is not worse than the current model on a recent holdout
- *   (training.ts). A failed training is tried again at the first hour close
- *   after TRAIN_RETRY_MS (doubling per failure, at most 4 h); a process that
- *   starts with a model a week or more behind the data (e.g. it was killed
- *   mid-training) retrains at once. TRAIN_RETRY_MS=0 turns both off: trainings
- *   then only follow day closes.
+ * - State lives in ClickHouse (closed hours, runs, the model registry), so Kafka
+ *   events are only triggers. Offsets are committed after the refreshes of the
+ *   batch are written.
+ * - Trainings are decided by any member and carried out by one: a member that sees a
+ *   reason publishes a training decision (training-decision.ts) on the one-partition
+ *   training topic, and the member of the trainer group that owns that partition
+ *   trains (trainer.ts), in a child process (train-runner.ts). Reasons: no model yet;
+ *   a local day closed (a full retrain if a week of data has closed since the model's
+ *   data ends, else a fine-tune); at start, a model a week or more behind the data (a
+ *   crash may have interrupted a training; off with TRAIN_RETRY_MS=0); a week of data
+ *   closed while training. A decision already satisfied by the registry is skipped.
+ *   A new model is promoted only if it is not worse than the current model on a recent
+ *   holdout (training.ts); which promoted model is current is the registry's rank
+ *   (forecast-store.ts), and every member polls it (FORECASTER_MODEL_POLL_MS), so all
+ *   use the same model within one poll period.
  */
-import type { Consumer, Kafka } from 'kafkajs';
+import os from 'node:os';
+import fs from 'node:fs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
 import { localWallClock } from '../../lib/local-time';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
+import { seriesEnd, type HourlySeries } from '../../model/series';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { EngineLoader, ForecastEngine } from './engine';
 import { ForecastStore, newRunId, type ForecastRun, type ModelRecord } from './forecast-store';
 import { HOUR_MS, horizonEnd } from './horizon';
 import * as metrics from './metrics';
+import { PartitionOwnership } from './partition-ownership';
 import { runTrainingChild, type TrainJob, type TrainOutcome } from './train-runner';
+import { createTrainer } from './trainer';
+import { encodeDecision, newDecision, type TrainingDecision, type TrainingKind } from './training-decision';
 
 /** Data age at which the daily training is a full retrain instead of a fine-tune. */
 const RETRAIN_AFTER_MS = 7 * 86_400_000;
-/** Longest wait before a failed training is tried again. */
-const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
+const DAY_MS = 86_400_000;
 
 export interface ForecasterOptions {
   config: Config;
@@ -61,24 +72,35 @@ export interface ForecasterRole {
   /** Refreshes the given branches at the given origins now (also used by benchmarks). */
   refresh(origins: Map<string, number>): Promise<ForecastRun[]>;
   currentModel(): ModelRecord | undefined;
-  /** Resolves when the in-flight training (if any) settles. */
+  /** Resolves when the training this member is carrying out (if any) settles. */
   idle(): Promise<void>;
 }
+
+/** End of the newest closed hour of a set of histories (-Infinity: none). */
+const dataWatermark = (histories: HourlySeries[]) =>
+  Math.max(-Infinity, ...histories.filter((h) => h.sales.length > 0).map(seriesEnd));
 
 export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
   const { config, kafka, ch, codec, branches } = opts;
   const log = opts.logger.child({ module: 'forecaster' });
   const store = new ForecastStore(ch);
-  const abort = new AbortController();
-  const train = opts.train ?? ((job: TrainJob) => runTrainingChild(job, log, { signal: abort.signal }));
+  const topics = topicNames(config);
+  const member = `${os.hostname()}:${process.pid}`;
   const minTrainingHours = opts.minTrainingHours ?? 28 * 24;
   const refreshedOrigin = new Map<string, number>();
   let engine: ForecastEngine | undefined;
   let model: ModelRecord | undefined;
+  /** The decision this member is carrying out as the trainer, until the new model is in use. */
   let training: Promise<void> | undefined;
   let lastTrainingDay = '';
-  /** After a failed training: what to try again, and when (wall clock). Cleared by a training that completes. */
-  let retry: { kind: 'full' | 'finetune'; attempt: number; notBefore: number } | undefined;
+  /** Watermark of the last "no model yet" decision this member published (one per day of data). */
+  let lastNoModelWatermark = -Infinity;
+  /** Data watermark of the last training this member gave up (TRAIN_RETRY_MS=0) or had too little data for. */
+  let givenUpThrough = -Infinity;
+  let ownership: PartitionOwnership | undefined;
+  let adopting: Promise<void> = Promise.resolve();
+  let unloadable = '';
+  let poll: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const consumer: Consumer = kafka.consumer({
@@ -87,6 +109,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     maxWaitTimeInMs: 200,
     sessionTimeout: 30_000,
   });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
 
   async function useModel(record: ModelRecord): Promise<void> {
     const next = await opts.loadEngine(record);
@@ -106,7 +129,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
         if (typeof v === 'number') metrics.modelWape.set({ target, grain }, v);
       }
     }
-    log.info({ version: record.version, backend: record.backend }, 'model in use');
+    log.info({ version: record.version, backend: record.backend, member }, 'model in use');
   }
 
   async function refresh(origins: Map<string, number>): Promise<ForecastRun[]> {
@@ -156,11 +179,15 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     return runs;
   }
 
-  /** Refreshes every branch whose latest closed hour is newer than its latest run (all of them with a new model). */
+  /**
+   * Refreshes every branch of this member's partitions whose latest closed hour is newer than its
+   * latest run (all of them with a new model). Another member's branches are its business.
+   */
   async function catchUp(newModel = false): Promise<void> {
     const [closed, latest] = await Promise.all([store.lastClosedHours(), store.latestOrigins()]);
     const due = new Map<string, number>();
     for (const [branchId, hour] of closed) {
+      if (ownership && !ownership.owns(branchId)) continue;
       const origin = hour + HOUR_MS;
       const have = Math.max(latest.get(branchId) ?? -Infinity, refreshedOrigin.get(branchId) ?? -Infinity);
       if (newModel || origin > have) due.set(branchId, origin);
@@ -171,73 +198,155 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
     }
   }
 
-  const allHistories = () => store.closedHistories(branches);
+  /** Switches to the registry's current model if it is not the one in use (serialised). */
+  function adoptCurrentModel(): Promise<void> {
+    adopting = adopting
+      .then(async () => {
+        if (stopped) return;
+        const current = await store.currentModel();
+        if (!current || current.version === model?.version) return;
+        try {
+          await useModel(current);
+        } catch (err) {
+          // E.g. MODELS_DIR is not shared with the member that trained it: tried again at every poll.
+          if (unloadable !== current.version)
+            log.error(
+              { err, version: current.version },
+              'cannot load the current model; keeping the one in use',
+            );
+          unloadable = current.version;
+          return;
+        }
+        refreshedOrigin.clear(); // the new model should serve every branch at once
+        await catchUp(true);
+      })
+      .catch((err: unknown) => log.error({ err }, 'cannot check the registry for a new model'));
+    return adopting;
+  }
 
-  function startTraining(kind: 'full' | 'finetune', why: string): void {
-    if (training || stopped) return;
-    let again: string | undefined;
-    training = (async () => {
-      const histories = await allHistories();
+  async function publish(kind: TrainingKind, watermark: number, reason: string): Promise<void> {
+    const d = newDecision(kind, watermark, reason, member);
+    await producer.send({ topic: topics.training, messages: [encodeDecision(d)] });
+    log.info({ decision: d.id, kind, reason, member }, 'training decision published');
+  }
+
+  const newestClosedEnd = async () =>
+    Math.max(-Infinity, ...(await store.lastClosedHours()).values()) + HOUR_MS;
+
+  /**
+   * Carries out a training decision as the trainer (the owner of the training partition). The
+   * registry is the judge of what is done: a decision satisfied by a registered model is skipped,
+   * before training and again before registering (a stale owner may have raced this one).
+   */
+  async function carryOut(decision: TrainingDecision, signal: AbortSignal): Promise<void> {
+    if (decision.watermark <= givenUpThrough) {
+      log.info({ decision: decision.id }, 'training decision skipped: its data was tried already');
+      return;
+    }
+    const done = await store.modelSatisfying(decision);
+    if (done) {
+      log.info({ decision: decision.id, model: done }, 'training decision already satisfied');
+      return;
+    }
+    const work = (async () => {
+      const current = await store.currentModel();
+      const histories = await store.closedHistories(branches);
+      const watermark = dataWatermark(histories);
       const longest = Math.max(0, ...histories.map((h) => h.sales.length));
+      // The registry's current model decides: a fine-tune needs one, and one a week behind gets a full retrain.
+      const kind: TrainingKind =
+        !current || watermark - current.train_through >= RETRAIN_AFTER_MS ? 'full' : decision.kind;
       if (kind === 'full' && longest < minTrainingHours) {
         log.info(
-          { longest, needed: minTrainingHours },
+          { longest, needed: minTrainingHours, decision: decision.id },
           'not enough closed history to train a first model yet',
         );
+        givenUpThrough = Math.max(givenUpThrough, watermark);
         return;
       }
-      log.info({ kind, why, branches: histories.length }, 'training started');
-      const outcome = await train({
-        kind,
-        histories,
-        modelsDir: config.MODELS_DIR,
-        seed: config.TRAIN_SEED,
-        parent: kind === 'finetune' ? model : undefined,
-        champion: model,
-      });
-      await store.registerModel(outcome.record);
-      retry = undefined;
+      log.info(
+        {
+          kind,
+          why: decision.reason,
+          decision: decision.id,
+          branches: histories.length,
+          dataThrough: new Date(watermark).toISOString(),
+          member,
+        },
+        'training started',
+      );
+      let outcome: TrainOutcome;
+      try {
+        const job: TrainJob = {
+          kind,
+          histories,
+          modelsDir: config.MODELS_DIR,
+          seed: config.TRAIN_SEED,
+          parent: kind === 'finetune' ? current : undefined,
+          champion: current,
+        };
+        outcome = await (opts.train ? opts.train(job) : runTrainingChild(job, log, { signal }));
+      } catch (err) {
+        metrics.trainingsTotal.inc({ kind, outcome: 'failed' });
+        if (config.TRAIN_RETRY_MS === 0) givenUpThrough = Math.max(givenUpThrough, watermark);
+        throw err;
+      }
+      const raced = await store.modelSatisfying(decision);
+      if (raced) {
+        log.warn(
+          { decision: decision.id, model: raced, discarded: outcome.record.version },
+          'another trainer satisfied the decision meanwhile; this model is discarded',
+        );
+        fs.rmSync(outcome.record.artifact_path, { recursive: true, force: true });
+        return;
+      }
+      await store.registerModel(outcome.record, { decisionId: decision.id, dataWatermark: watermark });
+      log.info({ version: outcome.record.version, decision: decision.id, kind, member }, 'model registered');
       const { challenger, champion } = outcome.holdout;
-      const promote = !model || (challenger !== null && (champion === null || challenger <= champion));
+      const promote = !current || (challenger !== null && (champion === null || challenger <= champion));
       metrics.trainingsTotal.inc({ kind, outcome: promote ? 'promoted' : 'rejected' });
       if (promote) {
         await store.promote(
           outcome.record.version,
-          model ? 'promote' : 'initial',
+          current ? 'promote' : 'initial',
           `${kind}: holdout ${challenger?.toFixed(4) ?? 'not scored'} vs champion ${champion?.toFixed(4) ?? 'none'}`,
         );
-        await useModel(outcome.record);
-        refreshedOrigin.clear(); // the new model should serve every branch at once
-        await catchUp(true);
+        await adoptCurrentModel();
         // Hours kept closing while it trained (a replay closes months in minutes): retrain on them.
-        const newest = Math.max(...(await store.lastClosedHours()).values());
-        if (newest + HOUR_MS - outcome.record.train_through >= RETRAIN_AFTER_MS)
-          again = 'a week of data closed while training';
+        const newest = await newestClosedEnd();
+        if (newest - outcome.record.train_through >= RETRAIN_AFTER_MS)
+          await publish('full', newest, 'a week of data closed while training');
       } else {
         log.info(
           { version: outcome.record.version, challenger, champion },
           'challenger not promoted: worse on the holdout',
         );
       }
-    })()
-      .catch((err: unknown) => {
-        metrics.trainingsTotal.inc({ kind, outcome: 'failed' });
-        const attempt = (retry?.attempt ?? 0) + 1;
-        const delayMs = Math.min(MAX_RETRY_DELAY_MS, config.TRAIN_RETRY_MS * 2 ** (attempt - 1));
-        if (config.TRAIN_RETRY_MS > 0) retry = { kind, attempt, notBefore: Date.now() + delayMs };
-        log.error(
-          { err, kind, retryInS: config.TRAIN_RETRY_MS > 0 ? Math.round(delayMs / 1000) : null },
-          'training failed; the current model keeps serving',
-        );
-      })
-      .finally(() => {
-        training = undefined;
-        if (again && !stopped) startTraining('full', again);
-      });
+    })();
+    training = work;
+    try {
+      await work;
+    } finally {
+      training = undefined;
+    }
   }
+
+  const trainer = createTrainer({ config, kafka, logger: opts.logger, carryOut });
 
   return {
     async start() {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics: [topics.hoursClosed] });
+        ownership = new PartitionOwnership(
+          topics.hoursClosed,
+          meta[0]?.partitions.length ?? config.KAFKA_SALES_PARTITIONS,
+        );
+      } finally {
+        await admin.disconnect();
+      }
+      await producer.connect();
       const current = await store.currentModel();
       if (current) {
         try {
@@ -246,8 +355,12 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           log.error({ err, version: current.version }, 'cannot load the current model; training a new one');
         }
       }
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        ownership?.assign(e.payload.memberAssignment[topics.hoursClosed] ?? []);
+        log.info({ partitions: ownership?.partitions, member }, 'hours-closed partitions assigned');
+      });
       await consumer.connect();
-      await consumer.subscribe({ topics: [topicNames(config).hoursClosed], fromBeginning: true });
+      await consumer.subscribe({ topics: [topics.hoursClosed], fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -272,23 +385,26 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           metrics.coalescedEvents.inc(Math.max(0, seen - latest.size));
           if (engine) {
             await refresh(latest);
-            // A local day closed for some branch: once per day, in the background, a full retrain
-            // when a week of data has closed since the model's data ends, else a fine-tune.
+            // A local day closed for some branch: once per day, a training decision — a full
+            // retrain when a week of data has closed since the model's data ends, else a fine-tune.
+            // Every member whose branches saw the midnight publishes the same decision id.
             for (const [branchId, origin] of latest) {
               const zone = branches.get(branchId)?.timezone ?? 'UTC';
               const local = localWallClock(zone, origin);
-              if (local.text.endsWith('00:00:00') && local.date > lastTrainingDay && !training) {
+              if (local.text.endsWith('00:00:00') && local.date > lastTrainingDay) {
                 lastTrainingDay = local.date;
                 const stale = model !== undefined && origin - model.train_through >= RETRAIN_AFTER_MS;
-                startTraining(stale ? 'full' : 'finetune', `local day before ${local.date} closed`);
+                await publish(stale ? 'full' : 'finetune', origin, `local day before ${local.date} closed`);
                 break;
               }
             }
-            if (retry && !training && Date.now() >= retry.notBefore) {
-              startTraining(retry.kind, `try ${retry.attempt + 1} after a failed training`);
+          } else if (latest.size > 0) {
+            // No model yet: ask for one, at most once per day of new data from this member.
+            const newest = Math.max(...latest.values());
+            if (newest >= lastNoModelWatermark + DAY_MS) {
+              lastNoModelWatermark = newest;
+              await publish('full', newest, 'no model yet');
             }
-          } else {
-            startTraining('full', 'no model yet');
           }
           const last = batch.lastOffset();
           await consumer.commitOffsets([
@@ -298,28 +414,39 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
           await payload.heartbeat();
         },
       });
+      await trainer.start();
+      const newest = await newestClosedEnd();
       if (engine) {
         await catchUp();
         // Daily trainings follow day closes; one that a crash interrupted would wait for the next.
-        const newest = Math.max(-Infinity, ...(await store.lastClosedHours()).values());
-        if (config.TRAIN_RETRY_MS > 0 && model && newest + HOUR_MS - model.train_through >= RETRAIN_AFTER_MS)
-          startTraining('full', 'the model is a week or more behind the closed data');
-      } else startTraining('full', 'no model yet');
-      log.info({ model: model?.version ?? null }, 'forecaster consuming');
+        if (config.TRAIN_RETRY_MS > 0 && model && newest - model.train_through >= RETRAIN_AFTER_MS)
+          await publish('full', newest, 'the model is a week or more behind the closed data');
+      } else if (Number.isFinite(newest)) {
+        lastNoModelWatermark = newest;
+        await publish('full', newest, 'no model yet');
+      }
+      // A model promoted by another member (or by an operator) is picked up within one poll.
+      poll = setInterval(() => void adoptCurrentModel(), config.FORECASTER_MODEL_POLL_MS);
+      poll.unref();
+      log.info({ model: model?.version ?? null, member }, 'forecaster consuming');
     },
     async stop() {
       stopped = true;
+      clearInterval(poll);
+      // An unfinished training is abandoned (its child is stopped) and its decision left
+      // uncommitted for the next owner; the current model keeps serving.
+      await trainer.stop();
       await consumer.disconnect();
-      // An unfinished training is abandoned (its child is stopped); the current model keeps serving.
-      abort.abort();
+      await producer.disconnect();
       await training?.catch(() => undefined);
+      await adopting;
       engine?.dispose();
       log.info('forecaster stopped');
     },
     refresh,
     currentModel: () => model,
     idle: async () => {
-      while (training) await training;
+      while (training) await training.catch(() => undefined);
     },
   };
 }

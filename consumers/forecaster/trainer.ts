@@ -1,0 +1,213 @@
+/**
+ * The trainer: one member of the trainer group (KAFKA_TRAINER_GROUP) in every forecaster process;
+ * the training topic has one partition, so exactly one member owns it and carries out the
+ * decisions, one batch at a time. Kafka's group membership is the coordination: when the owner
+ * dies (its session times out) or leaves, the partition moves to another member, and with it
+ * every decision the owner had not committed.
+ *
+ * - A decision's offset is committed only after it is carried out (the model registered, or
+ *   nothing to do): a trainer killed mid-training hands the decision to the next owner.
+ * - While a training runs in eachBatch the member heartbeats explicitly. If a rebalance starts
+ *   meanwhile (a member joins), it keeps training: Kafka waits up to the rebalance timeout (longer
+ *   than a training may take) for it to rejoin, and an offset commit with its generation is still
+ *   accepted until then; so a joining member does not take the decision over mid-training.
+ * - A failed training is retried by the owner after TRAIN_RETRY_MS (doubling per failure, at most
+ *   4 h), on the data closed by then, with the decision still uncommitted: if the owner dies during
+ *   the back-off the next owner retries at once. A rebalance during a back-off ends the wait the
+ *   same way (the member rejoins; whoever owns the partition then retries). TRAIN_RETRY_MS=0: a
+ *   failed decision is committed and given up; trainings then follow the next decisions.
+ */
+import type { Consumer, Kafka, KafkaJSError } from 'kafkajs';
+import type { Config } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { topicNames } from '../../lib/topics';
+import { coalesceDecisions, decodeDecision, type TrainingDecision } from './training-decision';
+
+/** Longest wait before a failed training is tried again. */
+const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
+/** A training child is stopped after this long (train-runner.ts); the rebalance timeout covers it. */
+export const TRAINING_TIMEOUT_MS = 15 * 60_000;
+const HEARTBEAT_MS = 3_000;
+
+export interface TrainerOptions {
+  config: Config;
+  kafka: Kafka;
+  logger: Logger;
+  /**
+   * Carries out a decision: resolves when it is done (a model registered, or nothing to do), rejects
+   * when the training failed. `signal` aborts it (stop).
+   */
+  carryOut(decision: TrainingDecision, signal: AbortSignal): Promise<void>;
+}
+
+export interface Trainer {
+  /** Joins the group in the background: a join waits while another member finishes a training. */
+  start(): Promise<void>;
+  /** Aborts a training or back-off in progress (its decision stays uncommitted) and leaves the group. */
+  stop(): Promise<void>;
+}
+
+/** Resolves after `ms`, or early (false) when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const errorType = (err: unknown) => (err as Partial<KafkaJSError> & { type?: string }).type ?? '';
+
+export function createTrainer(opts: TrainerOptions): Trainer {
+  const { config, kafka } = opts;
+  const log = opts.logger.child({ module: 'trainer' });
+  const topic = topicNames(config).training;
+  const stopping = new AbortController();
+  let running: Promise<void> | undefined;
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.KAFKA_TRAINER_GROUP,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 500,
+    // A dead owner's decision moves on after this long without heartbeats.
+    sessionTimeout: 10_000,
+    heartbeatInterval: HEARTBEAT_MS,
+    rebalanceTimeout: TRAINING_TIMEOUT_MS + 60_000,
+  });
+
+  /**
+   * Runs `work` while heartbeating. `onRebalance` decides what a rebalance (or losing the
+   * membership) means for it: ignored during a training, the end of a back-off.
+   */
+  async function heartbeating<T>(
+    heartbeat: () => Promise<void>,
+    work: Promise<T>,
+    onRebalance: (err: unknown) => void,
+  ): Promise<T> {
+    let done = false;
+    const settled = work.finally(() => (done = true));
+    while (!done) {
+      await Promise.race([settled.catch(() => undefined), sleep(HEARTBEAT_MS, stopping.signal)]);
+      if (done || stopping.signal.aborted) break;
+      try {
+        await heartbeat();
+      } catch (err) {
+        onRebalance(err);
+      }
+    }
+    return settled;
+  }
+
+  /** Carries out `decision`, retrying after failures; false when it must stay uncommitted. */
+  async function carryOutWithRetries(
+    decision: TrainingDecision,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        let rebalanced = false;
+        await heartbeating(heartbeat, opts.carryOut(decision, stopping.signal), (err) => {
+          if (!rebalanced)
+            log.info(
+              { decision: decision.id, err: (err as Error).message, type: errorType(err) },
+              'the trainer group is rebalancing; finishing the training first',
+            );
+          rebalanced = true;
+        });
+        return true;
+      } catch (err) {
+        if (stopping.signal.aborted) return false;
+        const delayMs = Math.min(MAX_RETRY_DELAY_MS, config.TRAIN_RETRY_MS * 2 ** (attempt - 1));
+        log.error(
+          {
+            err,
+            kind: decision.kind,
+            decision: decision.id,
+            attempt,
+            retryInS: config.TRAIN_RETRY_MS > 0 ? Math.round(delayMs / 1000) : null,
+          },
+          'training failed; the current model keeps serving',
+        );
+        if (config.TRAIN_RETRY_MS === 0) return true;
+        const wait = new AbortController();
+        const onStop = () => wait.abort();
+        stopping.signal.addEventListener('abort', onStop, { once: true });
+        const waited = await heartbeating(heartbeat, sleep(delayMs, wait.signal), (hbErr) => {
+          log.info(
+            { decision: decision.id, type: errorType(hbErr) },
+            'the trainer group is rebalancing during a back-off; the owner after it retries',
+          );
+          wait.abort();
+        });
+        stopping.signal.removeEventListener('abort', onStop);
+        if (!waited) return false;
+      }
+    }
+  }
+
+  return {
+    async start() {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const owns = (e.payload.memberAssignment[topic] ?? []).length > 0;
+        log.info(
+          { owner: owns, memberId: e.payload.memberId },
+          owns ? 'trainer owns the training partition' : 'trainer joined (standby)',
+        );
+      });
+      running = consumer
+        .run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async (payload) => {
+            const { batch } = payload;
+            const heartbeat = () => payload.heartbeat();
+            if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+            const decisions: TrainingDecision[] = [];
+            for (const m of batch.messages) {
+              if (!m.value) continue;
+              try {
+                decisions.push(decodeDecision(m.value));
+              } catch (err) {
+                log.error({ err, offset: m.offset }, 'undecodable training decision skipped');
+              }
+            }
+            const decision = coalesceDecisions(decisions);
+            const offsets = `${batch.firstOffset() ?? '?'}..${batch.lastOffset()}`;
+            if (decision) {
+              log.info(
+                { decision: decision.id, decisions: decisions.map((d) => d.id), offsets },
+                'training decision received',
+              );
+              if (!(await carryOutWithRetries(decision, heartbeat))) {
+                log.info({ decision: decision.id, offsets }, 'training decision left uncommitted');
+                return;
+              }
+            }
+            const last = batch.lastOffset();
+            await consumer.commitOffsets([
+              { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+            ]);
+            payload.resolveOffset(last);
+            log.info({ decision: decision?.id ?? null, offsets }, 'training decision committed');
+          },
+        })
+        .catch((err: unknown) => {
+          if (!stopping.signal.aborted) log.error({ err }, 'the trainer stopped consuming');
+        });
+    },
+    async stop() {
+      stopping.abort();
+      await consumer.disconnect();
+      await running;
+    },
+  };
+}
