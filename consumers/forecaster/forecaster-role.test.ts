@@ -1,9 +1,11 @@
 /**
  * When the forecaster role trains, on the real test broker, a fresh embedded
  * database and the native backend: a process that starts with a model a week or
- * more behind the closed data retrains at once (a crash may have interrupted the
- * daily training), and a failed training is tried again at the first hour close
- * after its back-off (TRAIN_RETRY_MS), not a day later.
+ * more behind the closed data publishes a retrain decision and, as the only member
+ * of its trainer group, carries it out at once (a crash may have interrupted the
+ * daily training); a failed training is tried again by the owner after its back-off
+ * (TRAIN_RETRY_MS, doubling), on the data closed by then, and its decision stays
+ * uncommitted until then.
  *
  * The model serving meanwhile (M0) is a real neural model trained here on the
  * first 28 of 36 days of synthetic history. Training after that goes through the
@@ -107,6 +109,7 @@ async function failingForecaster(retryMs: number) {
   await admin.connect();
   admins.push(admin);
   const jobs: TrainJob[] = [];
+  const times: number[] = [];
   const role: ForecasterRole = createForecasterRole({
     config,
     kafka,
@@ -117,6 +120,7 @@ async function failingForecaster(retryMs: number) {
     loadEngine: loadNeuralEngine,
     train: (job) => {
       jobs.push(job);
+      times.push(Date.now());
       return Promise.reject(new TrainingError(`injected training failure ${jobs.length}`));
     },
   });
@@ -127,6 +131,8 @@ async function failingForecaster(retryMs: number) {
   return {
     role,
     jobs,
+    times,
+    config,
     /** Closes `hourStart` for the first branch and waits until the role has handled and committed it. */
     async closeHour(hourStart: number) {
       const b = branches.list()[0]!;
@@ -166,25 +172,39 @@ async function failingForecaster(retryMs: number) {
   };
 }
 
+/** Committed offset of the trainer group on the training topic ('-1': nothing committed). */
+async function trainerCommitted(config: { KAFKA_TRAINER_GROUP: string; KAFKA_TOPIC_TRAINING: string }) {
+  const [t] = await admins[0]!.fetchOffsets({
+    groupId: config.KAFKA_TRAINER_GROUP,
+    topics: [config.KAFKA_TOPIC_TRAINING],
+  });
+  return t?.partitions[0]?.offset ?? '-1';
+}
+
 describe('forecaster role: when it trains', () => {
-  it('retrains at start when its model is a week behind, and tries a failed training again at the next hour close', async () => {
-    const f = await failingForecaster(1);
+  it('retrains at start when its model is a week behind, and tries a failed training again after the back-off, on the newer data', async () => {
+    const f = await failingForecaster(3_000);
     try {
       await f.role.start();
-      await waitFor(() => f.jobs.length >= 1, { description: 'the start-up retrain' });
-      await f.role.idle();
-      expect(f.jobs.map((j) => j.kind)).toEqual(['full']);
+      await waitFor(() => f.jobs.length >= 1, { description: 'the start-up retrain', timeoutMs: 60_000 });
       expect(f.role.currentModel()?.version).toBe(m0Version); // M0 keeps serving
-
       await f.closeHour(HISTORY_END);
-      expect(f.jobs.map((j) => j.kind)).toEqual(['full', 'full']);
-      await f.closeHour(HISTORY_END + HOUR);
+      const closedAt = Date.now();
+      await waitFor(() => f.jobs.length >= 3, { description: 'two retries', timeoutMs: 60_000 });
       expect(f.jobs.map((j) => j.kind)).toEqual(['full', 'full', 'full']);
-      expect(f.role.currentModel()?.version).toBe(m0Version);
-      // The second try trains on the hour closed just before it.
-      expect(f.jobs[2]!.histories.find((h) => h.branchId === branches.list()[0]!.id)!.sales.length).toBe(
-        f.jobs[0]!.histories.find((h) => h.branchId === branches.list()[0]!.id)!.sales.length + 2,
+      // Back-off 3 s, then 6 s (the seam records when each try started).
+      expect(f.times[1]! - f.times[0]!).toBeGreaterThanOrEqual(3_000);
+      expect(f.times[2]! - f.times[1]!).toBeGreaterThanOrEqual(6_000);
+      // A try after the hour closed trains on it.
+      const first = f.jobs[0]!.histories.find((h) => h.branchId === branches.list()[0]!.id)!.sales.length;
+      const after = f.jobs.findIndex((_j, i) => f.times[i]! > closedAt);
+      expect(after).toBeGreaterThan(0);
+      expect(f.jobs[after]!.histories.find((h) => h.branchId === branches.list()[0]!.id)!.sales.length).toBe(
+        first + 1,
       );
+      // Retrying: the decision is not committed (another owner would retry it).
+      expect(await trainerCommitted(f.config)).toBe('-1');
+      expect(f.role.currentModel()?.version).toBe(m0Version);
     } finally {
       await f.stop();
     }
@@ -194,10 +214,11 @@ describe('forecaster role: when it trains', () => {
     const f = await failingForecaster(3_600_000);
     try {
       await f.role.start();
-      await waitFor(() => f.jobs.length >= 1, { description: 'the start-up retrain' });
+      await waitFor(() => f.jobs.length >= 1, { description: 'the start-up retrain', timeoutMs: 60_000 });
       await f.role.idle();
       await f.closeHour(HISTORY_END + 2 * HOUR);
       expect(f.jobs).toHaveLength(1);
+      expect(await trainerCommitted(f.config)).toBe('-1');
     } finally {
       await f.stop();
     }
