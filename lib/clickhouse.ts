@@ -3,9 +3,26 @@
  * in this process, data dir CLICKHOUSE_DATA_DIR) by default, or a server over
  * HTTP when CLICKHOUSE_URL is set. Same @clickhouse/client API, same SQL.
  *
- * The embedded connection ignores the client's `database` option, so SQL always
- * qualifies tables through `Tables` (database names are validated identifiers
- * from config, never user input; user values go through query parameters).
+ * SQL always qualifies tables through `table()` (database names are validated
+ * identifiers from config, never user input; user values go through query
+ * parameters), so neither mode gives the client a default database.
+ *
+ * Server mode sends no settings and no `database` with its requests, by design:
+ * - settings belong in the users' server profiles (clickhouse/server/users.xml). A
+ *   `readonly=1` user (api) is refused ANY setting passed with a query, URL parameters
+ *   included (Code 164 READONLY; ClickHouse docs "Permissions for queries", readonly;
+ *   src/Access/SettingsConstraints.cpp getChecker). The DateTime text this code writes
+ *   (lib/clickhouse-time.ts) is the `basic` input format, so it needs no
+ *   date_time_input_format, and the profiles pin `basic` on every server version.
+ * - @clickhouse/client sends `database=<name>` with every request unless it is `default`
+ *   (client-common/src/utils/url.ts toSearchParams), and the server switches to it before
+ *   running the statement (src/Server/HTTPHandler.cpp: context->setCurrentDatabase), so
+ *   `CREATE DATABASE IF NOT EXISTS tillcast` itself failed with 81 UNKNOWN_DATABASE on a
+ *   fresh server.
+ * What the client sends by itself is then only `query_id` (reserved, not a setting) and
+ * `param_*` query parameters; it adds `enable_http_compression=1` only when response
+ * compression is configured (client-common/src/utils/connection.ts withHttpSettings),
+ * which it is turned off here.
  */
 import fs from 'node:fs';
 import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';
@@ -35,9 +52,10 @@ export function createClickHouse(config: Config, logger: Logger): ClickHouse {
       url: config.CLICKHOUSE_URL,
       username: config.CLICKHOUSE_USER,
       password: config.CLICKHOUSE_PASSWORD,
-      database,
       request_timeout: 30_000,
-      clickhouse_settings: { date_time_input_format: 'best_effort' },
+      // Explicit, not the client's default: response compression makes the client send
+      // enable_http_compression=1, a setting change the read-only users may not make.
+      compression: { response: false, request: false },
       log: { LoggerClass: bridgeLogger(log) },
     });
   } else {
