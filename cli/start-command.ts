@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { DateTime } from 'luxon';
-import { createApp } from '../lib/app';
+import { createApp, runUntilSignal } from '../lib/app';
 import { loadConfig, PROJECT_ROOT } from '../lib/config';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
@@ -22,53 +22,42 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
   const app = createApp(config);
   const log = app.ctx.logger.child({ module: 'start' });
   let stopSource: () => Promise<void> = async () => {};
-  let shuttingDown = false;
-  let failedForGood = false;
-  let stopNow: () => void = () => {};
-  const signalled = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      shuttingDown = true;
-      resolve();
-    };
-    stopNow = onSignal;
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
-
-  void app.failed.then((err) => {
-    log.fatal({ err }, 'a role stopped for good; shutting down with exit code 1');
-    failedForGood = true;
-    stopNow();
-  });
-  await app.start();
   const base = `http://localhost:${config.PORT}`;
-  let sampleBranch: string;
-  let sampleStart: string;
-  if (opts.replay) {
-    const file = opts.replay;
-    const outcome = runReplay(file, { speed: 'max', heartbeats: true }, { ...app.ctx });
-    sampleBranch = app.ctx.branches.list()[0]?.id ?? '';
-    sampleStart = '2021-02-01';
-    void outcome.then(
-      (r) =>
-        log.info({ published: r.published, rejectedRows: r.rejectedRows }, 'replay finished; still serving'),
-      (err: unknown) => log.error({ err }, 'replay failed'),
-    );
-    stopSource = async () => {
-      await outcome.catch(() => undefined);
-    };
-  } else {
-    const branches = app.ctx.branches.list().filter((b) => b.id.startsWith('sim-'));
-    const sim = startSimulation({ branches, seed: 1, daysOfHistory: 56, speed: 'realtime' }, { ...app.ctx });
-    sampleBranch = branches[0]?.id ?? '';
-    sampleStart =
-      DateTime.now()
-        .setZone(branches[0]?.timezone ?? 'UTC')
-        .toISODate() ?? '';
-    stopSource = () => sim.stop();
-  }
-  const sampleEnd = DateTime.fromISO(sampleStart).plus({ days: 6 }).toISODate();
-  if (!shuttingDown) {
+
+  // The source starts once the roles run; the shutdown stops it first, then the roles in order.
+  const startSource = () => {
+    let sampleBranch: string;
+    let sampleStart: string;
+    if (opts.replay) {
+      const file = opts.replay;
+      const outcome = runReplay(file, { speed: 'max', heartbeats: true }, { ...app.ctx });
+      sampleBranch = app.ctx.branches.list()[0]?.id ?? '';
+      sampleStart = '2021-02-01';
+      void outcome.then(
+        (r) =>
+          log.info(
+            { published: r.published, rejectedRows: r.rejectedRows },
+            'replay finished; still serving',
+          ),
+        (err: unknown) => log.error({ err }, 'replay failed'),
+      );
+      stopSource = async () => {
+        await outcome.catch(() => undefined);
+      };
+    } else {
+      const branches = app.ctx.branches.list().filter((b) => b.id.startsWith('sim-'));
+      const sim = startSimulation(
+        { branches, seed: 1, daysOfHistory: 56, speed: 'realtime' },
+        { ...app.ctx },
+      );
+      sampleBranch = branches[0]?.id ?? '';
+      sampleStart =
+        DateTime.now()
+          .setZone(branches[0]?.timezone ?? 'UTC')
+          .toISODate() ?? '';
+      stopSource = () => sim.stop();
+    }
+    const sampleEnd = DateTime.fromISO(sampleStart).plus({ days: 6 }).toISODate();
     process.stdout.write(
       [
         '',
@@ -82,10 +71,6 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
         '',
       ].join('\n') + '\n',
     );
-  }
-  await signalled;
-  log.info('stopping');
-  await stopSource();
-  await app.stop();
-  return failedForGood ? 1 : 0;
+  };
+  return runUntilSignal(app, log, { afterStart: startSource, stopSource: () => stopSource() });
 }

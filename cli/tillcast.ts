@@ -2,7 +2,8 @@
 /**
  * The `tillcast` command. Each subcommand parses config once (lib/config.ts),
  * builds what it needs, and exits with a meaningful code:
- *   0 ok · 1 failure · 2 bad usage or configuration · 3 a component is down.
+ *   0 ok · 1 failure · 2 bad usage or configuration · 3 a component is down · 4 partial ·
+ *   5 a long-running process's shutdown did not finish (lib/exit-codes.ts).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -33,10 +34,10 @@ function config(overrides: Record<string, string> = {}): Config {
 async function runRoles(roles: string): Promise<void> {
   const cfg = config({ ROLES: roles });
   const app = createApp(cfg);
-  await runUntilSignal(app, app.ctx.logger.child({ module: 'cli' }));
-  // The roles are stopped: exit even if a client left a timer or socket behind, with the code a
-  // fatal error may have set (e.g. the ingest consumer stopped for good: 1).
-  process.exit(process.exitCode ?? 0);
+  const code = await runUntilSignal(app, app.ctx.logger.child({ module: 'cli' }));
+  // Stopped, or out of time (5): exit even if a client left a timer or socket behind (kafkajs
+  // retrying a broker that is gone would keep the process alive for minutes).
+  process.exit(code);
 }
 
 function runKafkaScript(action: string): number {
@@ -241,7 +242,8 @@ export function buildProgram(): Command {
       '\nExamples:\n  npm start\n  PORT=8080 tillcast start --replay ../shared/data/nory-receipts-2020-06-23_2021-01-31.csv.gz',
     )
     .action(async (opts: { replay?: string; stack: boolean }) => {
-      process.exitCode = await runStart(opts);
+      // As runRoles: the exit ends whatever a client still retries after a bounded shutdown.
+      process.exit(await runStart(opts));
     });
 
   registerModelCommands(program);

@@ -8,6 +8,8 @@
  *
  * Shutdown order (SIGTERM, bounded by SHUTDOWN_TIMEOUT_MS):
  *   readiness 503 -> stop HTTP -> stop consumers (finish batch, commit) -> flush writes -> close clients.
+ * stop() reports whether that finished; runUntilSignal turns an unfinished one into exit code 5,
+ * and the CLI exits even when a client still holds sockets or timers.
  */
 import type { Kafka } from 'kafkajs';
 import { migrate } from '../clickhouse/migrate';
@@ -21,6 +23,7 @@ import { BranchDirectory } from './branches';
 import { createClickHouse, type ClickHouse } from './clickhouse';
 import type { Config } from './config';
 import { createKafka } from './kafka-client';
+import { anyBrokerAccepts } from './broker-reachability';
 import { isRetriable } from './errors';
 import { EXIT } from './exit-codes';
 import { createLogger, type Logger } from './logger';
@@ -40,6 +43,8 @@ export interface Role {
   stop(): Promise<void>;
   /** Called first on shutdown (e.g. the API answers /ready with 503). */
   drain?(): void;
+  /** stop() ends with a commit and leaving a Kafka group: it cannot finish while no broker is reachable. */
+  readonly stopNeedsKafka?: boolean;
 }
 
 export interface AppContext {
@@ -70,7 +75,7 @@ function apiOf(roles: ReadonlyMap<string, Role>): ApiRole['api'] | undefined {
 export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
   ingest: (ctx, app) => {
     const r = createIngestRole({ ...ctx, onFatal: (err) => app.fail(err) });
-    return { name: 'ingest', start: () => r.start(), stop: () => r.stop() };
+    return { name: 'ingest', start: () => r.start(), stop: () => r.stop(), stopNeedsKafka: true };
   },
   forecaster: (ctx, app) => {
     const r = createForecasterRole({
@@ -87,17 +92,40 @@ export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
       forecaster: r,
       start: () => r.start(),
       stop: () => r.stop(),
+      stopNeedsKafka: true,
     };
     return role;
   },
   api: (ctx) => createApiRole(ctx),
 };
 
+/** What the shutdown stops: a role, or `tillcast start`'s event source. */
+export type StopStep = Pick<Role, 'name' | 'stop' | 'stopNeedsKafka'>;
+
+/**
+ * How a stop ended. Not clean: `pending` is the step the time ran out in, `abandoned` the steps
+ * given up: no Kafka broker was reachable (their uncommitted batch is redelivered to the next
+ * member, as after a crash), or the source outlasted its share of the bound.
+ */
+export interface StopOutcome {
+  clean: boolean;
+  pending?: string;
+  abandoned: string[];
+}
+
 export interface App {
   readonly ctx: AppContext;
   readonly roles: ReadonlyMap<string, Role>;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * The ordered shutdown, bounded by `timeoutMs` (default SHUTDOWN_TIMEOUT_MS); `source` (what
+   * publishes the input, `tillcast start`'s simulator or replay) is stopped first. Resolves when it
+   * finished or its time ran out, never exits the process: work left running (a kafkajs retry, a
+   * batch) is the caller's to end, the CLI by exiting.
+   */
+  stop(opts?: { timeoutMs?: number; source?: StopStep }): Promise<StopOutcome>;
+  /** The shutdown step in progress (e.g. "stop ingest"), for a log line when it is cut short. */
+  pendingStep(): string | undefined;
   /** Resolves with the error when a role stopped for good (the process should shut down, exit 1). */
   readonly failed: Promise<unknown>;
 }
@@ -130,11 +158,13 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     for (const [k, v] of rest) roles.set(k, v);
   }
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<StopOutcome> | undefined;
+  let step: string | undefined;
   const app: App = {
     ctx,
     roles,
     failed,
+    pendingStep: () => step,
     async start() {
       await migrate(ctx.ch, logger, undefined, config.CLICKHOUSE_CLUSTER);
       await ensureTopicsOn(ctx.kafka, config);
@@ -143,32 +173,112 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
         log.info({ role: role.name }, 'role started');
       }
     },
-    stop() {
+    stop(opts = {}) {
       stopping ??= (async () => {
-        const timeout = new Promise<'timeout'>((resolve) =>
-          setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref(),
-        );
+        const timeoutMs = opts.timeoutMs ?? config.SHUTDOWN_TIMEOUT_MS;
+        const abandoned: string[] = [];
+        let kafkaGone = false;
+        /** Runs one step; false when it was given up (Kafka unreachable, or its share of the bound ran out). */
+        const run = async (what: StopStep, maxMs = Infinity): Promise<boolean> => {
+          step = `stop ${what.name}`;
+          const watch = what.stopNeedsKafka
+            ? whileKafkaReachable(config.KAFKA_BROKERS, kafkaGone ? 1 : 2)
+            : undefined;
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<'late'>((resolve) => {
+            if (maxMs < Infinity) timer = setTimeout(() => resolve('late'), maxMs);
+          });
+          try {
+            const how = await Promise.race([
+              what.stop().then(() => 'stopped' as const),
+              late,
+              ...(watch ? [watch.gone] : []),
+            ]);
+            if (how === 'stopped') return true;
+            abandoned.push(what.name);
+            if (how === 'kafka gone') {
+              kafkaGone = true;
+              log.warn(
+                { role: what.name, brokers: config.KAFKA_BROKERS },
+                'no Kafka broker reachable: not waiting for the role to commit and leave its group (its uncommitted input is redelivered)',
+              );
+            } else
+              log.warn({ role: what.name, afterMs: maxMs }, 'still not stopped; stopping the roles anyway');
+            return false;
+          } finally {
+            watch?.end();
+            clearTimeout(timer);
+          }
+        };
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+          timer.unref();
+        });
         const orderly = (async () => {
+          step = 'drain';
           for (const role of roles.values()) role.drain?.();
+          // The event source first (no new input while the consumers finish), with half the bound at most.
+          if (opts.source)
+            await run(opts.source, timeoutMs / 2).catch((err: unknown) => {
+              log.error({ err, role: opts.source?.name }, 'role failed to stop cleanly');
+            });
           for (const role of [...roles.values()].reverse()) {
             try {
-              await role.stop();
-              log.info({ role: role.name }, 'role stopped');
+              if (await run(role)) log.info({ role: role.name }, 'role stopped');
             } catch (err) {
               log.error({ err, role: role.name }, 'role failed to stop cleanly');
             }
           }
+          step = 'close ClickHouse';
           await ctx.ch.close();
+          step = undefined;
           return 'done' as const;
         })();
-        if ((await Promise.race([orderly, timeout])) === 'timeout') {
-          log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
+        const how = await Promise.race([orderly, timeout]);
+        clearTimeout(timer);
+        if (how === 'timeout') {
+          log.error({ timeoutMs, pending: step, abandoned }, 'shutdown timed out with work pending');
+          return { clean: false, pending: step, abandoned };
         }
+        return { clean: abandoned.length === 0, abandoned };
       })();
       return stopping;
     },
   };
   return app;
+}
+
+/** Probe period, and connect bound of one probe, while a step that needs Kafka stops. */
+const KAFKA_PROBE_MS = 500;
+
+/**
+ * Watches the brokers while a step that needs Kafka (commit, leave the group, publish) stops:
+ * `gone` resolves once no broker accepted a connection at `refusals` probes in a row (2, 0.5 s
+ * apart; 1 once an earlier step found Kafka gone). Giving up then is safe like a crash: the
+ * batch in flight is uncommitted, and ingest's writes are idempotent on redelivery; waiting
+ * would not help, kafkajs retries a missing broker for about a minute.
+ */
+function whileKafkaReachable(
+  brokers: readonly string[],
+  refusals: number,
+): { gone: Promise<'kafka gone'>; end(): void } {
+  let ended = false;
+  const gone = (async () => {
+    let seen = 0;
+    for (;;) {
+      if (ended) return new Promise<never>(() => undefined);
+      seen = (await anyBrokerAccepts(brokers, KAFKA_PROBE_MS)) ? 0 : seen + 1;
+      if (seen >= refusals) return 'kafka gone' as const;
+      await new Promise((resolve) => setTimeout(resolve, KAFKA_PROBE_MS).unref());
+    }
+  })();
+  return {
+    gone,
+    end: () => {
+      ended = true;
+    },
+  };
 }
 
 /**
@@ -184,30 +294,57 @@ export function startFailureExitCode(err: unknown): number {
   return EXIT.failure;
 }
 
+/** What `tillcast start` runs around the app: its event source (simulator or replay). */
+export interface RunHooks {
+  /** After a successful start: start the source. */
+  afterStart?: () => void;
+  /** First step of the shutdown (stop publishing; it needs Kafka, and gets half the bound at most). */
+  stopSource?: () => Promise<void>;
+}
+
 /**
- * Runs an app until SIGTERM/SIGINT or until a role fails for good, then stops it in order.
- * A failed start sets exit code 3 when a component is down (startFailureExitCode), else 1; a
- * role failing for good sets 1 (the caller exits with process.exitCode).
+ * Runs an app until SIGTERM/SIGINT or until a role fails for good, stops it in order within
+ * SHUTDOWN_TIMEOUT_MS, and returns the process's exit code (the caller exits with it, which also
+ * ends whatever a client still retries): 3 a start that found a component down
+ * (startFailureExitCode), else 1 for a failed start; 1 a role that failed for good; 5 a shutdown
+ * that did not finish (EXIT.shutdownIncomplete); 0 otherwise. It owns the process's signals: a
+ * second SIGTERM/SIGINT during the shutdown exits at once with 5.
  */
-export async function runUntilSignal(app: App, log: Logger): Promise<void> {
+export async function runUntilSignal(app: App, log: Logger, hooks: RunHooks = {}): Promise<number> {
   try {
     await app.start();
   } catch (err) {
-    process.exitCode = startFailureExitCode(err);
-    log.fatal({ err, exitCode: process.exitCode }, 'start failed; stopping what started');
+    const code = startFailureExitCode(err);
+    log.fatal({ err, exitCode: code }, 'start failed; stopping what started');
     await app.stop();
-    return;
+    return code;
   }
+  hooks.afterStart?.();
+  let failedForGood = false;
   const why = await new Promise<string>((resolve) => {
     const onSignal = (signal: string) => resolve(signal);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     void app.failed.then((err) => {
       log.fatal({ err }, 'a role stopped for good; shutting down with exit code 1');
-      process.exitCode = 1;
+      failedForGood = true;
       resolve('role failure');
     });
   });
-  log.info({ why }, 'shutting down');
-  await app.stop();
+  const cutShort = (signal: NodeJS.Signals) => {
+    log.error(
+      { signal, pending: app.pendingStep(), exitCode: EXIT.shutdownIncomplete },
+      'second signal during the shutdown: exiting now',
+    );
+    process.exit(EXIT.shutdownIncomplete);
+  };
+  process.on('SIGTERM', cutShort);
+  process.on('SIGINT', cutShort);
+  log.info({ why, timeoutMs: app.ctx.config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+  const { stopSource } = hooks;
+  const outcome = await app.stop(
+    stopSource ? { source: { name: 'source', stop: stopSource, stopNeedsKafka: true } } : {},
+  );
+  if (failedForGood) return EXIT.failure;
+  return outcome.clean ? EXIT.ok : EXIT.shutdownIncomplete;
 }
