@@ -19,10 +19,13 @@
  *   running the statement (src/Server/HTTPHandler.cpp: context->setCurrentDatabase), so
  *   `CREATE DATABASE IF NOT EXISTS tillcast` itself failed with 81 UNKNOWN_DATABASE on a
  *   fresh server.
- * What the client sends by itself is then only `query_id` (reserved, not a setting) and
- * `param_*` query parameters; it adds `enable_http_compression=1` only when response
- * compression is configured (client-common/src/utils/connection.ts withHttpSettings),
- * which it is turned off here.
+ * What @clickhouse/client (1.23) then sends by itself: `query_id` on every request and
+ * `query` for inserts (both reserved HTTP parameters, not settings), `param_*` query
+ * parameters, and Basic auth (client-common/src/utils/url.ts toSearchParams;
+ * client-node/src/connection/node_base_connection.ts query/insert/runExec). `session_id`
+ * and `role` only when configured (they are not), `default_format` never (FORMAT goes in
+ * the SQL), and `enable_http_compression=1` only with response compression
+ * (client-common/src/utils/connection.ts withHttpSettings), which is turned off here.
  */
 import fs from 'node:fs';
 import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';

@@ -63,7 +63,8 @@
  *    say so.
  * 4. Statements run one at a time, in arrival order (one engine session); a server runs
  *    them concurrently. Settings and the database of a request are applied to that session
- *    with SET/USE and undone after it (a server starts every request from the profile).
+ *    with SET/USE and undone after it (a server starts every request from the profile);
+ *    query parameters (`SET param_x`) stay set in the session until overwritten.
  * 5. HTTP-layer settings (enable_http_compression, send_progress_in_http_headers, ...) are
  *    checked like any setting for readonly=1, then ignored: answers are never compressed,
  *    never carry progress headers; X-ClickHouse-Summary is all zeros. No sessions

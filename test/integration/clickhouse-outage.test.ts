@@ -7,9 +7,11 @@
  * test/clickhouse-http-facade.ts: ClickHouse's HTTP interface (the part the
  * client uses) in front of the real engine — the embedded chdb of this jest
  * worker, its data directory, a fresh database. tillcast cannot tell it from a
- * server: it is configured with a URL and speaks HTTP to it. What this does
- * not exercise is a real server's own behaviour (authentication, its HTTP
- * layer); the users and grants are SECURITY.md's and views.test.ts's business.
+ * server: it is configured with a URL and speaks HTTP to it. The facade runs
+ * here WITHOUT a users configuration: no authentication, every request runs as
+ * the engine's `default` user (the facade's list of differences, item 3). The
+ * users, their profiles and what a server refuses them are
+ * least-privilege.test.ts's and clickhouse-server-semantics.test.ts's business.
  *
  *   a. ingest, ClickHouse gone mid-stream: no offset is committed while it is
  *      down, the consumer keeps retrying (kafkajs backoff, then a consumer
