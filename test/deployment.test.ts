@@ -141,6 +141,7 @@ describe.each(composeFiles)('%s against the code', (file) => {
     const [, init] = builders[0]!;
     const context = typeof init.build === 'string' ? init.build : init.build!.context;
     expect(path.resolve(PROJECT_ROOT, context)).toBe(PROJECT_ROOT);
+    expect(init.pull_policy).toBe('build');
     for (const [, s] of apps.filter(([, s]) => s.build === undefined)) expect(s.pull_policy).toBe('never');
   });
 
