@@ -36,6 +36,8 @@ export const envSchema = z.object({
   KAFKA_TOPIC_DLQ: z.string().min(1).default('pos.sales.dlq'),
   KAFKA_TOPIC_HOURS_CLOSED: z.string().min(1).default('sales.hours.closed'),
   KAFKA_SALES_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  /** Replicas of the topics tillcast creates. Unset: 3 on a cluster of 3+ brokers (min.insync.replicas 2), else one per broker. */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(16).optional(),
   KAFKA_INGEST_GROUP: z.string().min(1).default('tillcast-ingest'),
   /** An ingest member silent this long (no heartbeat: it is down or stalled) loses its partitions to the others. The broker bounds it (group.min/max.session.timeout.ms, 6 s to 30 min by default). */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
