@@ -1,6 +1,6 @@
 /** Topic names and specs from the config (no broker: ensureTopics is covered by test/kafka-roundtrip.test.ts). */
 import { loadConfig } from './config';
-import { topicNames, topicSpecs } from './topics';
+import { replicationFactorFor, topicNames, topicSpecs } from './topics';
 
 describe('topics', () => {
   test('names come from the config', () => {
@@ -35,6 +35,13 @@ describe('topics', () => {
     const minIsr = (rf: number) =>
       topicSpecs(loadConfig({}), rf)[0]!.configEntries!.find((e) => e.name === 'min.insync.replicas')!.value;
     expect([1, 2, 3, 5].map(minIsr)).toEqual(['1', '1', '2', '2']);
+  });
+
+  test('replication follows the cluster size: 3 from three brokers on, else one per broker', () => {
+    expect([1, 2, 3, 4, 9].map(replicationFactorFor)).toEqual([1, 2, 3, 3, 3]);
+    expect(loadConfig({}).KAFKA_REPLICATION_FACTOR).toBeUndefined();
+    expect(loadConfig({ KAFKA_REPLICATION_FACTOR: '3' }).KAFKA_REPLICATION_FACTOR).toBe(3);
+    expect(() => loadConfig({ KAFKA_REPLICATION_FACTOR: '0' })).toThrow(/KAFKA_REPLICATION_FACTOR/);
   });
 
   test('the training topic has one partition', () => {

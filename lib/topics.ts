@@ -14,7 +14,8 @@ export type TopicConfig = Pick<
   | 'KAFKA_TOPIC_HOURS_CLOSED'
   | 'KAFKA_TOPIC_TRAINING'
   | 'KAFKA_SALES_PARTITIONS'
->;
+> &
+  Partial<Pick<Config, 'KAFKA_REPLICATION_FACTOR'>>;
 
 export interface TopicNames {
   /** POS events (sales and heartbeats), keyed by branch id. */
@@ -66,9 +67,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * - training: one partition, so one member of the trainer group owns it and is the only one
  *   that trains; when it dies the partition (and the decision it had not committed) moves on.
  *
- * replicationFactor: 1 for the single local broker (dev, tests, CI). A production cluster
- * passes 3; min.insync.replicas then follows (2 of 3), so an acks=all write survives one
- * broker going away.
+ * replicationFactor: see replicationFactorFor. min.insync.replicas follows it (2 of 3), so an
+ * acks=all write (every producer of tillcast) survives one broker going away and is never
+ * acknowledged by one replica alone.
  */
 export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicConfig[] {
   const names = topicNames(config);
@@ -110,6 +111,36 @@ export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicCo
   ];
 }
 
+/**
+ * The replication factor for a cluster of `brokers` brokers: 3 from three brokers on (one broker
+ * may die with no acknowledged write lost, and the topics stay writable with 2 in sync), one
+ * replica per broker below that (1 on the local single broker).
+ */
+export function replicationFactorFor(brokers: number): number {
+  return Math.max(1, Math.min(3, brokers));
+}
+
+/**
+ * KAFKA_REPLICATION_FACTOR, or replicationFactorFor the brokers describeCluster sees. (Topics
+ * created while a broker of a 3-node cluster is down would get 2 replicas: set the variable
+ * where that matters.) An override larger than the cluster fails here, naming the variable,
+ * rather than as kafkajs's bare INVALID_REPLICATION_FACTOR.
+ */
+export async function resolveReplicationFactor(
+  admin: Admin,
+  config: Pick<TopicConfig, 'KAFKA_REPLICATION_FACTOR'>,
+): Promise<number> {
+  const { brokers } = await admin.describeCluster();
+  const explicit = config.KAFKA_REPLICATION_FACTOR;
+  if (explicit === undefined) return replicationFactorFor(brokers.length);
+  if (explicit > brokers.length) {
+    throw new Error(
+      `KAFKA_REPLICATION_FACTOR is ${explicit} but the Kafka cluster has ${brokers.length} broker(s)`,
+    );
+  }
+  return explicit;
+}
+
 export interface EnsureTopicsResult {
   /** Topics this call created (the others existed already and were left as they are). */
   created: string[];
@@ -119,16 +150,23 @@ export interface EnsureTopicsResult {
  * Creates the missing topics (with `waitForLeaders`) and waits until every partition of every
  * one has a leader. Existing topics are not altered: adding partitions to the sales topic
  * would move branches to other partitions and break their ordering, so that stays a deliberate,
- * manual step.
+ * manual step; so is raising an existing topic's replication.
+ *
+ * replicationFactor: default resolveReplicationFactor (the override, else from the cluster size).
  */
 export async function ensureTopics(
   admin: Admin,
   config: TopicConfig,
-  replicationFactor = 1,
+  replicationFactor?: number,
 ): Promise<EnsureTopicsResult> {
-  const specs = topicSpecs(config, replicationFactor);
   const existing = new Set(await admin.listTopics());
-  const missing = specs.filter((s) => !existing.has(s.topic));
+  const wanted = topicSpecs(config); // names only: the replication is resolved if something is missing
+  const missingNames = new Set(wanted.filter((s) => !existing.has(s.topic)).map((s) => s.topic));
+  const specs =
+    missingNames.size === 0
+      ? wanted
+      : topicSpecs(config, replicationFactor ?? (await resolveReplicationFactor(admin, config)));
+  const missing = specs.filter((s) => missingNames.has(s.topic));
   if (missing.length > 0) {
     // Leaders are awaited below, not by kafkajs: its own wait gives up with "This server does not
     // host this topic-partition" when a just-started broker's metadata lags the creation. (A

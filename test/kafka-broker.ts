@@ -6,7 +6,8 @@
  * Fault tests stop and start a broker with stopBroker()/startBroker(). Jest runs
  * test files in parallel against the shared broker, so a test that stops a broker
  * should use one of its own, `dedicatedBroker(name, port)`, rather than pull the
- * shared one from under the other files' tests.
+ * shared one from under the other files' tests. `kafkaCluster(name, basePort)` is a
+ * 3-broker cluster of a test's or benchmark's own (scripts/kafka-cluster.sh).
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -81,17 +82,23 @@ export interface ScriptResult {
  * running while the broker stops or starts).
  */
 export function kafkaScript(args: string[], opts: ScriptOptions = {}): Promise<ScriptResult> {
+  return runScript(KAFKA_SH, args, testBrokerEnv(opts.target), opts.echo ?? false);
+}
+
+function runScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  echo: boolean,
+): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [KAFKA_SH, ...args], {
-      env: testBrokerEnv(opts.target),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn('bash', [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      if (opts.echo) process.stderr.write(d);
+      if (echo) process.stderr.write(d);
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
@@ -135,6 +142,123 @@ export async function brokerStatus(opts: ScriptOptions = {}): Promise<BrokerStat
   if (r.code !== 0 && r.code !== 3)
     throw new Error(`scripts/kafka.sh status exited with ${r.code}:\n${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as BrokerStatus;
+}
+
+// ---------------------------------------------------------------- a multi-broker cluster
+
+const KAFKA_CLUSTER_SH = path.join(PROJECT_ROOT, 'scripts', 'kafka-cluster.sh');
+
+export interface ClusterNodeStatus extends BrokerStatus {
+  nodeId: number;
+}
+
+export interface ClusterStatus {
+  /** Every node runs. */
+  running: boolean;
+  bootstrap: string;
+  clusterDir: string;
+  nodes: ClusterNodeStatus[];
+}
+
+/**
+ * A real KRaft cluster of separate broker processes on 127.0.0.1 (scripts/kafka-cluster.sh):
+ * node i (1-based) serves clients on basePort + 2(i-1) and its controller on the port after.
+ * Every method runs the script without blocking the event loop, so a test's clients keep
+ * working while a node dies or comes back.
+ *
+ *   const cluster = kafkaCluster('leader-kill', 19400);
+ *   await cluster.start();                 // all nodes, ready once each sees every broker
+ *   config KAFKA_BROKERS = cluster.bootstrap
+ *   await cluster.killNode(2);             // SIGKILL: a crash
+ *   await cluster.startNode(2);            // back, ready once it is registered again
+ *   await cluster.stop();                  // afterAll
+ */
+export interface KafkaCluster {
+  /** .stack/test-cluster-<name>: node dirs and the shared cluster id. */
+  readonly clusterDir: string;
+  readonly basePort: number;
+  readonly nodeIds: readonly number[];
+  /** "127.0.0.1:p1,127.0.0.1:p2,..." (KAFKA_BROKERS). */
+  readonly bootstrap: string;
+  /** One address per node, in node order. */
+  readonly brokers: readonly string[];
+  /** Client port of a node (its broker id in metadata is the node id). */
+  nodePort(nodeId: number): number;
+  /** Starts every node (no-op for those running); resolves once each serves and sees all brokers. */
+  start(): Promise<void>;
+  /** Stops every node cleanly (SIGTERM, SIGKILL after 30 s). */
+  stop(): Promise<void>;
+  /** SIGKILLs one node (a crash: no controlled shutdown, no leadership handed over). */
+  killNode(nodeId: number): Promise<void>;
+  /** Stops one node cleanly. */
+  stopNode(nodeId: number): Promise<void>;
+  /** Starts one node again; resolves once it serves and is registered with the controller. */
+  startNode(nodeId: number): Promise<void>;
+  status(): Promise<ClusterStatus>;
+}
+
+export interface KafkaClusterOptions {
+  /** Default 3. */
+  nodes?: number;
+  /** Copy the script's progress lines to stderr. */
+  echo?: boolean;
+  /** JVM heap of each node (default: the script's -Xmx384m -Xms384m). */
+  heap?: string;
+}
+
+/**
+ * A cluster of a test's (or benchmark's) own, in .stack/test-cluster-<name>, on ports
+ * basePort .. basePort + 2 * nodes - 1. The jars come from the shared cache, as for test brokers.
+ */
+export function kafkaCluster(name: string, basePort: number, opts: KafkaClusterOptions = {}): KafkaCluster {
+  const nodes = opts.nodes ?? 3;
+  if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`a cluster needs 1+ nodes (got ${nodes})`);
+  if (!Number.isInteger(basePort) || basePort < 1 || basePort + 2 * nodes - 1 > 65535)
+    throw new Error(`no room for ${nodes} nodes from port ${basePort}`);
+  const clusterDir = path.join(PROJECT_ROOT, '.stack', `test-cluster-${name}`);
+  const nodeIds = Array.from({ length: nodes }, (_, i) => i + 1);
+  const checkNode = (id: number) => {
+    if (!nodeIds.includes(id)) throw new Error(`no node ${id} in a ${nodes}-node cluster`);
+    return id;
+  };
+  const nodePort = (id: number) => basePort + 2 * (checkNode(id) - 1);
+  const nodeArg = (id: number) => String(checkNode(id));
+  const brokers = nodeIds.map((id) => `127.0.0.1:${nodePort(id)}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CLUSTER_DIR: clusterDir,
+    KAFKA_NODES: String(nodes),
+    KAFKA_PORT: String(basePort),
+    KAFKA_LIBS_DIR: process.env.KAFKA_LIBS_DIR ?? path.join(PROJECT_ROOT, '.stack', 'kafka', 'libs'),
+    ...(opts.heap ? { KAFKA_HEAP: opts.heap } : {}),
+  };
+  // Variables a developer may have set for their own single broker must not reach the nodes.
+  for (const k of ['STACK_DIR', 'KAFKA_CONTROLLER_PORT', 'KAFKA_NODE_ID', 'KAFKA_QUORUM_VOTERS'])
+    delete env[k];
+  delete env.KAFKA_CLUSTER_ID_FILE;
+  delete env.KAFKA_EXPECT_BROKERS;
+  const run = async (args: string[], okCodes: number[] = [0]) => {
+    const r = await runScript(KAFKA_CLUSTER_SH, args, env, opts.echo ?? false);
+    if (!okCodes.includes(r.code))
+      throw new Error(
+        `scripts/kafka-cluster.sh ${args.join(' ')} exited with ${r.code}:\n${r.stderr.trim()}`,
+      );
+    return r;
+  };
+  return {
+    clusterDir,
+    basePort,
+    nodeIds,
+    bootstrap: brokers.join(','),
+    brokers,
+    nodePort,
+    start: async () => void (await run(['up'])),
+    stop: async () => void (await run(['down'])),
+    killNode: async (id) => void (await run(['kill-node', nodeArg(id)])),
+    stopNode: async (id) => void (await run(['stop-node', nodeArg(id)])),
+    startNode: async (id) => void (await run(['start-node', nodeArg(id)])),
+    status: async () => JSON.parse((await run(['status', '--json'], [0, 3])).stdout) as ClusterStatus,
+  };
 }
 
 /** A name no other test (or earlier run) uses: for topics and consumer groups. */
