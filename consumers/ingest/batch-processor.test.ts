@@ -120,7 +120,6 @@ interface Faults {
   publishHoursClosed?: boolean;
 }
 
-let version = 0;
 function makeDeps(
   directory: BranchDirectory,
   clocks: Map<string, BranchClock>,
@@ -156,7 +155,6 @@ function makeDeps(
       out.closed.push(...events);
       await Promise.resolve();
     },
-    nextVersion: () => ++version,
     now: Date.now,
     logger: createLogger('silent'),
   };

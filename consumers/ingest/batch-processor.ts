@@ -9,18 +9,35 @@
  *   2. hourly aggregates       (recomputed from raw events: same result every time)
  *   3. dead letters + rejections, HourClosed events (at least once; consumers dedupe by revision)
  *   4. branch watermarks       (only after the closes they imply were published)
+ *
+ * Several members share the partitions, and one that lost its partitions (a zombie,
+ * stalled past the session timeout) learns it only when its commit is refused, after
+ * all of this. Its late writes are outranked, not prevented: every hour and clock row
+ * carries a version of what it knows (row-versions.ts), each batch starts from the most
+ * advanced stored clock of its branches, and an hour's stored state is read before it is
+ * re-aggregated (so a new row knows at least what the stored one did).
  */
 import type { BranchDirectory } from '../../lib/branches';
 import type { Logger } from '../../lib/logger';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
-import { advance, classify, hourOf, type BranchClock, type HourCloseSettings } from './hour-close';
+import {
+  advance,
+  classify,
+  hourOf,
+  laterClock,
+  type BranchClock,
+  type HourCloseSettings,
+} from './hour-close';
+import { hourVersion } from './row-versions';
 import {
   emptyAggregate,
   hourKey,
+  type HourAggregate,
   type HourRow,
   type NewEventRow,
   type RejectionRow,
   type SalesStore,
+  type StoredHour,
 } from './sales-store';
 import { validateHeartbeat, validateSale, type Rejection, type ValidationRules } from './validate';
 
@@ -52,7 +69,6 @@ export interface IngestDeps {
   clocks: Map<string, BranchClock>;
   deadLetter: (letters: DeadLetter[]) => Promise<void>;
   publishHoursClosed: (events: HourClosed[]) => Promise<void>;
-  nextVersion: () => number;
   now: () => number;
   logger: Logger;
 }
@@ -92,6 +108,14 @@ function checkKey(m: RawMessage, branchId: string): Rejection | undefined {
     reason: `message has ${key}, but its branch_id is ${JSON.stringify(branchId)}: the topic is keyed by branch id`,
   };
 }
+
+/** The stored row already says what this aggregation says (a row of older code: its totals do). */
+const sameTotals = (stored: StoredHour, agg: HourAggregate) =>
+  stored.sales_minor === agg.sales_minor &&
+  stored.orders === agg.orders &&
+  stored.refunds === agg.refunds &&
+  stored.voids === agg.voids &&
+  (stored.events === null || stored.events === agg.events);
 
 function addHour(map: Map<string, Set<number>>, branch: string, hour: number) {
   let set = map.get(branch);
@@ -179,6 +203,14 @@ export async function processBatch(
     }
   }
 
+  // 1b. Each branch starts from the most advanced clock: this member's, or a later one another member
+  // saved (the partition was someone else's until a rebalance; an in-flight batch of a zombie).
+  const batchBranches = new Set([...sales.map((s) => s.e.branch_id), ...progress.keys()]);
+  if (batchBranches.size > 0) {
+    for (const [b, c] of await deps.store.loadClocks([...batchBranches]))
+      deps.clocks.set(b, laterClock(deps.clocks.get(b), c));
+  }
+
   // 2. Duplicates: within the batch, and against what is already stored (first write wins).
   const stored = await deps.store.findEvents(
     [...new Set(sales.map((s) => s.e.branch_id))],
@@ -247,75 +279,72 @@ export async function processBatch(
     }
   }
 
-  // 4. Recompute every touched hour from raw events and write it with its revision.
+  // 4. Recompute every touched hour from raw events and write the ones that say something new.
   if (touched.size > 0) {
+    // Stored state first, aggregation second: whatever a stored row counted, this one counts too.
+    const storedHours = await deps.store.storedHours(touched);
     const aggregates = await deps.store.aggregateHours(touched);
-    // Hours that were already closed before this batch need their stored revision.
-    const previouslyClosed = new Map<string, Set<number>>();
-    for (const [branch, set] of touched) {
-      const ct = deps.clocks.get(branch)?.closedThrough;
-      for (const h of set)
-        if (ct !== null && ct !== undefined && h < ct) addHour(previouslyClosed, branch, h);
-    }
-    const storedHours = await deps.store.storedHours(previouslyClosed);
     const rows: HourRow[] = [];
     for (const [branch, set] of touched) {
       const timezone = deps.branches.get(branch)?.timezone ?? 'UTC';
-      const closedThrough =
-        nextClocks.get(branch)?.closedThrough ?? deps.clocks.get(branch)?.closedThrough ?? null;
+      const closedBefore = deps.clocks.get(branch)?.closedThrough ?? null;
+      const closedThrough = nextClocks.get(branch)?.closedThrough ?? closedBefore;
       for (const h of [...set].sort((a, b) => a - b)) {
         const key = hourKey(branch, h);
         const agg = aggregates.get(key) ?? emptyAggregate();
+        const stored = storedHours.get(key);
         const closed = closedThrough !== null && h < closedThrough;
-        let revision = 0;
-        if (previouslyClosed.get(branch)?.has(h)) {
-          const before = storedHours.get(key);
-          const unchanged =
-            before !== undefined &&
-            before.sales_minor === agg.sales_minor &&
-            before.orders === agg.orders &&
-            before.refunds === agg.refunds &&
-            before.voids === agg.voids;
-          if (unchanged) {
-            // A duplicate re-touched it: nothing to correct. But a correction (revision > 1) may be
-            // here because a crash came between writing it and publishing its HourClosed (the
-            // batch is redelivered, its event now a duplicate): publish the stored revision again
-            // (at least once; the forecaster dedupes by revision).
-            if (before.closed && before.revision > 1) {
-              result.hoursClosed.push({
-                branch_id: branch,
-                hour_start: h,
-                sales_minor: before.sales_minor,
-                orders: before.orders,
-                revision: before.revision,
-                closed_at: deps.now(),
-              });
-            }
-            continue;
-          }
-          revision = (before?.revision ?? 0) + 1;
-        } else if (closed) {
-          revision = 1;
+        if (!closed) {
+          // A member with a later clock closed it already: an open row would be outranked anyway.
+          if (stored?.closed) continue;
+          rows.push({
+            branch_id: branch,
+            hour_start: h,
+            timezone,
+            closed,
+            revision: 0,
+            version: hourVersion({ closed, events: agg.events, revision: 0 }),
+            ...agg,
+          });
+          continue;
         }
+        if (stored?.closed && sameTotals(stored, agg) && stored.revision === stored.topRevision) {
+          // Nothing new to write. But the HourClosed of the stored row may have been lost: a crash
+          // between writing it and publishing (the batch is redelivered: its hours close again, or
+          // its events are duplicates now). Publish the stored revision again (at least once; the
+          // event is a trigger, readers take the hour itself from sales_hourly).
+          const closingNow = closedBefore === null || h >= closedBefore;
+          if (closingNow || stored.revision > 1) {
+            result.hoursClosed.push({
+              branch_id: branch,
+              hour_start: h,
+              sales_minor: stored.sales_minor,
+              orders: stored.orders,
+              revision: stored.revision,
+              closed_at: deps.now(),
+            });
+          }
+          continue;
+        }
+        // The first close (1), or a correction: above every revision stored, a stale one of a zombie included.
+        const revision = (stored?.topRevision ?? 0) + 1;
         rows.push({
           branch_id: branch,
           hour_start: h,
           timezone,
           closed,
           revision,
-          version: deps.nextVersion(),
+          version: hourVersion({ closed, events: agg.events, revision }),
           ...agg,
         });
-        if (closed) {
-          result.hoursClosed.push({
-            branch_id: branch,
-            hour_start: h,
-            sales_minor: agg.sales_minor,
-            orders: agg.orders,
-            revision,
-            closed_at: deps.now(),
-          });
-        }
+        result.hoursClosed.push({
+          branch_id: branch,
+          hour_start: h,
+          sales_minor: agg.sales_minor,
+          orders: agg.orders,
+          revision,
+          closed_at: deps.now(),
+        });
       }
     }
     await deps.store.insertHours(rows);
@@ -330,7 +359,7 @@ export async function processBatch(
   result.rejected = letters.length;
   if (result.hoursClosed.length > 0) await deps.publishHoursClosed(result.hoursClosed);
   if (nextClocks.size > 0) {
-    await deps.store.saveClocks(nextClocks, deps.nextVersion());
+    await deps.store.saveClocks(nextClocks);
     for (const [b, c] of nextClocks) deps.clocks.set(b, c);
   }
   return result;

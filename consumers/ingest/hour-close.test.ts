@@ -1,4 +1,4 @@
-import { advance, classify, HOUR_MS, hourOf, type BranchClock } from './hour-close';
+import { advance, classify, HOUR_MS, hourOf, laterClock, type BranchClock } from './hour-close';
 
 const s = { allowedLatenessMs: 5 * 60_000, correctionWindowMs: 24 * HOUR_MS };
 const t = (iso: string) => Date.parse(iso);
@@ -60,5 +60,31 @@ describe('hour close', () => {
     expect(classify(clock, t('2021-01-01T23:59:59Z'), s)).toBe('too_late');
     expect(classify(undefined, 0, s)).toBe('on_time');
     expect(hourOf(t('2021-01-01T10:59:59.999Z'))).toBe(t('2021-01-01T10:00:00Z'));
+  });
+});
+
+describe('laterClock', () => {
+  it('takes each component at its most advanced: the clock of the longer prefix of the partition', () => {
+    const early: BranchClock = {
+      watermark: t('2021-01-01T10:40:00Z'),
+      closedThrough: t('2021-01-01T10:00:00Z'),
+    };
+    const late: BranchClock = {
+      watermark: t('2021-01-01T12:10:00Z'),
+      closedThrough: t('2021-01-01T12:00:00Z'),
+    };
+    expect(laterClock(early, late)).toEqual(late);
+    expect(laterClock(late, early)).toEqual(late);
+    expect(laterClock(undefined, early)).toEqual(early);
+    // A branch only heartbeats have reached (no closed-through yet) takes the other's.
+    const heartbeatsOnly: BranchClock = { watermark: t('2021-01-01T13:00:00Z'), closedThrough: null };
+    expect(laterClock(heartbeatsOnly, early)).toEqual({
+      watermark: t('2021-01-01T13:00:00Z'),
+      closedThrough: t('2021-01-01T10:00:00Z'),
+    });
+    expect(laterClock(early, heartbeatsOnly)).toEqual({
+      watermark: t('2021-01-01T13:00:00Z'),
+      closedThrough: t('2021-01-01T10:00:00Z'),
+    });
   });
 });

@@ -65,3 +65,19 @@ export function advance(
   for (let h = closedThrough; h < target; h += HOUR_MS) closing.push(h);
   return { next: { watermark, closedThrough: Math.max(closedThrough, target) }, closing };
 }
+
+/**
+ * The more advanced of two clocks of one branch (each component's maximum). Both components only
+ * grow along a partition, so this is the clock of the longer prefix: the one a member must start
+ * from when another member (the partition's previous owner, or a zombie) may have saved a later one.
+ */
+export function laterClock(a: BranchClock | undefined, b: BranchClock): BranchClock {
+  if (!a) return b;
+  const closedThrough =
+    a.closedThrough === null
+      ? b.closedThrough
+      : b.closedThrough === null
+        ? a.closedThrough
+        : Math.max(a.closedThrough, b.closedThrough);
+  return { watermark: Math.max(a.watermark, b.watermark), closedThrough };
+}

@@ -2,8 +2,14 @@
  * The ingest role: a kafkajs consumer group on the sales topic. Each batch is
  * processed (batch-processor.ts) and only then are its offsets committed, so a
  * crash at any point redelivers work that is idempotent to redo.
+ *
+ * Several processes may be members of the group. A member that lost its partitions
+ * while a batch was in flight (stalled past the session timeout: a zombie) still writes
+ * that batch, then its commit is refused; its writes are outranked by the owner's
+ * (row-versions.ts), and it rejoins the group rather than stopping.
  */
 import type { Consumer, Kafka, Producer, IHeaders, Message } from 'kafkajs';
+import { KafkaJSError } from 'kafkajs';
 import type { BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
@@ -12,7 +18,7 @@ import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { HourClosed } from '../../schemas/events';
 import { processBatch, type DeadLetter, type IngestDeps } from './batch-processor';
-import { HOUR_MS } from './hour-close';
+import { HOUR_MS, type BranchClock } from './hour-close';
 import * as metrics from './metrics';
 import { SalesStore } from './sales-store';
 
@@ -102,15 +108,31 @@ export function chunkBySize<T>(
   return chunks;
 }
 
+/** Group-membership errors of an offset commit: the group has moved on without this member. */
+const FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS']);
+
+/**
+ * The protocol error behind a refused commit, if it says this member is out of the generation.
+ * kafkajs's commit retrier wraps non-retriable errors in KafkaJSNonRetriableError (the `type`
+ * only survives on its `cause`).
+ */
+export function refusedByGroup(err: unknown): (KafkaJSError & { type: string }) | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (e instanceof KafkaJSError && typeof type === 'string' && FENCED.has(type))
+      return e as KafkaJSError & { type: string };
+  }
+  return undefined;
+}
+
 export function createIngestRole(opts: IngestOptions): IngestRole {
   const { config, kafka, ch, codec, branches } = opts;
   const log = opts.logger.child({ module: 'ingest' });
   const now = opts.now ?? Date.now;
   const topics = topicNames(config);
   const store = new SalesStore(ch);
-  const clocks = new Map<string, import('./hour-close').BranchClock>();
-  let versionSeq = 0;
-  let lastVersion = 0;
+  // This member's branch clocks; each batch starts from these or a later stored one (batch-processor.ts).
+  const clocks = new Map<string, BranchClock>();
   let heartbeatAt = now();
 
   const consumer: Consumer = kafka.consumer({
@@ -119,8 +141,9 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     maxBytesPerPartition: 8 * 1024 * 1024,
     maxBytes: 32 * 1024 * 1024,
     maxWaitTimeInMs: 250,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
+    // kafkajs heartbeats between batches; a third of the session leaves room for two misses.
+    heartbeatInterval: Math.min(3_000, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 3)),
     // multiplier and factor explicit: kafkajs's defaults for them depend on NODE_ENV (see lib/kafka-client.ts).
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, multiplier: 2, factor: 0.2 },
   });
@@ -129,24 +152,6 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
   });
-
-  // Clocks are reloaded whenever the group rebalances: partitions (and so branches) may have moved.
-  let clocksReady: Promise<void> = Promise.resolve();
-  const reloadClocks = () => {
-    clocksReady = store.loadClocks().then((loaded) => {
-      clocks.clear();
-      for (const [b, c] of loaded) clocks.set(b, c);
-      log.info({ branches: loaded.size }, 'branch watermarks loaded');
-    });
-    clocksReady.catch((err: unknown) => log.error({ err }, 'cannot load branch watermarks'));
-  };
-
-  const nextVersion = () => {
-    // Monotonic across restarts (wall clock based) and within a millisecond.
-    const v = now() * 1000 + (versionSeq++ % 1000);
-    lastVersion = Math.max(v, lastVersion + 1);
-    return lastVersion;
-  };
 
   /** Sends in produce requests of at most MAX_PRODUCE_BYTES each, in order. */
   const sendChunked = async (topic: string, messages: Message[]) => {
@@ -195,14 +200,12 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     clocks,
     deadLetter,
     publishHoursClosed,
-    nextVersion,
     now,
     logger: log,
   };
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined ingest group');
-    reloadClocks();
   });
   consumer.on(consumer.events.HEARTBEAT, () => {
     heartbeatAt = now();
@@ -242,13 +245,39 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
         eachBatch: async (payload) => {
           const { batch } = payload;
           if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-          await clocksReady;
+          const offsets = {
+            partition: batch.partition,
+            firstOffset: batch.firstOffset(),
+            lastOffset: batch.lastOffset(),
+          };
+          log.debug({ ...offsets, messages: batch.messages.length }, 'batch started');
           const timer = metrics.batchSeconds.startTimer();
           const r = await processBatch(deps, batch.topic, batch.partition, batch.messages);
           const last = batch.lastOffset();
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-          ]);
+          try {
+            await consumer.commitOffsets([
+              { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+            ]);
+          } catch (err) {
+            const fenced = refusedByGroup(err);
+            if (!fenced) throw err;
+            // This member lost the partition while the batch was in flight (it stalled past the
+            // session timeout, or the group rebalanced without it): its owner redoes the batch. The
+            // protocol error itself goes to kafkajs, which rejoins the group on it; wrapped in the
+            // retrier's non-retriable error it would stop this consumer for good.
+            metrics.commitsRefusedTotal.inc();
+            log.warn(
+              {
+                ...offsets,
+                code: fenced.type,
+                hoursWritten: r.hoursWritten,
+                accepted: r.accepted,
+                duplicates: r.duplicates,
+              },
+              "batch written but its commit was refused: the group moved on without this member; rejoining (the partition's owner redoes the batch)",
+            );
+            throw fenced;
+          }
           payload.resolveOffset(last); // moves the fetch position past the batch
           timer();
           heartbeatAt = now();
@@ -273,7 +302,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
           metrics.consumerLag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
           log.debug(
             {
-              partition: batch.partition,
+              ...offsets,
               messages: batch.messages.length,
               ...r,
               hoursClosed: r.hoursClosed.length,

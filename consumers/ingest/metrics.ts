@@ -35,3 +35,7 @@ export const hourCloseDelaySeconds = new Histogram({
   help: 'Wall-clock delay between an hour ending and its close being published (live traffic only)',
   buckets: [1, 5, 15, 60, 300, 600, 1800, 3600],
 });
+export const commitsRefusedTotal = new Counter({
+  name: 'tillcast_ingest_commits_refused_total',
+  help: 'Batches written whose offset commit the group refused (the member had lost the partition; its owner redoes them)',
+});

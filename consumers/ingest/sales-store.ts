@@ -8,6 +8,7 @@ import { toDate, toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
 import { localWallClock } from '../../lib/local-time';
 import type { SaleEvent } from '../../schemas/events';
 import type { BranchClock } from './hour-close';
+import { clockVersion, eventsOfHourVersion } from './row-versions';
 
 export interface StoredEventKey {
   branch_id: string;
@@ -25,6 +26,8 @@ export interface NewEventRow {
 }
 
 export interface HourAggregate {
+  /** Raw events aggregated (too_late = 0, every status): grows with what is known of the hour (row-versions.ts). */
+  events: number;
   sales_minor: number;
   orders: number;
   refunds: number;
@@ -33,9 +36,14 @@ export interface HourAggregate {
   orders_by_channel: Record<string, number>;
 }
 
-export interface StoredHour extends HourAggregate {
+/** The stored state of an hour: its best row (highest version), and the highest revision any row has. */
+export interface StoredHour extends Omit<HourAggregate, 'events'> {
   revision: number;
   closed: boolean;
+  /** Events the best row aggregated; null for a row of older code (its version does not say). */
+  events: number | null;
+  /** Highest revision of any row of the hour: a new revision must go above it. */
+  topRevision: number;
 }
 
 export interface HourRow extends HourAggregate {
@@ -44,7 +52,8 @@ export interface HourRow extends HourAggregate {
   timezone: string;
   closed: boolean;
   revision: number;
-  version: number;
+  /** Ingest derives it from the data (row-versions.ts hourVersion); simulated histories number their rows. */
+  version: number | bigint;
 }
 
 export interface RejectionRow {
@@ -79,6 +88,7 @@ const EVENT_COLUMNS: [string, ...string[]] = [
 const hourKey = (branchId: string, hour: number) => `${branchId}|${hour / 1000}`;
 
 export const emptyAggregate = (): HourAggregate => ({
+  events: 0,
   sales_minor: 0,
   orders: 0,
   refunds: 0,
@@ -249,6 +259,7 @@ export class SalesStore {
       out.set(key, agg);
       const total = Number(r.total);
       const n = Number(r.n);
+      agg.events += n;
       if (r.status === 'VOID') {
         agg.voids += n;
         continue;
@@ -265,7 +276,10 @@ export class SalesStore {
     return out;
   }
 
-  /** Latest stored state of the given hours (for revisions of late corrections). */
+  /**
+   * Stored state of the given hours (revisions of closes and corrections). Read BEFORE the
+   * hours are aggregated: then whatever a stored row counted, the aggregation counts too.
+   */
   async storedHours(hours: Map<string, Set<number>>): Promise<Map<string, StoredHour>> {
     const keys = [...hours].flatMap(([b, set]) => [...set].map((h) => hourKey(b, h)));
     const out = new Map<string, StoredHour>();
@@ -277,14 +291,17 @@ export class SalesStore {
       orders: number;
       refunds: number;
       voids: number;
-      revision: number;
+      best_revision: number;
       closed: number;
+      top_revision: number;
+      best_version: string;
     }>(
       'cannot read stored hours',
       `SELECT branch_id, toUnixTimestamp(hour_start) AS hour,
               argMax(sales_minor, version) AS sales_minor, argMax(orders, version) AS orders,
               argMax(refunds, version) AS refunds, argMax(voids, version) AS voids,
-              argMax(revision, version) AS revision, argMax(closed, version) AS closed
+              argMax(revision, version) AS best_revision, argMax(closed, version) AS closed,
+              max(revision) AS top_revision, toString(max(version)) AS best_version
        FROM ${this.ch.table('sales_hourly')}
        WHERE branch_id IN {branches:Array(String)}
          AND concat(branch_id, '|', toString(toUnixTimestamp(hour_start))) IN {keys:Array(String)}
@@ -293,13 +310,16 @@ export class SalesStore {
     );
     for (const r of rows) {
       out.set(hourKey(r.branch_id, Number(r.hour) * 1000), {
-        ...emptyAggregate(),
         sales_minor: Number(r.sales_minor),
         orders: Number(r.orders),
         refunds: Number(r.refunds),
         voids: Number(r.voids),
-        revision: Number(r.revision),
+        sales_by_channel: {},
+        orders_by_channel: {},
+        revision: Number(r.best_revision),
         closed: Number(r.closed) === 1,
+        events: eventsOfHourVersion(BigInt(r.best_version)),
+        topRevision: Number(r.top_revision),
       });
     }
     return out;
@@ -326,33 +346,43 @@ export class SalesStore {
           orders_by_channel: r.orders_by_channel,
           closed: r.closed ? 1 : 0,
           revision: r.revision,
-          version: r.version,
+          // A bigint travels as decimal text (JSON has no 64-bit integers; ClickHouse parses it).
+          version: typeof r.version === 'bigint' ? r.version.toString() : r.version,
         };
       }),
     );
   }
 
-  async loadClocks(): Promise<Map<string, BranchClock>> {
+  /** The stored clock of every branch, or of the given ones: the most advanced row of each (row-versions.ts). */
+  async loadClocks(branchIds?: string[]): Promise<Map<string, BranchClock>> {
+    if (branchIds?.length === 0) return new Map();
     const rows = await this.rows<{ branch_id: string; wm: string; ct: number }>(
       'cannot load branch watermarks',
       `SELECT branch_id, toUnixTimestamp64Milli(argMax(watermark, version)) AS wm, toUnixTimestamp(argMax(closed_through, version)) AS ct
-       FROM ${this.ch.table('branch_watermarks')} GROUP BY branch_id`,
-      {},
+       FROM ${this.ch.table('branch_watermarks')}
+       ${branchIds ? 'WHERE branch_id IN {branches:Array(String)}' : ''}
+       GROUP BY branch_id`,
+      branchIds ? { branches: branchIds } : {},
     );
     return new Map(
       rows.map((r) => [r.branch_id, { watermark: Number(r.wm), closedThrough: Number(r.ct) * 1000 }]),
     );
   }
 
-  async saveClocks(clocks: Map<string, BranchClock>, version: number): Promise<void> {
-    const values = [...clocks]
-      .filter(([, c]) => c.closedThrough !== null && Number.isFinite(c.watermark))
-      .map(([branch_id, c]) => ({
-        branch_id,
-        watermark: toDateTime64(c.watermark),
-        closed_through: toDateTime(c.closedThrough as number),
-        version,
-      }));
+  /** Saves clocks, each with a version of its own progress: a stale clock written late never wins. */
+  async saveClocks(clocks: Map<string, BranchClock>): Promise<void> {
+    const values = [...clocks].flatMap(([branch_id, c]) =>
+      c.closedThrough !== null && Number.isFinite(c.watermark)
+        ? [
+            {
+              branch_id,
+              watermark: toDateTime64(c.watermark),
+              closed_through: toDateTime(c.closedThrough),
+              version: clockVersion({ watermark: c.watermark, closedThrough: c.closedThrough }).toString(),
+            },
+          ]
+        : [],
+    );
     await this.insert('cannot save branch watermarks', 'branch_watermarks', values);
   }
 
