@@ -4,7 +4,14 @@
  * restart (about a minute of backoff in all) rather than the 5 quick retries of
  * the default.
  */
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Consumer,
+  type EachBatchPayload,
+  type LogEntry,
+  type logCreator,
+} from 'kafkajs';
 import type { Config } from './config';
 import type { Logger } from './logger';
 
@@ -88,4 +95,22 @@ export function createKafka(
     // NODE_ENV=test (jest) they are 1.5 and 0.02, which shrinks the ~1 min to ~15 s.
     retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8, multiplier: 2, factor: 0.2 },
   });
+}
+
+/**
+ * Commits the batch of an eachBatch call up to `offset` (the next one to read). kafkajs 2.2.4's
+ * consumer.commitOffsets returns WITHOUT committing once a stop began (runner.commitOffsets:
+ * "consumer not running, exiting"), although disconnect() waits for the batch in flight: the
+ * batch would be written but not committed, and redone by the next member. Once stopping, the
+ * commit goes through the payload instead, which commits through the group (still joined: the
+ * stop leaves it after this batch) with no such check.
+ */
+export async function commitBatch(
+  consumer: Consumer,
+  payload: EachBatchPayload,
+  offset: string,
+): Promise<void> {
+  const { topic, partition } = payload.batch;
+  if (payload.isRunning()) await consumer.commitOffsets([{ topic, partition, offset }]);
+  else await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
 }

@@ -32,6 +32,7 @@ import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
+import { commitBatch } from '../../lib/kafka-client';
 import { localWallClock } from '../../lib/local-time';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
@@ -407,9 +408,7 @@ export function createForecasterRole(opts: ForecasterOptions): ForecasterRole {
             }
           }
           const last = batch.lastOffset();
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-          ]);
+          await commitBatch(consumer, payload, (BigInt(last) + 1n).toString());
           payload.resolveOffset(last);
           await payload.heartbeat();
         },

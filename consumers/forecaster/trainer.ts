@@ -19,6 +19,7 @@
  */
 import type { Consumer, Kafka, KafkaJSError } from 'kafkajs';
 import type { Config } from '../../lib/config';
+import { commitBatch } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import { coalesceDecisions, decodeDecision, type TrainingDecision } from './training-decision';
@@ -193,9 +194,7 @@ export function createTrainer(opts: TrainerOptions): Trainer {
               }
             }
             const last = batch.lastOffset();
-            await consumer.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-            ]);
+            await commitBatch(consumer, payload, (BigInt(last) + 1n).toString());
             payload.resolveOffset(last);
             log.info({ decision: decision?.id ?? null, offsets }, 'training decision committed');
           },

@@ -13,6 +13,7 @@ import { KafkaJSError } from 'kafkajs';
 import type { BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
+import { commitBatch } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
@@ -255,9 +256,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
           const r = await processBatch(deps, batch.topic, batch.partition, batch.messages);
           const last = batch.lastOffset();
           try {
-            await consumer.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-            ]);
+            await commitBatch(consumer, payload, (BigInt(last) + 1n).toString());
           } catch (err) {
             const fenced = refusedByGroup(err);
             if (!fenced) throw err;
