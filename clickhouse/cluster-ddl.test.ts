@@ -26,6 +26,8 @@ import {
 const logger = createLogger('warn');
 const CLUSTER = 'tillcast';
 const DB = 'tillcast';
+/** Table names as the migrator qualifies them (ClickHouse.table). */
+const tables = { table: (name: string) => `${DB}.${name}` };
 
 let ch: ClickHouse;
 beforeAll(() => {
@@ -88,8 +90,7 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
 
   it('single-node mode runs the files exactly as they are', () => {
     for (const m of migrations) expect(migrationStatements(m)).toBe(m.statements);
-    expect(schemaMigrationsStatement(`${DB}.schema_migrations`))
-      .toBe(`CREATE TABLE IF NOT EXISTS ${DB}.schema_migrations
+    expect(schemaMigrationsStatement(tables)).toBe(`CREATE TABLE IF NOT EXISTS ${DB}.schema_migrations
         (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
         ENGINE = ReplacingMergeTree ORDER BY version`);
   });
@@ -97,7 +98,7 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
   it('every table becomes Replicated*MergeTree ON CLUSTER, sharded by branch behind a Distributed table, parsed by the engine', async () => {
     const sharded: string[] = [];
     const everywhere: string[] = [];
-    for (const statement of [...sourceTables, schemaMigrationsStatement(`${DB}.schema_migrations`)]) {
+    for (const statement of [...sourceTables, schemaMigrationsStatement(tables)]) {
       const original = parseTable(await format(statement));
       const table = original.name.slice(DB.length + 1);
       const generated = clusterStatement(statement, CLUSTER);
@@ -145,7 +146,7 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
   it('no plain MergeTree is left and every statement is ON CLUSTER', async () => {
     const all = [
       ...migrations.flatMap((m) => migrationStatements(m, CLUSTER)),
-      schemaMigrationsStatement(`${DB}.schema_migrations`, CLUSTER),
+      schemaMigrationsStatement(tables, CLUSTER),
     ];
     const shardedAlters = sourceAlters.filter(
       (a) => !REPLICATED_EVERYWHERE.has(/^ALTER TABLE \w+\.(\w+)/.exec(a)![1]!),

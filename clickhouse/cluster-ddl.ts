@@ -179,11 +179,23 @@ export function clusterStatement(statement: string, cluster: string): string[] {
 }
 
 /** The cluster DDL of a list of single-node statements, in order. */
+/** A cluster or database name goes into DDL as text: only a plain identifier is accepted. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function identifier(what: string, name: string): string {
+  if (!IDENTIFIER.test(name))
+    throw new ClusterDdlError(`${what} must be a plain identifier (got ${JSON.stringify(name)})`);
+  return name;
+}
+
 export function clusterStatements(statements: readonly string[], cluster: string): string[] {
+  identifier('the cluster name', cluster);
   return statements.flatMap((s) => clusterStatement(s, cluster));
 }
 
 export function createDatabaseStatement(database: string, cluster?: string): string {
+  identifier('the database name', database);
+  if (cluster !== undefined) identifier('the cluster name', cluster);
   return cluster
     ? `CREATE DATABASE IF NOT EXISTS ${database} ON CLUSTER ${cluster}`
     : `CREATE DATABASE IF NOT EXISTS ${database}`;

@@ -57,8 +57,8 @@ export function migrationStatements(m: Migration, cluster?: string): string[] {
 }
 
 /** The migrations table (replicated to every node in cluster mode, see cluster-ddl.ts). */
-export function schemaMigrationsStatement(table: string, cluster?: string): string {
-  const statement = `CREATE TABLE IF NOT EXISTS ${table}
+export function schemaMigrationsStatement(ch: Pick<ClickHouse, 'table'>, cluster?: string): string {
+  const statement = `CREATE TABLE IF NOT EXISTS ${ch.table('schema_migrations')}
         (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
         ENGINE = ReplacingMergeTree ORDER BY version`;
   return cluster ? clusterStatements([statement], cluster).join('') : statement;
@@ -128,7 +128,7 @@ export async function migrate(
   }
   try {
     await ch.client.command({ query: createDatabaseStatement(db, cluster) });
-    await ch.client.command({ query: schemaMigrationsStatement(ch.table('schema_migrations'), cluster) });
+    await ch.client.command({ query: schemaMigrationsStatement(ch, cluster) });
   } catch (err) {
     throw storageError('cannot create the migrations table', err);
   }

@@ -8,8 +8,10 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type Config } from '../lib/config';
 
+/** TILLCAST_TEST_DATA_ROOT moves the workers' directories (two jest runs at once need two roots). */
 export function workerDataDir(): string {
-  return path.join(PROJECT_ROOT, '.data', 'test', `worker-${process.env.JEST_WORKER_ID ?? '0'}`);
+  const root = process.env.TILLCAST_TEST_DATA_ROOT ?? path.join(PROJECT_ROOT, '.data', 'test');
+  return path.join(root, `worker-${process.env.JEST_WORKER_ID ?? '0'}`);
 }
 
 export function freshDatabaseName(prefix = 't'): string {
