@@ -5,6 +5,8 @@
  * these machines, so the DDL is parsed and checked statement by statement, never executed
  * with ON CLUSTER on a real 2-shard x 2-replica cluster (README "Deployment").
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
 import { createLogger } from '../lib/logger';
 import { testConfig } from '../test/test-config';
@@ -212,5 +214,39 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
       format: 'JSONEachRow',
     });
     expect(await rs.json<{ n: number }>()).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('users.xml in cluster mode', () => {
+  /**
+   * A Distributed table reads and writes the server's own shard as the querying user (ClickHouse
+   * issue #9101): every grant a user has on a sharded table it must also have on the shard table.
+   */
+  test('every grant on a sharded table is also given on its _local shard table', () => {
+    const xml = fs.readFileSync(path.join(__dirname, 'server', 'users.xml'), 'utf8');
+    const sharded = new Set<string>();
+    for (const m of readMigrations(undefined, DB))
+      for (const s of migrationStatements(m, CLUSTER)) {
+        const local = new RegExp(`CREATE TABLE IF NOT EXISTS ${DB}\\.(\\w+)${LOCAL_SUFFIX} `).exec(s);
+        if (local) sharded.add(local[1]!);
+      }
+    expect([...sharded].sort()).toEqual(
+      ['branch_watermarks', 'forecast_runs', 'forecasts', 'sales_events', 'sales_hourly'].sort(),
+    );
+    const missing: string[] = [];
+    let checked = 0;
+    for (const user of xml.matchAll(/<(\w+)>\s*<password[\s\S]*?<\/\1>/g)) {
+      const grants = [...user[0].matchAll(/GRANT ([A-Z, ]+) ON (\w+)\.(\w+)</g)].map((g) => ({
+        rights: g[1]!.trim(),
+        table: g[3]!,
+      }));
+      for (const g of grants.filter((x) => sharded.has(x.table))) {
+        checked++;
+        if (!grants.some((x) => x.table === `${g.table}${LOCAL_SUFFIX}` && x.rights === g.rights))
+          missing.push(`${user[1]}: GRANT ${g.rights} ON ${DB}.${g.table}${LOCAL_SUFFIX}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(5); // ingest's three tables, the forecaster's two
   });
 });
