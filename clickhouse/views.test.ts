@@ -18,6 +18,7 @@ import { createLogger } from '../lib/logger';
 import { PROJECT_ROOT } from '../lib/config';
 import { testConfig } from '../test/test-config';
 import { migrate, readMigrations } from './migrate';
+import { ForecastStore } from '../consumers/forecaster/forecast-store';
 
 const logger = createLogger('warn');
 const HOUR = 3_600_000;
@@ -1155,6 +1156,38 @@ describe('analyst views on the embedded engine', () => {
         wape: 0.21,
       },
     ]);
+  });
+  it('v_models: is_current is the registry rule, so a trainer finishing late on older data demotes nothing', async () => {
+    const T = utc('2021-02-01T00:00:00');
+    // Trainers (manual 0) rank by their data: m-c on data through T, then m-b on data a day older
+    // lands last, as a slow trainer's would. The manual rows of the fixture rank at watermark 0.
+    await ch.client.insert({
+      table: ch.table('model_promotions'),
+      values: [
+        {
+          version: 'm-c',
+          promoted_at: toDateTime64(T + 5 * HOUR),
+          action: 'promote',
+          reason: 'trainer',
+          data_watermark: toDateTime(T),
+          manual: 0,
+        },
+        {
+          version: 'm-b',
+          promoted_at: toDateTime64(T + 6 * HOUR),
+          action: 'promote',
+          reason: 'late trainer',
+          data_watermark: toDateTime(T - 24 * HOUR),
+          manual: 0,
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    expect(await rows('SELECT version FROM {db}.v_models WHERE is_current = 1')).toEqual([
+      { version: 'm-c' },
+    ]);
+    // The forecaster members read the same answer.
+    expect((await new ForecastStore(ch).currentModel())?.version).toBe('m-c');
   });
 });
 
