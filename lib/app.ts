@@ -111,6 +111,8 @@ export interface StopOutcome {
   clean: boolean;
   pending?: string;
   abandoned: string[];
+  /** Steps whose stop threw (logged). */
+  failed: string[];
 }
 
 export interface App {
@@ -177,6 +179,7 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
       stopping ??= (async () => {
         const timeoutMs = opts.timeoutMs ?? config.SHUTDOWN_TIMEOUT_MS;
         const abandoned: string[] = [];
+        const failed: string[] = [];
         let kafkaGone = false;
         /** Runs one step; false when it was given up (Kafka unreachable, or its share of the bound ran out). */
         const run = async (what: StopStep, maxMs = Infinity): Promise<boolean> => {
@@ -219,15 +222,16 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
           step = 'drain';
           for (const role of roles.values()) role.drain?.();
           // The event source first (no new input while the consumers finish), with half the bound at most.
-          if (opts.source)
-            await run(opts.source, timeoutMs / 2).catch((err: unknown) => {
-              log.error({ err, role: opts.source?.name }, 'role failed to stop cleanly');
-            });
-          for (const role of [...roles.values()].reverse()) {
+          for (const [what, maxMs] of [
+            ...(opts.source ? [[opts.source, timeoutMs / 2] as const] : []),
+            ...[...roles.values()].reverse().map((r) => [r, Infinity] as const),
+          ]) {
             try {
-              if (await run(role)) log.info({ role: role.name }, 'role stopped');
+              if ((await run(what, maxMs)) && what !== opts.source)
+                log.info({ role: what.name }, 'role stopped');
             } catch (err) {
-              log.error({ err, role: role.name }, 'role failed to stop cleanly');
+              failed.push(what.name);
+              log.error({ err, role: what.name }, 'role failed to stop cleanly');
             }
           }
           step = 'close ClickHouse';
@@ -238,10 +242,10 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
         const how = await Promise.race([orderly, timeout]);
         clearTimeout(timer);
         if (how === 'timeout') {
-          log.error({ timeoutMs, pending: step, abandoned }, 'shutdown timed out with work pending');
-          return { clean: false, pending: step, abandoned };
+          log.error({ timeoutMs, pending: step, abandoned, failed }, 'shutdown timed out with work pending');
+          return { clean: false, pending: step, abandoned, failed };
         }
-        return { clean: abandoned.length === 0, abandoned };
+        return { clean: abandoned.length === 0 && failed.length === 0, abandoned, failed };
       })();
       return stopping;
     },
