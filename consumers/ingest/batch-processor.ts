@@ -209,6 +209,14 @@ export async function processBatch(
   if (batchBranches.size > 0) {
     for (const [b, c] of await deps.store.loadClocks([...batchBranches]))
       deps.clocks.set(b, laterClock(deps.clocks.get(b), c));
+    // What the batch believes from here on (post-mortems of members racing over a partition).
+    deps.logger.debug(
+      {
+        partition,
+        clocks: Object.fromEntries([...batchBranches].map((b) => [b, deps.clocks.get(b) ?? null])),
+      },
+      'batch clocks loaded',
+    );
   }
 
   // 2. Duplicates: within the batch, and against what is already stored (first write wins).

@@ -129,6 +129,27 @@ export function closedHourRow(
  */
 export const MAX_IDS_PER_LOOKUP = 2_000;
 
+/** Attempts of a statement whose connection was reset (see againOnReset). */
+const RESET_ATTEMPTS = 3;
+
+/**
+ * Runs a statement again when its connection was reset (ECONNRESET, "socket hang up"). A
+ * process that stalled (a long GC pause, a stopped or starved process: an ingest zombie) sends
+ * its next statement on a keep-alive socket the server closed meanwhile, which fails before the
+ * statement reached the server; the next attempt gets a fresh connection. Every statement of
+ * this store is idempotent (rows are replaced by key, or outranked by version), so one that did
+ * reach the server is harmless to repeat.
+ */
+async function againOnReset<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ECONNRESET' || attempt >= RESET_ATTEMPTS) throw err;
+    }
+  }
+}
+
 export class SalesStore {
   constructor(
     private readonly ch: ClickHouse,
@@ -137,8 +158,10 @@ export class SalesStore {
 
   private async rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
     try {
-      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
-      return await rs.json<T>();
+      return await againOnReset(async () => {
+        const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+        return await rs.json<T>();
+      });
     } catch (err) {
       throw storageError(what, err);
     }
@@ -147,7 +170,9 @@ export class SalesStore {
   private async insert(what: string, table: string, values: object[]): Promise<void> {
     if (values.length === 0) return;
     try {
-      await this.ch.client.insert({ table: this.ch.table(table), values, format: 'JSONEachRow' });
+      await againOnReset(() =>
+        this.ch.client.insert({ table: this.ch.table(table), values, format: 'JSONEachRow' }),
+      );
     } catch (err) {
       throw storageError(what, err);
     }
@@ -189,28 +214,30 @@ export class SalesStore {
     if (rows.length === 0) return;
     // JSONCompactEachRow (positional arrays): the hot path of ingest, half the bytes of JSONEachRow.
     try {
-      await this.ch.client.insert({
-        table: this.ch.table('sales_events'),
-        columns: EVENT_COLUMNS,
-        values: rows.map(({ event: e, tooLate, partition, offset }) => [
-          e.branch_id,
-          e.event_id,
-          toDateTime64(e.occurred_at),
-          e.status,
-          e.channel,
-          e.currency,
-          e.total_minor,
-          e.net_minor,
-          e.tax_minor,
-          e.tip_minor,
-          e.covers,
-          e.pos,
-          tooLate ? 1 : 0,
-          partition,
-          offset,
-        ]),
-        format: 'JSONCompactEachRow',
-      });
+      await againOnReset(() =>
+        this.ch.client.insert({
+          table: this.ch.table('sales_events'),
+          columns: EVENT_COLUMNS,
+          values: rows.map(({ event: e, tooLate, partition, offset }) => [
+            e.branch_id,
+            e.event_id,
+            toDateTime64(e.occurred_at),
+            e.status,
+            e.channel,
+            e.currency,
+            e.total_minor,
+            e.net_minor,
+            e.tax_minor,
+            e.tip_minor,
+            e.covers,
+            e.pos,
+            tooLate ? 1 : 0,
+            partition,
+            offset,
+          ]),
+          format: 'JSONCompactEachRow',
+        }),
+      );
     } catch (err) {
       throw storageError('cannot insert sales events', err);
     }
