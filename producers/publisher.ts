@@ -117,6 +117,9 @@ export class Publisher {
     }
     try {
       await this.producer.sendBatch({
+        // acks=all: the leader answers once every in-sync replica has the batch, at least
+        // min.insync.replicas of them (2 of 3 on a cluster, lib/topics.ts), so a broker crash
+        // loses no acknowledged receipt. (kafkajs's idempotent producer refuses anything else.)
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });

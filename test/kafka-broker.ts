@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/config';
 
@@ -167,6 +168,7 @@ export interface ClusterStatus {
  * working while a node dies or comes back.
  *
  *   const cluster = kafkaCluster('leader-kill', 19400);
+ *   await cluster.wipe();                  // optional: a fresh cluster (no node may run)
  *   await cluster.start();                 // all nodes, ready once each sees every broker
  *   config KAFKA_BROKERS = cluster.bootstrap
  *   await cluster.killNode(2);             // SIGKILL: a crash
@@ -195,6 +197,8 @@ export interface KafkaCluster {
   /** Starts one node again; resolves once it serves and is registered with the controller. */
   startNode(nodeId: number): Promise<void>;
   status(): Promise<ClusterStatus>;
+  /** Deletes every node's data (topics, offsets, KRaft metadata) and the cluster id; refuses while a node runs. */
+  wipe(): Promise<void>;
 }
 
 export interface KafkaClusterOptions {
@@ -237,6 +241,7 @@ export function kafkaCluster(name: string, basePort: number, opts: KafkaClusterO
     delete env[k];
   delete env.KAFKA_CLUSTER_ID_FILE;
   delete env.KAFKA_EXPECT_BROKERS;
+  const status = async () => JSON.parse((await run(['status', '--json'], [0, 3])).stdout) as ClusterStatus;
   const run = async (args: string[], okCodes: number[] = [0]) => {
     const r = await runScript(KAFKA_CLUSTER_SH, args, env, opts.echo ?? false);
     if (!okCodes.includes(r.code))
@@ -257,7 +262,13 @@ export function kafkaCluster(name: string, basePort: number, opts: KafkaClusterO
     killNode: async (id) => void (await run(['kill-node', nodeArg(id)])),
     stopNode: async (id) => void (await run(['stop-node', nodeArg(id)])),
     startNode: async (id) => void (await run(['start-node', nodeArg(id)])),
-    status: async () => JSON.parse((await run(['status', '--json'], [0, 3])).stdout) as ClusterStatus,
+    status,
+    wipe: async () => {
+      const running = (await status()).nodes.filter((n) => n.running).map((n) => n.nodeId);
+      if (running.length > 0)
+        throw new Error(`cannot wipe ${clusterDir}: node(s) ${running.join(', ')} running`);
+      fs.rmSync(clusterDir, { recursive: true, force: true });
+    },
   };
 }
 
