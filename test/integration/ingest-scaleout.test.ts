@@ -11,10 +11,10 @@
  * (KAFKA_SESSION_TIMEOUT_MS; the broker's minimum), so a member that went silent loses
  * its partitions within seconds.
  *
- * A batch is caught in flight deterministically: when a member logs that the batch has
- * loaded its clocks (debug), the test freezes the facade (SIGSTOP: no ClickHouse answer,
- * so no batch can finish) and stops the member, and asks the broker that the batch's
- * offsets are not committed. Then:
+ * A batch is caught in flight deterministically: when a member logs that a batch started
+ * (debug), the test freezes the facade (SIGSTOP: no ClickHouse answer, so no batch can
+ * finish), stops the member once it waits for ClickHouse, and asks the broker that the
+ * batch's offsets are not committed (stopMidBatch). Then:
  *   a. the member is SIGKILLed mid-batch; a survivor gets the partition and starts again at
  *      or below the killed batch's first offset (redelivery);
  *   b. a member is added mid-replay; the group rebalances and both members own partitions;
@@ -173,9 +173,11 @@ async function waitUntilBlocked(pid: number): Promise<void> {
 }
 
 /**
- * Catches one of `members` in the middle of a batch: on its 'batch clocks loaded' line (its
- * clocks are read, pre-takeover; its writes are still to come) the facade is SIGSTOPped at once,
- * in the line's callback, and the member as soon as it blocks on ClickHouse. The broker then says
+ * Catches one of `members` in the middle of a batch. On its 'batch started' line the facade is
+ * SIGSTOPped at once, in the line's callback: the batch's first statement (loading its clocks)
+ * waits there. The member is stopped as soon as it blocks on ClickHouse; then the facade goes on
+ * and answers that statement, before any other member can have taken the partition: the batch's
+ * clocks are the pre-takeover ones, and all its writes are still to come. The broker then says
  * whether the batch's offsets are committed: not (it cannot finish without ClickHouse), or the
  * member raced through it before the freeze, and the next batch is tried. Returns with the member
  * stopped and the facade running.
@@ -190,29 +192,26 @@ async function stopMidBatch(
     timeoutMs: 60_000,
   });
   for (let attempt = 1; attempt <= 5; attempt++) {
-    let caught: { member: CliProcess; partition: number } | undefined;
+    let caught: { member: CliProcess; batch: BatchLine } | undefined;
     const watches = members.map((m) =>
       m.nextLine(
         (_raw, l) => {
-          if (caught || l?.msg !== 'batch clocks loaded') return false;
+          if (caught || l?.msg !== 'batch started') return false;
           signal(facade.pid, 'SIGSTOP');
-          caught = { member: m, partition: Number(l.partition) };
+          caught = { member: m, batch: batchOf(l) };
           return true;
         },
-        { description: 'a batch to load its clocks', timeoutMs: 60_000 },
+        { description: 'a batch to start', timeoutMs: 60_000 },
       ),
     );
     await Promise.any(watches);
     for (const w of watches) w.catch(() => undefined);
-    const { member: m, partition } = caught!;
+    const { member: m, batch } = caught!;
     await waitUntilBlocked(m.pid);
     signal(m.pid, 'SIGSTOP');
-    // The batch: the member's last 'batch started' of that partition (logged before its clocks).
-    const started = m.logs('batch started').filter((l) => Number(l.partition) === partition);
-    const batch = batchOf(started[started.length - 1]!);
     signal(facade.pid, 'SIGCONT');
     const offsets = await committedOffsets(s, s.config.KAFKA_INGEST_GROUP, s.config.KAFKA_TOPIC_SALES);
-    const committed = BigInt(offsets[partition] ?? '-1');
+    const committed = BigInt(offsets[batch.partition] ?? '-1');
     const next = committed < 0n ? 0n : committed; // where the partition's next owner starts
     if (next <= BigInt(batch.firstOffset)) return { member: m, batch, committedBefore: next };
     signal(m.pid, 'SIGCONT'); // it finished that batch before the freeze: try the next one
