@@ -7,7 +7,8 @@
  * Order of effects, chosen for crash safety:
  *   1. new raw events          (a re-run finds them and treats them as duplicates)
  *   2. hourly aggregates       (recomputed from raw events: same result every time)
- *   3. dead letters + rejections, HourClosed events (at least once; consumers dedupe by revision)
+ *   3. dead letters + rejections, HourClosed events (at least once: a trigger, readers
+ *      such as the forecaster take the hour itself from sales_hourly)
  *   4. branch watermarks       (only after the closes they imply were published)
  *
  * Several members share the partitions, and one that lost its partitions (a zombie,
@@ -277,14 +278,10 @@ export async function processBatch(
 
   // 3. Advance the clocks and work out which hours close now.
   const nextClocks = new Map<string, BranchClock>();
-  const closingNow = new Map<string, Set<number>>();
   for (const [branch, p] of progress) {
     const { next, closing } = advance(deps.clocks.get(branch), p, deps.settings);
     nextClocks.set(branch, next);
-    for (const h of closing) {
-      addHour(closingNow, branch, h);
-      addHour(touched, branch, h);
-    }
+    for (const h of closing) addHour(touched, branch, h);
   }
 
   // 4. Recompute every touched hour from raw events and write the ones that say something new.
@@ -321,8 +318,8 @@ export async function processBatch(
           // between writing it and publishing (the batch is redelivered: its hours close again, or
           // its events are duplicates now). Publish the stored revision again (at least once; the
           // event is a trigger, readers take the hour itself from sales_hourly).
-          const closingNow = closedBefore === null || h >= closedBefore;
-          if (closingNow || stored.revision > 1) {
+          const closesNow = closedBefore === null || h >= closedBefore;
+          if (closesNow || stored.revision > 1) {
             result.hoursClosed.push({
               branch_id: branch,
               hour_start: h,
