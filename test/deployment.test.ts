@@ -25,6 +25,7 @@ interface Service {
   volumes?: { type: string; source: string; target: string }[] | string[];
   deploy?: { replicas?: number };
   hostname?: string;
+  stop_grace_period?: string;
 }
 interface Compose {
   services: Record<string, Service>;
@@ -132,6 +133,21 @@ describe.each(composeFiles)('%s against the code', (file) => {
     for (const [, s] of apps) {
       const unknown = Object.keys(env(s)).filter((k) => !known.has(k));
       expect(unknown).toEqual([]);
+    }
+  });
+
+  it('Docker waits longer than the bounded shutdown before it SIGKILLs a role', () => {
+    const seconds = (d: string) => {
+      const m = /^(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(d);
+      if (!m || d === '') throw new Error(`unexpected duration ${d}`);
+      return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+    };
+    for (const [name, s] of apps) {
+      const boundS =
+        Number(env(s).SHUTDOWN_TIMEOUT_MS ?? envSchema.shape.SHUTDOWN_TIMEOUT_MS.parse(undefined)) / 1000;
+      // Compose's default is 10 s, shorter than the 15 s default bound.
+      const graceS = s.stop_grace_period === undefined ? 10 : seconds(s.stop_grace_period);
+      expect([name, graceS > boundS]).toEqual([name, true]);
     }
   });
 
