@@ -263,6 +263,7 @@ test('SIGKILL of the sales leader mid-replay: exact totals, no hour lost, the AP
   const storedAtKill = await storedEvents();
 
   await cluster.killNode(victim);
+  const okAtKill = polls.ok;
   publisher.resume(); // the rest of the replay is published while the leader is gone
 
   // Leadership moves to the surviving replicas (after the controller's session timeout).
@@ -284,6 +285,7 @@ test('SIGKILL of the sales leader mid-replay: exact totals, no hour lost, the AP
   // All of it published while the killed node was still down: acks=all with 2 in-sync replicas.
   expect((await cluster.status()).nodes.find((n) => n.nodeId === victim)?.running).toBe(false);
 
+  const answeredWhileDown = polls.ok - okAtKill;
   await cluster.startNode(victim);
   await waitFor(async () => (await salesLeaders()).every((p) => p.isr.includes(victim)), {
     description: `node ${victim} back in sync on every sales partition`,
@@ -382,10 +384,11 @@ test('SIGKILL of the sales leader mid-replay: exact totals, no hour lost, the AP
   // The API answered every poll, before, during and after the outage.
   expect(polls.errors.slice(0, 10)).toEqual([]);
   expect(polls.ok).toBeGreaterThan(20);
+  expect(answeredWhileDown).toBeGreaterThan(5);
   process.stderr.write(
     `[kafka-cluster] killed node ${victim} (led sales partitions ${ledByVictim.join(',')} of ${before.map((p) => `${p.partition}:${p.leader}`).join(' ')}); ` +
       `published ${inSalesTopicAtKill}/${totalMessages} and stored ${storedAtKill}/72700 at the kill; ` +
-      `leaders after ${after.map((p) => `${p.partition}:${p.leader}`).join(' ')}; API polls ok ${polls.ok}, errors ${polls.errors.length}\n`,
+      `leaders after ${after.map((p) => `${p.partition}:${p.leader}`).join(' ')}; API polls ok ${polls.ok} (${answeredWhileDown} while node ${victim} was down), errors ${polls.errors.length}\n`,
   );
 });
 
