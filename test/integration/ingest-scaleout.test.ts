@@ -26,7 +26,6 @@
  * (test/reference-totals.ts) for every hour, every hour closed with revision 1, and no
  * event stored twice.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
 import { loadConfig } from '../../lib/config';
@@ -38,6 +37,7 @@ import {
   createTopics,
   faultScenario,
   livingProcess,
+  removeScenarioDirs,
   waitForCommitted,
   type FaultScenario,
 } from '../fault-helpers';
@@ -83,8 +83,10 @@ afterAll(async () => {
   await killAllChildren();
   for (const c of clients) await c.close();
   await facade?.stop();
-  if (passed === 3) fs.rmSync(scratch.dir, { recursive: true, force: true });
-  else if (scratch) process.stderr.write(`[ingest-scaleout] kept ${scratch.dir} for a post-mortem\n`);
+  // The facade's data directory is in `scratch`; a failed run keeps them all for a post-mortem.
+  if (passed === 3) removeScenarioDirs();
+  else if (scratch)
+    process.stderr.write(`[ingest-scaleout] kept ${scratch.dir} (and the tests' own) for a post-mortem\n`);
 });
 
 interface Setup {
@@ -99,7 +101,7 @@ async function setup(name: string, speed = 'x100000'): Promise<Setup & { replay:
     KAFKA_SALES_PARTITIONS: '4',
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     CLICKHOUSE_URL: facade.url,
-    CLICKHOUSE_DATABASE: `ingscale_${name}`,
+    CLICKHOUSE_DATABASE: name.replace(/-/g, '_'),
     // 'batch started', 'batch clocks loaded' and 'batch committed' (with offsets) are debug lines.
     LOG_LEVEL: 'debug',
   });
@@ -321,7 +323,7 @@ async function drain(s: FaultScenario, replayer: CliProcess): Promise<number> {
 
 describe('ingest members in one group, sharing one ClickHouse (facade process), through rebalances', () => {
   it('a. a member SIGKILLed mid-batch: a survivor redoes its batch; totals equal the reference', async () => {
-    const { s, env, ch, replay } = await setup('kill');
+    const { s, env, ch, replay } = await setup('ingscale-kill');
     const members = await Promise.all(['a1', 'a2', 'a3'].map((n) => member(env, n)));
     const replayer = replay();
 
@@ -362,7 +364,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
   });
 
   it('b. a member added mid-replay: the group rebalances, both own partitions and commit batches; totals equal the reference', async () => {
-    const { s, env, ch, replay } = await setup('add', 'x50000');
+    const { s, env, ch, replay } = await setup('ingscale-add', 'x50000');
     const first = await member(env, 'b1');
     expect(latestAssignment(first)).toEqual([0, 1, 2, 3]);
     const replayer = replay();
@@ -407,7 +409,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
   });
 
   it('c. a zombie: stopped mid-batch past the session timeout, continued after the owner moved on; its late writes regress nothing', async () => {
-    const { s, env, ch, replay } = await setup('zombie');
+    const { s, env, ch, replay } = await setup('ingscale-zombie');
     const members = await Promise.all(['c1', 'c2'].map((n) => member(env, n)));
     const replayer = replay();
 
