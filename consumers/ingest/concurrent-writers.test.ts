@@ -279,8 +279,9 @@ describe('two members interleaved on one partition (real engine)', () => {
     const since = await writeMark();
     stall.release();
     await late;
-    // The late writes landed: hour 10:00 open with 2 orders, and the 10:40 clock. With a wall-clock
-    // version (the time of writing) they would be the newest rows and win.
+    // The late writes landed after the owner's: hour 10:00 open with 2 orders, and the 10:40 clock
+    // (with wall-clock versions that clock row, versioned when it is saved, would win: the watermark
+    // would go back, and the next member to load it would close 10:00 and 11:00 again).
     expect(await writtenSince(a, since)).toEqual({
       hours: [{ h: '10:00', orders: 2, closed: 0, revision: 0 }],
       clocks: ['10:40'],
