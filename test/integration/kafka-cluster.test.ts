@@ -165,6 +165,37 @@ test('the topics get 3 replicas and min.insync.replicas=2 on the 3-broker cluste
       .sort(),
   ).toEqual(topics.map((t) => [t, '2']).sort());
 
+  // The brokers' own settings for 3 nodes (scripts/kafka.sh derives them from the voter count).
+  const brokerConfigs = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [1, 2, 3].map((id) => ({
+      type: 4 /* BROKER */,
+      name: String(id),
+      configNames: [
+        'min.insync.replicas',
+        'unclean.leader.election.enable',
+        'offsets.topic.replication.factor',
+        'transaction.state.log.replication.factor',
+      ],
+    })),
+  });
+  for (const r of brokerConfigs.resources)
+    expect({
+      broker: r.resourceName,
+      settings: Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue])),
+    }).toEqual({
+      broker: r.resourceName,
+      settings: {
+        'min.insync.replicas': '2',
+        'unclean.leader.election.enable': 'false',
+        'offsets.topic.replication.factor': '3',
+        'transaction.state.log.replication.factor': '3',
+      },
+    });
+  // The consumer offsets (the ingest group's commits) are on all three brokers too.
+  const { topics: internal } = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
+  expect(internal[0]!.partitions.every((p) => p.replicas.length === 3)).toBe(true);
+
   await expect(resolveReplicationFactor(admin, {})).resolves.toBe(3);
   await expect(resolveReplicationFactor(admin, { KAFKA_REPLICATION_FACTOR: 2 })).resolves.toBe(2);
   await expect(resolveReplicationFactor(admin, { KAFKA_REPLICATION_FACTOR: 4 })).rejects.toThrow(
