@@ -72,20 +72,21 @@ describe('kafkajs against the test broker', () => {
     expect(resources[0]!.configEntries[0]!.configValue).toMatch(/^3\.9-IV\d+$/);
   });
 
-  test('ensureTopics creates the three topics once, each partition with a leader', async () => {
+  test('ensureTopics creates the four topics once, each partition with a leader', async () => {
     const names = topicNames(config);
-    topicsToDelete.push(names.sales, names.dlq, names.hoursClosed);
+    const all = [names.sales, names.dlq, names.hoursClosed, names.training];
+    topicsToDelete.push(...all);
 
     const first = await ensureTopics(admin, config);
-    expect(first.created.sort()).toEqual([names.sales, names.dlq, names.hoursClosed].sort());
+    expect(first.created.sort()).toEqual([...all].sort());
 
-    const { topics } = await admin.fetchTopicMetadata({
-      topics: [names.sales, names.dlq, names.hoursClosed],
-    });
+    const { topics } = await admin.fetchTopicMetadata({ topics: all });
     const byName = new Map(topics.map((t) => [t.name, t.partitions]));
     expect(byName.get(names.sales)).toHaveLength(3);
     expect(byName.get(names.hoursClosed)).toHaveLength(3);
     expect(byName.get(names.dlq)).toHaveLength(1);
+    // One partition: one member of the trainer group owns it (consumers/forecaster/trainer.ts).
+    expect(byName.get(names.training)).toHaveLength(1);
     for (const partitions of byName.values()) {
       for (const p of partitions) {
         expect(p.leader).toBe(1);
