@@ -176,31 +176,32 @@ async function waitUntilBlocked(pid: number): Promise<void> {
 
 /**
  * Catches one of `members` in the middle of a batch. On its 'batch started' line the facade is
- * SIGSTOPped at once, in the line's callback: the batch's first statement (loading its clocks)
- * waits there. The member is stopped as soon as it blocks on ClickHouse; then the facade goes on
- * and answers that statement, before any other member can have taken the partition: the batch's
- * clocks are the pre-takeover ones, and all its writes are still to come. The broker then says
- * whether the batch's offsets are committed: not (it cannot finish without ClickHouse), or the
- * member raced through it before the freeze, and the next batch is tried. Returns with the member
- * stopped and the facade running.
+ * SIGSTOPped at once, in the line's callback, so the batch's statements wait there. The member is
+ * stopped as soon as it blocks on ClickHouse; then the facade goes on and answers the statement
+ * in flight, before any other member can have taken the partition: the batch's clocks are the
+ * pre-takeover ones. Accepted only if the batch is not committed (the broker says so) and has not
+ * saved its branch clocks yet (its last write), so its writes are still to come; on a loaded
+ * machine the member may have got that far before the freeze, and the next batch is tried.
+ * Returns with the member stopped and the facade running.
  */
 async function stopMidBatch(
   s: FaultScenario,
+  ch: ClickHouse,
   members: CliProcess[],
-): Promise<{ member: CliProcess; batch: BatchLine; committedBefore: bigint }> {
+): Promise<{ member: CliProcess; batch: BatchLine; committedBefore: bigint; attempt: number }> {
   // Not the very first batches: the group is under way, and a redelivery has committed work below it.
   await waitFor(() => members.reduce((n, m) => n + committedBatches(m).length, 0) >= 6, {
     description: 'six committed batches',
     timeoutMs: 60_000,
   });
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    let caught: { member: CliProcess; batch: BatchLine } | undefined;
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    let caught: { member: CliProcess; batch: BatchLine; startedAt: number } | undefined;
     const watches = members.map((m) =>
       m.nextLine(
         (_raw, l) => {
           if (caught || l?.msg !== 'batch started') return false;
           signal(facade.pid, 'SIGSTOP');
-          caught = { member: m, batch: batchOf(l) };
+          caught = { member: m, batch: batchOf(l), startedAt: Date.parse(String(l.time)) };
           return true;
         },
         { description: 'a batch to start', timeoutMs: 60_000 },
@@ -208,17 +209,28 @@ async function stopMidBatch(
     );
     await Promise.any(watches);
     for (const w of watches) w.catch(() => undefined);
-    const { member: m, batch } = caught!;
+    const { member: m, batch, startedAt } = caught!;
     await waitUntilBlocked(m.pid);
     signal(m.pid, 'SIGSTOP');
     signal(facade.pid, 'SIGCONT');
     const offsets = await committedOffsets(s, s.config.KAFKA_INGEST_GROUP, s.config.KAFKA_TOPIC_SALES);
     const committed = BigInt(offsets[batch.partition] ?? '-1');
     const next = committed < 0n ? 0n : committed; // where the partition's next owner starts
-    if (next <= BigInt(batch.firstOffset)) return { member: m, batch, committedBefore: next };
-    signal(m.pid, 'SIGCONT'); // it finished that batch before the freeze: try the next one
+    // The facade runs statements one at a time in arrival order: after this round trip, the one the
+    // member had in flight (sent before the freeze) has run.
+    await rows(ch, 'SELECT 1');
+    const [saved] = await rows<{ n: string }>(
+      ch,
+      `SELECT count() AS n FROM ${ch.table('branch_watermarks')}
+       WHERE updated_at >= fromUnixTimestamp64Milli({t:Int64}, 'UTC')
+         AND branch_id IN (SELECT branch_id FROM ${ch.table('sales_events')} WHERE kafka_partition = {p:UInt32})`,
+      { t: startedAt, p: batch.partition },
+    );
+    if (next <= BigInt(batch.firstOffset) && Number(saved?.n) === 0)
+      return { member: m, batch, committedBefore: next, attempt };
+    signal(m.pid, 'SIGCONT'); // it got through that batch before the freeze: try the next one
   }
-  throw new Error('no batch caught in flight in 5 attempts');
+  throw new Error('no batch caught in flight in 10 attempts');
 }
 
 async function rows<T>(ch: ClickHouse, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -327,7 +339,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
     const members = await Promise.all(['a1', 'a2', 'a3'].map((n) => member(env, n)));
     const replayer = replay();
 
-    const { member: victim, batch, committedBefore } = await stopMidBatch(s, members);
+    const { member: victim, batch, committedBefore, attempt } = await stopMidBatch(s, ch, members);
     const killedAt = victim.lines.length;
     const survivors = members.filter((m) => m !== victim);
     const survivorLinesAtKill = new Map(survivors.map((m) => [m, m.lines.length]));
@@ -358,7 +370,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
     for (const m of survivors) expect((await m.kill('SIGTERM')).code).toBe(0);
     const hours = await verify(ch, published);
     process.stderr.write(
-      `[ingest-scaleout] a: ${victim.name} killed in batch ${JSON.stringify(batch)}; ${redoneBy[0]!.name} redid it from offset ${committedBefore}; ${published} events, ${hours} hours exact\n`,
+      `[ingest-scaleout] a: ${victim.name} killed in batch ${JSON.stringify(batch)} (caught in flight at try ${attempt}); ${redoneBy[0]!.name} redid it from offset ${committedBefore}; ${published} events, ${hours} hours exact\n`,
     );
     passed++;
   });
@@ -413,7 +425,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
     const members = await Promise.all(['c1', 'c2'].map((n) => member(env, n)));
     const replayer = replay();
 
-    const { member: zombie, batch } = await stopMidBatch(s, members);
+    const { member: zombie, batch, attempt } = await stopMidBatch(s, ch, members);
     const stoppedAt = Date.now();
     const owner = members.find((m) => m !== zombie)!;
     // The zombie's session expires; the owner gets its partitions and commits past its batch.
@@ -481,7 +493,7 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
     for (const m of members) expect((await m.kill('SIGTERM')).code).toBe(0);
     const hours = await verify(ch, published);
     process.stderr.write(
-      `[ingest-scaleout] c: ${zombie.name} stopped ${((Date.now() - stoppedAt) / 1000).toFixed(0)} s in batch ${JSON.stringify(batch)}; ${stale.length} stale clock rows written late (outranked); commit refused with ${String(refusedLine.code)}; ${hours} hours exact\n`,
+      `[ingest-scaleout] c: ${zombie.name} stopped ${((Date.now() - stoppedAt) / 1000).toFixed(0)} s in batch ${JSON.stringify(batch)} (caught in flight at try ${attempt}); ${stale.length} stale clock rows written late (outranked); commit refused with ${String(refusedLine.code)}; ${hours} hours exact\n`,
     );
     passed++;
   });
