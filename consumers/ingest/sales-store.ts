@@ -122,12 +122,68 @@ export function closedHourRow(
 }
 
 /**
- * Event ids per duplicate-lookup query. Query parameters travel in the URL of the
- * HTTP request to a ClickHouse server (http_max_uri_size, 1 MiB by default); 2,000
- * ids of up to 64 characters stay near 150 KB even when percent-encoded, whatever
- * the size of a redelivered backlog batch.
+ * Event ids per duplicate-lookup query (an upper bound; MAX_PARAM_CHARS usually bounds first).
  */
 export const MAX_IDS_PER_LOOKUP = 2_000;
+
+/**
+ * Upper bound on the URL-encoded text of one array query parameter. Query parameters travel in
+ * the URL of the HTTP request to a ClickHouse server, which refuses a URL field longer than
+ * http_max_field_value_size (128 KiB by default; src/Server/HTTP/HTMLForm.cpp readQuery, code
+ * 1000) and a URI longer than http_max_uri_size (1 MiB). A redelivered backlog batch touches
+ * thousands of hours and ids (measured: a 26,000-message batch of one branch, 5,000 hours, was
+ * refused on every retry and stalled its partition), so lookups go in chunks of at most this
+ * many characters, half the server's limit.
+ */
+export const MAX_PARAM_CHARS = 64 * 1024;
+
+/** URL-encoded length of one element of an Array(String) parameter (`'text',`). */
+const encodedElementLength = (v: string) =>
+  encodeURIComponent(`'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}',`).length;
+
+/**
+ * Splits `items`, in order, into chunks whose parameter text (`key(item)` per element) stays
+ * within `maxChars` once URL-encoded, and within `maxItems` elements.
+ */
+export function parameterChunks<T>(
+  items: readonly T[],
+  key: (item: T) => string,
+  maxItems: number,
+  maxChars = MAX_PARAM_CHARS,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let chars = 2; // the brackets
+  for (const item of items) {
+    const n = encodedElementLength(key(item));
+    if (current.length > 0 && (current.length >= maxItems || chars + n > maxChars)) {
+      chunks.push(current);
+      current = [];
+      chars = 2;
+    }
+    current.push(item);
+    chars += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Groups (branch, hour) pairs by branch, as the hour maps of the store take them. */
+function byBranch(pairs: readonly { branch: string; hour: number }[]): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const { branch, hour } of pairs) {
+    let set = out.get(branch);
+    if (!set) out.set(branch, (set = new Set()));
+    set.add(hour);
+  }
+  return out;
+}
+
+/** Every (branch, hour) of an hour map, in chunks a server accepts as one query's parameters. */
+function hourChunks(hours: Map<string, Set<number>>, maxItems: number, maxChars: number) {
+  const pairs = [...hours].flatMap(([branch, set]) => [...set].map((hour) => ({ branch, hour })));
+  return parameterChunks(pairs, (p) => hourKey(p.branch, p.hour), maxItems, maxChars).map(byBranch);
+}
 
 /** Attempts of a statement whose connection was reset (see againOnReset). */
 const RESET_ATTEMPTS = 3;
@@ -154,6 +210,7 @@ export class SalesStore {
   constructor(
     private readonly ch: ClickHouse,
     private readonly maxIdsPerLookup = MAX_IDS_PER_LOOKUP,
+    private readonly maxParamChars = MAX_PARAM_CHARS,
   ) {}
 
   private async rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
@@ -181,8 +238,8 @@ export class SalesStore {
   /** Stored copies of the given (branch, event id)s, for duplicate detection (looked up in chunks of ids). */
   async findEvents(branchIds: string[], eventIds: string[]): Promise<StoredEventKey[]> {
     const found: StoredEventKey[] = [];
-    for (let i = 0; i < eventIds.length; i += this.maxIdsPerLookup) {
-      found.push(...(await this.findEventChunk(branchIds, eventIds.slice(i, i + this.maxIdsPerLookup))));
+    for (const ids of parameterChunks(eventIds, (id) => id, this.maxIdsPerLookup, this.maxParamChars)) {
+      found.push(...(await this.findEventChunk(branchIds, ids)));
     }
     return found;
   }
@@ -249,6 +306,13 @@ export class SalesStore {
    * Hours without events are absent from the map.
    */
   async aggregateHours(hours: Map<string, Set<number>>): Promise<Map<string, HourAggregate>> {
+    const out = new Map<string, HourAggregate>();
+    for (const chunk of hourChunks(hours, this.maxIdsPerLookup, this.maxParamChars))
+      for (const [k, v] of await this.aggregateHourChunk(chunk)) out.set(k, v);
+    return out;
+  }
+
+  private async aggregateHourChunk(hours: Map<string, Set<number>>): Promise<Map<string, HourAggregate>> {
     const keys: string[] = [];
     let min = Infinity;
     let max = -Infinity;
@@ -308,6 +372,13 @@ export class SalesStore {
    * hours are aggregated: then whatever a stored row counted, the aggregation counts too.
    */
   async storedHours(hours: Map<string, Set<number>>): Promise<Map<string, StoredHour>> {
+    const out = new Map<string, StoredHour>();
+    for (const chunk of hourChunks(hours, this.maxIdsPerLookup, this.maxParamChars))
+      for (const [k, v] of await this.storedHourChunk(chunk)) out.set(k, v);
+    return out;
+  }
+
+  private async storedHourChunk(hours: Map<string, Set<number>>): Promise<Map<string, StoredHour>> {
     const keys = [...hours].flatMap(([b, set]) => [...set].map((h) => hourKey(b, h)));
     const out = new Map<string, StoredHour>();
     if (keys.length === 0) return out;
