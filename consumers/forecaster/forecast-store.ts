@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import { storageError } from '../../lib/clickhouse';
+import { parameterChunks } from '../../lib/query-parameters';
 import { toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
 import type { HourlyForecast } from '../../model/forecast-types';
 import type { HourlySeries } from '../../model/series';
@@ -92,6 +93,18 @@ export class ForecastStore {
    * starting no earlier than the branch's first recorded hour.
    */
   async histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
+    // In chunks of branch ids a server accepts as one parameter (lib/query-parameters.ts): a
+    // refresh burst or a retraining of thousands of branches would exceed its URL field limit.
+    const out: BranchHistory[] = [];
+    for (const chunk of parameterChunks(requests, (r) => r.branch.id, Number.POSITIVE_INFINITY))
+      out.push(...(await this.historyChunk(chunk, hours)));
+    return out;
+  }
+
+  private async historyChunk(
+    requests: { branch: Branch; origin: number }[],
+    hours: number,
+  ): Promise<BranchHistory[]> {
     if (requests.length === 0) return [];
     const minFrom = Math.min(...requests.map((r) => r.origin)) - hours * HOUR_MS;
     const maxTo = Math.max(...requests.map((r) => r.origin));

@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/logger';
 import type { SaleEvent } from '../../schemas/events';
 import { ClickHouseHttpFacade } from '../../test/clickhouse-http-facade';
 import { freshDatabaseName, testConfig, workerDataDir } from '../../test/test-config';
-import { MAX_PARAM_CHARS, parameterChunks, SalesStore } from './sales-store';
+import { SalesStore } from './sales-store';
 
 jest.setTimeout(120_000);
 
@@ -118,20 +118,5 @@ describe('lookups of a backlog batch through the HTTP interface', () => {
     const ids = Array.from({ length: HOURS }, (_, i) => sale(i).event_id);
     const found = await store.findEvents([BRANCH], ids);
     expect(found).toHaveLength(HOURS);
-  });
-});
-
-describe('parameterChunks', () => {
-  test('keeps the order and bounds both the encoded characters and the count', () => {
-    const ids = Array.from({ length: 5_000 }, (_, i) => `id-${i}|'quoted'\\`);
-    const chunks = parameterChunks(ids, (x) => x, 2_000, 10_000);
-    expect(chunks.flat()).toEqual(ids);
-    for (const c of chunks) {
-      expect(c.length).toBeLessThanOrEqual(2_000);
-      const text = `[${c.map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',')}]`;
-      expect(encodeURIComponent(text).length).toBeLessThanOrEqual(10_000);
-    }
-    expect(parameterChunks(ids, (x) => x, 2_000).length).toBeGreaterThan(1);
-    expect(MAX_PARAM_CHARS).toBeLessThan(128 * 1024);
   });
 });

@@ -6,6 +6,7 @@ import type { ClickHouse } from '../../lib/clickhouse';
 import { storageError } from '../../lib/clickhouse';
 import { toDate, toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
 import { localWallClock } from '../../lib/local-time';
+import { MAX_PARAM_CHARS, parameterChunks } from '../../lib/query-parameters';
 import type { SaleEvent } from '../../schemas/events';
 import type { BranchClock } from './hour-close';
 import { clockVersion, eventsOfHourVersion } from './row-versions';
@@ -125,48 +126,6 @@ export function closedHourRow(
  * Event ids per duplicate-lookup query (an upper bound; MAX_PARAM_CHARS usually bounds first).
  */
 export const MAX_IDS_PER_LOOKUP = 2_000;
-
-/**
- * Upper bound on the URL-encoded text of one array query parameter. Query parameters travel in
- * the URL of the HTTP request to a ClickHouse server, which refuses a URL field longer than
- * http_max_field_value_size (128 KiB by default; src/Server/HTTP/HTMLForm.cpp readQuery, code
- * 1000) and a URI longer than http_max_uri_size (1 MiB). A redelivered backlog batch touches
- * thousands of hours and ids (measured: a 26,000-message batch of one branch, 5,000 hours, was
- * refused on every retry and stalled its partition), so lookups go in chunks of at most this
- * many characters, half the server's limit.
- */
-export const MAX_PARAM_CHARS = 64 * 1024;
-
-/** URL-encoded length of one element of an Array(String) parameter (`'text',`). */
-const encodedElementLength = (v: string) =>
-  encodeURIComponent(`'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}',`).length;
-
-/**
- * Splits `items`, in order, into chunks whose parameter text (`key(item)` per element) stays
- * within `maxChars` once URL-encoded, and within `maxItems` elements.
- */
-export function parameterChunks<T>(
-  items: readonly T[],
-  key: (item: T) => string,
-  maxItems: number,
-  maxChars = MAX_PARAM_CHARS,
-): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let chars = 2; // the brackets
-  for (const item of items) {
-    const n = encodedElementLength(key(item));
-    if (current.length > 0 && (current.length >= maxItems || chars + n > maxChars)) {
-      chunks.push(current);
-      current = [];
-      chars = 2;
-    }
-    current.push(item);
-    chars += n;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
 
 /** Groups (branch, hour) pairs by branch, as the hour maps of the store take them. */
 function byBranch(pairs: readonly { branch: string; hour: number }[]): Map<string, Set<number>> {
