@@ -6,6 +6,7 @@
  */
 import {
   Kafka,
+  KafkaJSError,
   logLevel,
   type Consumer,
   type EachBatchPayload,
@@ -113,4 +114,20 @@ export async function commitBatch(
   const { topic, partition } = payload.batch;
   if (payload.isRunning()) await consumer.commitOffsets([{ topic, partition, offset }]);
   else await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+}
+
+/**
+ * The kafkajs protocol error of one of `types` behind `err`, if any. kafkajs's retrier wraps
+ * non-retriable errors in KafkaJSNonRetriableError, where the `type` only survives on a `cause`.
+ */
+export function protocolErrorIn(
+  err: unknown,
+  types: ReadonlySet<string>,
+): (KafkaJSError & { type: string }) | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (e instanceof KafkaJSError && typeof type === 'string' && types.has(type))
+      return e as KafkaJSError & { type: string };
+  }
+  return undefined;
 }

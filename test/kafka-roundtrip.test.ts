@@ -16,7 +16,7 @@ import pino from 'pino';
 import type { Config } from '../lib/config';
 import { createKafka, kafkaLogCreator } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
-import { ensureTopics, topicNames } from '../lib/topics';
+import { ensureTopics, isolatedKafkaEnv, topicNames } from '../lib/topics';
 import { brokerStatus, testBrokerPort, uniqueName, waitFor } from './kafka-broker';
 import { testConfig } from './test-config';
 
@@ -34,12 +34,7 @@ describe('kafkajs against the test broker', () => {
 
   beforeAll(async () => {
     const base = uniqueName('rt');
-    config = testConfig({
-      KAFKA_TOPIC_SALES: `${base}.sales`,
-      KAFKA_TOPIC_DLQ: `${base}.dlq`,
-      KAFKA_TOPIC_HOURS_CLOSED: `${base}.hours`,
-      KAFKA_SALES_PARTITIONS: '3',
-    });
+    config = testConfig({ ...isolatedKafkaEnv(base), KAFKA_SALES_PARTITIONS: '3' });
     kafka = createKafka(config, createLogger(config.LOG_LEVEL));
     admin = kafka.admin();
     await admin.connect();

@@ -29,3 +29,7 @@ export const trainingsTotal = new Counter({
   help: 'Model trainings by kind and outcome',
   labelNames: ['kind', 'outcome'] as const,
 });
+export const trainingsAbandonedTotal = new Counter({
+  name: 'tillcast_model_trainings_abandoned_total',
+  help: 'Trainings stopped because this member lost the training partition (its new owner carries the decision out)',
+});

@@ -19,9 +19,10 @@
  */
 import type { Consumer, Kafka, KafkaJSError } from 'kafkajs';
 import type { Config } from '../../lib/config';
-import { commitBatch } from '../../lib/kafka-client';
+import { commitBatch, protocolErrorIn } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
+import * as metrics from './metrics';
 import { coalesceDecisions, decodeDecision, type TrainingDecision } from './training-decision';
 
 /** Longest wait before a failed training is tried again. */
@@ -63,6 +64,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Heartbeat answers that say this member is out of the group's generation: the coordinator has
+ * given (or is giving) the training partition to another member, which will carry out the same
+ * uncommitted decision. REBALANCE_IN_PROGRESS is not one of them: the group waits for an owner
+ * that is still training (rebalance timeout).
+ */
+const MEMBERSHIP_LOST: ReadonlySet<string> = new Set([
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'FENCED_INSTANCE_ID',
+]);
 
 const errorType = (err: unknown) => (err as Partial<KafkaJSError> & { type?: string }).type ?? '';
 
@@ -112,9 +125,28 @@ export function createTrainer(opts: TrainerOptions): Trainer {
     heartbeat: () => Promise<void>,
   ): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
+      // Aborted by a stop, or when this member learns it lost the partition: an owner that stalled
+      // past its session timeout (or whose coordinator moved and lost its session) must not train
+      // on beside the new owner. Its result would be discarded anyway (the registry keeps one model
+      // per decision); stopping saves the CPU the new owner needs.
+      const abort = new AbortController();
+      const onStop = () => abort.abort();
+      stopping.signal.addEventListener('abort', onStop, { once: true });
       try {
         let rebalanced = false;
-        await heartbeating(heartbeat, opts.carryOut(decision, stopping.signal), (err) => {
+        await heartbeating(heartbeat, opts.carryOut(decision, abort.signal), (err) => {
+          const lost = protocolErrorIn(err, MEMBERSHIP_LOST);
+          if (lost) {
+            if (!abort.signal.aborted) {
+              metrics.trainingsAbandonedTotal.inc();
+              log.warn(
+                { decision: decision.id, type: lost.type },
+                'this trainer lost the training partition; abandoning the training to its new owner',
+              );
+            }
+            abort.abort();
+            return;
+          }
           if (!rebalanced)
             log.info(
               { decision: decision.id, err: (err as Error).message, type: errorType(err) },
@@ -122,9 +154,10 @@ export function createTrainer(opts: TrainerOptions): Trainer {
             );
           rebalanced = true;
         });
+        if (abort.signal.aborted && !stopping.signal.aborted) return false;
         return true;
       } catch (err) {
-        if (stopping.signal.aborted) return false;
+        if (abort.signal.aborted) return false; // stopped, or the partition moved on
         const delayMs = Math.min(MAX_RETRY_DELAY_MS, config.TRAIN_RETRY_MS * 2 ** (attempt - 1));
         log.error(
           {
@@ -138,8 +171,8 @@ export function createTrainer(opts: TrainerOptions): Trainer {
         );
         if (config.TRAIN_RETRY_MS === 0) return true;
         const wait = new AbortController();
-        const onStop = () => wait.abort();
-        stopping.signal.addEventListener('abort', onStop, { once: true });
+        const onStopWaiting = () => wait.abort();
+        stopping.signal.addEventListener('abort', onStopWaiting, { once: true });
         const waited = await heartbeating(heartbeat, sleep(delayMs, wait.signal), (hbErr) => {
           log.info(
             { decision: decision.id, type: errorType(hbErr) },
@@ -147,8 +180,10 @@ export function createTrainer(opts: TrainerOptions): Trainer {
           );
           wait.abort();
         });
-        stopping.signal.removeEventListener('abort', onStop);
+        stopping.signal.removeEventListener('abort', onStopWaiting);
         if (!waited) return false;
+      } finally {
+        stopping.signal.removeEventListener('abort', onStop);
       }
     }
   }

@@ -9,11 +9,11 @@
  * (row-versions.ts), and it rejoins the group rather than stopping.
  */
 import type { Consumer, Kafka, Producer, IHeaders, Message } from 'kafkajs';
-import { KafkaJSError } from 'kafkajs';
+import type { KafkaJSError } from 'kafkajs';
 import type { BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../lib/clickhouse';
 import type { Config } from '../../lib/config';
-import { commitBatch } from '../../lib/kafka-client';
+import { commitBatch, protocolErrorIn } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
@@ -112,18 +112,9 @@ export function chunkBySize<T>(
 /** Group-membership errors of an offset commit: the group has moved on without this member. */
 const FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS']);
 
-/**
- * The protocol error behind a refused commit, if it says this member is out of the generation.
- * kafkajs's commit retrier wraps non-retriable errors in KafkaJSNonRetriableError (the `type`
- * only survives on its `cause`).
- */
+/** The protocol error behind a refused commit, if it says this member is out of the generation. */
 export function refusedByGroup(err: unknown): (KafkaJSError & { type: string }) | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (e instanceof KafkaJSError && typeof type === 'string' && FENCED.has(type))
-      return e as KafkaJSError & { type: string };
-  }
-  return undefined;
+  return protocolErrorIn(err, FENCED);
 }
 
 export function createIngestRole(opts: IngestOptions): IngestRole {

@@ -19,6 +19,11 @@
  *      trainer if it beats the first model on the holdout day, else by `tillcast models promote`)
  *      and both members use it within their registry poll; and every branch's runs all come from
  *      one member, the owner of its partition, with both members refreshing some.
+ *   3. A zombie trainer: two fresh members; the owner of the training partition is stopped
+ *      (SIGSTOP, with its training child) in the middle of a training, past its session timeout;
+ *      the other member is given the partition and starts the same decision; when the zombie
+ *      continues it learns it lost the partition, abandons its training (the child exits) and
+ *      registers nothing: one model for the decision, the new owner's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,6 +35,7 @@ import { topicNames } from '../../lib/topics';
 import { migrate } from '../../clickhouse/migrate';
 import { closedHourRow, SalesStore } from '../../consumers/ingest/sales-store';
 import { ForecastStore } from '../../consumers/forecaster/forecast-store';
+import { encodeDecision, newDecision } from '../../consumers/forecaster/training-decision';
 import { PartitionOwnership } from '../../consumers/forecaster/partition-ownership';
 import { syntheticSeries } from '../../model/testing/synthetic';
 import { simulatedBranches } from '../../producers/simulator';
@@ -126,7 +132,7 @@ afterAll(async () => {
   await producer?.disconnect();
   await ch?.close();
   await facade?.stop();
-  if (passed.size === 2) fs.rmSync(s.dir, { recursive: true, force: true });
+  if (passed.size === 3) fs.rmSync(s.dir, { recursive: true, force: true });
   else if (s) process.stderr.write(`[forecaster-scaleout] kept ${s.dir} for a post-mortem\n`);
 });
 
@@ -327,5 +333,78 @@ describe('forecaster members share the work; one training per decision', () => {
     expect(new Set([...writers.values()].map((w) => [...w][0])).size).toBe(2);
     for (const p of members) expect((await p.kill('SIGTERM', 60_000)).code).toBe(0);
     passed.add('2');
+  });
+
+  it('3. a zombie trainer (stopped past its session mid-training) abandons the training to the new owner: one model', async () => {
+    const DAY = 24 * HOUR;
+    // A day of new closed data, so the decision below is not satisfied by an earlier model.
+    await new SalesStore(ch).insertHours(
+      chosen.flatMap((br) =>
+        Array.from({ length: 24 }, (_, i) =>
+          closedHourRow(br, MIDNIGHT + i * HOUR, 40 + (i % 7), 2, rowVersion++),
+        ),
+      ),
+    );
+    const c = member('member-c');
+    const d = member('member-d');
+    for (const p of [c, d])
+      await p.waitForLog('model in use', {
+        description: `${p.name} to load the model`,
+        timeoutMs: 90_000,
+        orSeen: true,
+      });
+    const decision = newDecision('full', MIDNIGHT + DAY, 'zombie trainer test', 'test');
+    const { key, value } = encodeDecision(decision);
+    await producer.send({ topic: s.config.KAFKA_TOPIC_TRAINING, messages: [{ key, value }] });
+    const started = (p: CliProcess) =>
+      lines(p, 'training started', (l) => l.decision === decision.id).length > 0;
+    const zombie = await waitFor(() => [c, d].find(started), {
+      description: 'the owner to start the training',
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
+    const owner = zombie === c ? d : c;
+    const child = await trainingChild(zombie.pid);
+    await waitFor(() => (livingProcess(child.pid)?.cpuS ?? 0) >= 2, {
+      description: 'the training child to be training',
+      timeoutMs: 90_000,
+      intervalMs: 50,
+    });
+    process.kill(child.pid, 'SIGSTOP');
+    process.kill(zombie.pid, 'SIGSTOP');
+    try {
+      // Past the trainer session (10 s): the other member is given the partition and the decision.
+      await waitFor(() => started(owner), {
+        description: 'the takeover',
+        timeoutMs: 120_000,
+        intervalMs: 200,
+      });
+    } finally {
+      process.kill(zombie.pid, 'SIGCONT');
+      process.kill(child.pid, 'SIGCONT');
+    }
+    await zombie.waitForLog(
+      'this trainer lost the training partition; abandoning the training to its new owner',
+      {
+        description: 'the zombie to learn it lost the partition',
+        timeoutMs: 60_000,
+        orSeen: true,
+      },
+    );
+    await waitFor(() => livingProcess(child.pid) === undefined, {
+      description: "the zombie's training child to exit",
+      timeoutMs: 30_000,
+    });
+    await owner.waitForLog('model registered', {
+      description: 'the new owner to register',
+      timeoutMs: 240_000,
+      orSeen: true,
+    });
+    const versions = await new ForecastStore(ch).modelsForDecision(decision.id);
+    expect(versions).toHaveLength(1);
+    expect(lines(owner, 'model registered').map((l) => l.version)).toEqual(versions);
+    expect(lines(zombie, 'model registered')).toEqual([]);
+    for (const p of [c, d]) expect((await p.kill('SIGTERM', 60_000)).code).toBe(0);
+    passed.add('3');
   });
 });
