@@ -27,6 +27,7 @@
  * Prints: {"brokers":3,"ingest_members":2,"forecaster_members":2,"api_processes":2,"events":N,
  *   "broker_killed":true,"member_kills":2,"exact":true,"refreshed_branches_ok":true,
  *   "api_errors":0,"events_per_s":X,"burst_branches":1000,"burst_s":X,…}
+ * BENCH_LOG_DIR=<dir> keeps every role process's log lines there.
  * Exit code 1 when a correctness field fails (exact, refreshed_branches_ok, api_errors > 0, or more
  * than one training at a time across the forecaster members).
  */
@@ -294,7 +295,8 @@ async function main(): Promise<void> {
       API_FORECAST_POLL_MS: '500',
     };
     const config: Config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
-    const logger = createLogger('warn');
+    // The bench's own clients: their retries while a broker is down are expected, not news.
+    const logger = createLogger('error');
     const kafka = createKafka(config, logger);
     ch = createClickHouse(config, logger);
     const topics = topicNames(config);
@@ -310,6 +312,7 @@ async function main(): Promise<void> {
       const name = `${role}-${i}`;
       const child = spawnCli(name, [role], { ...env, ...extra });
       members.set(name, child);
+      spawned.push(child);
       return child;
     };
     const forecasterPort = (i: number) => CLUSTER_PORT + 50 + i;
@@ -532,8 +535,20 @@ let cluster: KafkaCluster | undefined;
 let facade: FacadeProcess | undefined;
 let ch: ClickHouse | undefined;
 let work: string | undefined;
+/** Every role process of the run, for BENCH_LOG_DIR. */
+const spawned: CliProcess[] = [];
 
 async function cleanup(): Promise<void> {
+  // BENCH_LOG_DIR: each process's log lines (kafkajs debug excluded), for a post-mortem.
+  const logDir = process.env.BENCH_LOG_DIR;
+  if (logDir) {
+    fs.mkdirSync(logDir, { recursive: true });
+    for (const [i, c] of spawned.entries())
+      fs.writeFileSync(
+        path.join(logDir, `${String(i).padStart(2, '0')}-${c.name}.jsonl`),
+        c.lines.map((l) => JSON.stringify(l)).join('\n'),
+      );
+  }
   await killAllChildren();
   await ch?.close().catch(() => undefined);
   await facade?.stop().catch(() => undefined);
