@@ -125,6 +125,8 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
   const store = new SalesStore(ch);
   // This member's branch clocks; each batch starts from these or a later stored one (batch-processor.ts).
   const clocks = new Map<string, BranchClock>();
+  /** Branches whose stored clocks were read since the last group join (batch-processor.ts 1b). */
+  const clocksRead = new Set<string>();
   let heartbeatAt = now();
 
   const consumer: Consumer = kafka.consumer({
@@ -190,6 +192,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     },
     branches,
     clocks,
+    clocksRead,
     deadLetter,
     publishHoursClosed,
     now,
@@ -197,6 +200,8 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
   };
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    // Partitions may have moved: read the stored clocks again before trusting this member's own.
+    clocksRead.clear();
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined ingest group');
   });
   consumer.on(consumer.events.HEARTBEAT, () => {
@@ -251,6 +256,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
           } catch (err) {
             const fenced = refusedByGroup(err);
             if (!fenced) throw err;
+            clocksRead.clear();
             // This member lost the partition while the batch was in flight (it stalled past the
             // session timeout, or the group rebalanced without it): its owner redoes the batch. The
             // protocol error itself goes to kafkajs, which rejoins the group on it; wrapped in the
