@@ -538,7 +538,15 @@ let work: string | undefined;
 /** Every role process of the run, for BENCH_LOG_DIR. */
 const spawned: CliProcess[] = [];
 
-async function cleanup(): Promise<void> {
+let cleaning: Promise<void> | undefined;
+
+/** Stops everything the run started; once, whoever calls it first (the run, a signal, a failure). */
+function cleanup(): Promise<void> {
+  cleaning ??= stopAll();
+  return cleaning;
+}
+
+async function stopAll(): Promise<void> {
   // BENCH_LOG_DIR: each process's log lines (kafkajs debug excluded), for a post-mortem.
   const logDir = process.env.BENCH_LOG_DIR;
   if (logDir) {
@@ -561,6 +569,8 @@ let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     interrupted = true;
+    // At once, before anything awaits: a role process must not outlive the bench.
+    for (const c of spawned) if (c.running) c.child.kill('SIGKILL');
     log(`${signal}: stopping the topology`);
     void cleanup().finally(() => process.exit(130));
   });
