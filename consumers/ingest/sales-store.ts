@@ -169,7 +169,10 @@ export class SalesStore {
   constructor(
     private readonly ch: ClickHouse,
     private readonly maxIdsPerLookup = MAX_IDS_PER_LOOKUP,
-    private readonly maxParamChars = MAX_PARAM_CHARS,
+    // The URL bounds are a server's (query parameters travel in the URL); the embedded engine
+    // takes them in-process, and one aggregation of all of a batch's hours is cheaper than several.
+    private readonly maxParamChars = ch.mode === 'server' ? MAX_PARAM_CHARS : Number.POSITIVE_INFINITY,
+    private readonly maxHoursPerQuery = ch.mode === 'server' ? MAX_IDS_PER_LOOKUP : Number.POSITIVE_INFINITY,
   ) {}
 
   private async rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
@@ -266,7 +269,7 @@ export class SalesStore {
    */
   async aggregateHours(hours: Map<string, Set<number>>): Promise<Map<string, HourAggregate>> {
     const out = new Map<string, HourAggregate>();
-    for (const chunk of hourChunks(hours, this.maxIdsPerLookup, this.maxParamChars))
+    for (const chunk of hourChunks(hours, this.maxHoursPerQuery, this.maxParamChars))
       for (const [k, v] of await this.aggregateHourChunk(chunk)) out.set(k, v);
     return out;
   }
@@ -332,7 +335,7 @@ export class SalesStore {
    */
   async storedHours(hours: Map<string, Set<number>>): Promise<Map<string, StoredHour>> {
     const out = new Map<string, StoredHour>();
-    for (const chunk of hourChunks(hours, this.maxIdsPerLookup, this.maxParamChars))
+    for (const chunk of hourChunks(hours, this.maxHoursPerQuery, this.maxParamChars))
       for (const [k, v] of await this.storedHourChunk(chunk)) out.set(k, v);
     return out;
   }
