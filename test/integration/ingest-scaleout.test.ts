@@ -276,6 +276,37 @@ async function watermarks(ch: ClickHouse): Promise<Map<string, number>> {
   return new Map(r.map((x) => [x.b, Number(x.wm)]));
 }
 
+/**
+ * Waits until the stored clock of every branch on the batch's partition is strictly later than
+ * anything the zombie's batch can have carried for it. The replay publishes in event-time order, so
+ * a branch's messages in the batch are no later than its first event stored after the batch; once
+ * the replay has ended (its closing heartbeat is past every event), no later than its last event.
+ */
+async function ownerAheadInTime(ch: ClickHouse, batch: BatchLine, replayer: CliProcess): Promise<void> {
+  await waitFor(
+    async () => {
+      const bounds = await rows<{ b: string; next: string; after: string; last: string }>(
+        ch,
+        `SELECT branch_id AS b,
+                toString(toUnixTimestamp64Milli(minIf(occurred_at, kafka_offset > {last:UInt64}))) AS next,
+                countIf(kafka_offset > {last:UInt64}) AS after,
+                toString(toUnixTimestamp64Milli(max(occurred_at))) AS last
+         FROM ${ch.table('sales_events')} WHERE kafka_partition = {p:UInt32} GROUP BY branch_id`,
+        { p: batch.partition, last: batch.lastOffset },
+      );
+      const wm = await watermarks(ch);
+      return bounds.every((x) => {
+        const bound = x.after !== '0' ? Number(x.next) : replayer.running ? Infinity : Number(x.last);
+        return (wm.get(x.b) ?? -Infinity) > bound;
+      });
+    },
+    {
+      description: `the owner's clocks past the zombie's batch on partition ${batch.partition}`,
+      timeoutMs: 15_000,
+    },
+  );
+}
+
 /** The ClickHouse server's clock, after every write so far: rows written from now on are later. */
 async function writeMark(ch: ClickHouse): Promise<string> {
   const now = async () => (await rows<{ n: string }>(ch, 'SELECT toString(now64(3)) AS n'))[0]!.n;
@@ -440,6 +471,9 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
       },
     );
     expect(latestAssignment(owner)).toEqual([0, 1, 2, 3]);
+    // Past the batch in offsets is not enough: its last messages may be another branch's (a partition
+    // carries several), leaving the zombie's clock of a branch equal to the owner's, not behind it.
+    await ownerAheadInTime(ch, batch, replayer);
 
     // What readers see now: it must not go back when the zombie writes.
     const before = { hours: await hourly(ch), watermarks: await watermarks(ch) };
