@@ -3,6 +3,77 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers, bottom up. A folder may import its own layer and those below, never one above:
+ *   lib/         shared ground: config, errors, logger, calendar, Kafka client, topics
+ *   schemas/     event contracts and their codec
+ *   clickhouse/  storage: the client, migrations, one repository per table family
+ *   model/       the pure forecaster (tensors in, tensors out)
+ *   producers/, consumers/, api/   the roles (none imports another role)
+ *   app/         the composition root: builds the roles from config, starts and stops them
+ *   cli/, bench/ entry points on top
+ * Production code never imports test/ (model/testing/ is the tests' own helper folder).
+ */
+const FOLDERS = [
+  'lib',
+  'schemas',
+  'clickhouse',
+  'model',
+  'producers',
+  'consumers',
+  'api',
+  'app',
+  'cli',
+  'bench',
+];
+const MAY_NOT_IMPORT = {
+  lib: ['schemas', 'clickhouse', 'model', 'producers', 'consumers', 'api', 'app', 'cli', 'bench'],
+  schemas: ['clickhouse', 'model', 'producers', 'consumers', 'api', 'app', 'cli', 'bench'],
+  clickhouse: ['model', 'producers', 'consumers', 'api', 'app', 'cli', 'bench'],
+  model: ['clickhouse', 'producers', 'consumers', 'api', 'app', 'cli', 'bench'],
+  producers: ['clickhouse', 'consumers', 'api', 'app', 'cli', 'bench'],
+  consumers: ['producers', 'api', 'app', 'cli', 'bench'],
+  api: ['producers', 'consumers', 'app', 'cli', 'bench'],
+  app: ['cli', 'bench'],
+  cli: ['bench'],
+  bench: [],
+};
+/** Matches a relative import that climbs out of the folder into one of `folders`. */
+const into = (folders) => `^(\\.\\./)+(${folders.join('|')})(/|$)`;
+const PURE_MODEL_PACKAGES = ['kafkajs', '@clickhouse/*', 'chdb', 'chdb/*', 'koa', '@koa/*'];
+
+function layering() {
+  const entry = (folder, files, ignores, banTests) => {
+    const banned = [...MAY_NOT_IMPORT[folder], ...(banTests ? ['test'] : [])];
+    const patterns = [];
+    if (banned.length > 0)
+      patterns.push({
+        regex: into(banned),
+        message: `${folder}/ sits below ${banned.join(', ')} (layers in eslint.config.mjs): move the shared part down, or the caller up.`,
+      });
+    if (folder === 'model') {
+      patterns.push({ group: PURE_MODEL_PACKAGES, message: 'model/ is pure: tensors in, tensors out.' });
+      patterns.push({
+        regex: '^(\\.\\./)+lib/(kafka|topics|config)',
+        message: 'model/ is pure: no I/O modules.',
+      });
+    }
+    return {
+      files,
+      ignores: ['**/*.test.ts', ...ignores],
+      rules: { 'no-restricted-imports': ['error', { patterns }] },
+    };
+  };
+  return [
+    // bench/ measures the real stack and starts it with the tests' own helpers (broker, facade).
+    ...FOLDERS.map((f) =>
+      entry(f, [`${f}/**/*.ts`], f === 'model' ? ['model/testing/**'] : [], f !== 'bench'),
+    ),
+    // The tests' helpers for model/ read the shared export through test/.
+    entry('model', ['model/testing/**/*.ts'], [], false),
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.stack/**', '.data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -21,27 +92,7 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    // The model stays pure (tensors in, tensors out): no Kafka, ClickHouse or HTTP in model/.
-    files: ['model/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['kafkajs', '@clickhouse/*', 'chdb', 'chdb/*', 'koa', '@koa/*'],
-              message: 'model/ is pure: tensors in, tensors out.',
-            },
-            {
-              group: ['../lib/clickhouse*', '../lib/kafka*', '../consumers/*', '../producers/*', '../api/*'],
-              message: 'model/ is pure: no I/O modules.',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  ...layering(),
   {
     files: ['**/*.test.ts', 'test/**/*.ts'],
     rules: {

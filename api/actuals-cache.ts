@@ -17,9 +17,9 @@
  * response cache can tell when they are stale. Branches without a watermark row
  * treat every day as recent.
  */
-import type { ClickHouse } from '../lib/clickhouse';
-import { storageError } from '../lib/clickhouse';
-import { toDateTime } from '../lib/clickhouse-time';
+import type { ClickHouse } from '../clickhouse/client';
+import { storageError } from '../clickhouse/client';
+import { toDateTime } from '../clickhouse/datetime-text';
 import type { Logger } from '../lib/logger';
 import { actualsQueries, countLookup, forecastPollErrors } from './metrics';
 import type { ActualHour } from './predict-service';

@@ -31,7 +31,7 @@ import autocannon from 'autocannon';
 import Koa from 'koa';
 import { migrate } from '../clickhouse/migrate';
 import { BranchDirectory, type Branch } from '../lib/branches';
-import { createClickHouse } from '../lib/clickhouse';
+import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { Fixtures } from './fixtures';

@@ -7,8 +7,8 @@
  */
 import { DateTime } from 'luxon';
 import type { Branch } from '../lib/branches';
-import type { ClickHouse } from '../lib/clickhouse';
-import { toDateTime, toDateTime64 } from '../lib/clickhouse-time';
+import type { ClickHouse } from '../clickhouse/client';
+import { toDateTime, toDateTime64 } from '../clickhouse/datetime-text';
 import { HOUR_MS } from './time';
 
 export interface ActualValues {

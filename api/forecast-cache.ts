@@ -14,9 +14,9 @@
  *   drops branches whose runs expired by TTL and catches rows written very late).
  *   `notifyRun(branchId)` lets an in-process forecaster refresh one branch at once.
  */
-import type { ClickHouse } from '../lib/clickhouse';
-import { storageError } from '../lib/clickhouse';
-import { toDateTime64 } from '../lib/clickhouse-time';
+import type { ClickHouse } from '../clickhouse/client';
+import { storageError } from '../clickhouse/client';
+import { toDateTime64 } from '../clickhouse/datetime-text';
 import type { Logger } from '../lib/logger';
 import {
   countLookup,

@@ -1,11 +1,11 @@
 /**
- * The API as a role of the composition root (lib/app.ts):
+ * The API as a role of the composition root (app/app.ts):
  *   api: (ctx) => createApiRole(ctx)
  * start() loads the caches and listens on HOST:PORT; drain() makes /ready 503;
  * stop() shuts the HTTP server down gracefully (ClickHouse is closed by the app).
  */
 import type { BranchDirectory } from '../lib/branches';
-import type { ClickHouse } from '../lib/clickhouse';
+import type { ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { createApiServer, type ApiOptions, type ApiServer } from './server';

@@ -16,7 +16,7 @@ import cors from '@koa/cors';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { BranchDirectory } from '../lib/branches';
-import type { ClickHouse } from '../lib/clickhouse';
+import type { ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { ActualsCache } from './actuals-cache';

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BranchDirectory } from '../lib/branches';
-import { createClickHouse } from '../lib/clickhouse';
+import { createClickHouse } from '../clickhouse/client';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
 import { ensureTopicsOn, topicNames } from '../lib/topics';

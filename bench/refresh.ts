@@ -14,10 +14,10 @@
  * - Burst: every branch closes the following hour at once (1000 events in one
  *   send); measured from the publish until the last branch's run is written.
  */
-import { loadBranchDirectory } from '../lib/app';
+import { loadBranchDirectory } from '../app/app';
 import { BranchDirectory, type Branch } from '../lib/branches';
-import { createClickHouse } from '../lib/clickhouse';
-import { toDateTime } from '../lib/clickhouse-time';
+import { createClickHouse } from '../clickhouse/client';
+import { toDateTime } from '../clickhouse/datetime-text';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
 import { ensureTopicsOn, topicNames } from '../lib/topics';

@@ -36,7 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { NORY_BRANCHES, type Branch } from '../lib/branches';
-import { toDateTime } from '../lib/clickhouse-time';
+import { toDateTime } from '../clickhouse/datetime-text';
 import { loadConfig, type Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
@@ -51,7 +51,7 @@ import { startFacadeProcess, type FacadeProcess } from '../test/clickhouse-http-
 import { kafkaCluster, type KafkaCluster } from '../test/kafka-broker';
 import { computeReference } from '../test/reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../test/shared-data';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 
 const INGEST = Number(process.env.BENCH_INGEST ?? 2);
 const FORECASTERS = Number(process.env.BENCH_FORECASTERS ?? 2);

@@ -14,7 +14,7 @@
  * ingest caught up; orders_in/aggregated compare SALE receipts with the sum of orders in sales_hourly.
  */
 import autocannon from 'autocannon';
-import { createApp, type ForecasterAppRole } from '../lib/app';
+import { createApp, type ForecasterAppRole } from '../app/app';
 import type { ApiRole } from '../api/role';
 import { topicNames } from '../lib/topics';
 import { Publisher } from '../producers/publisher';

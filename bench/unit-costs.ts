@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '../clickhouse/migrate';
 import { NORY_BRANCHES, BranchDirectory } from '../lib/branches';
-import { createClickHouse } from '../lib/clickhouse';
+import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { ForecastStore, newRunId, type ForecastRun } from '../consumers/forecaster/forecast-store';

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadBranchDirectory } from '../lib/app';
+import { loadBranchDirectory } from '../app/app';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { acceptance, runBacktest } from '../model/backtest';

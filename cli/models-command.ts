@@ -3,11 +3,11 @@
  * the model registry and the latest forecast, from ClickHouse.
  */
 import type { Command } from 'commander';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { localWallClock } from '../lib/local-time';
-import { loadBranchDirectory } from '../lib/app';
+import { loadBranchDirectory } from '../app/app';
 import { ForecastStore } from '../consumers/forecaster/forecast-store';
 
 async function withStore<T>(fn: (store: ForecastStore, ch: ClickHouse) => Promise<T>): Promise<T> {

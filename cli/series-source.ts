@@ -5,9 +5,9 @@
  */
 import type { BranchDirectory } from '../lib/branches';
 import type { Config } from '../lib/config';
-import { createClickHouse } from '../lib/clickhouse';
+import { createClickHouse } from '../clickhouse/client';
 import type { Logger } from '../lib/logger';
-import { closeOfLastDay, hourlyTotals } from '../lib/sale-totals';
+import { closeOfLastDay, hourlyTotals } from '../schemas/sale-totals';
 import { seriesFromHourlyBuckets, type HourlySeries } from '../model/series';
 import { loadPosExport } from '../producers/pos-export';
 import { ForecastStore } from '../consumers/forecaster/forecast-store';

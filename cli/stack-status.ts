@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Config } from '../lib/config';
 import { PROJECT_ROOT } from '../lib/config';
-import { createClickHouse } from '../lib/clickhouse';
+import { createClickHouse } from '../clickhouse/client';
 import { createKafka } from '../lib/kafka-client';
 import type { Logger } from '../lib/logger';
 

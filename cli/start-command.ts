@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { DateTime } from 'luxon';
-import { createApp, runUntilSignal } from '../lib/app';
+import { createApp, runUntilSignal } from '../app/app';
 import { loadConfig, PROJECT_ROOT } from '../lib/config';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';

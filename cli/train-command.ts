@@ -8,8 +8,8 @@
  * registers and decides.
  */
 import type { Command } from 'commander';
-import { loadBranchDirectory } from '../lib/app';
-import { createClickHouse } from '../lib/clickhouse';
+import { loadBranchDirectory } from '../app/app';
+import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { readSeriesFile } from '../consumers/forecaster/train-runner';

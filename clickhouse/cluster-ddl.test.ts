@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from './client';
 import { createLogger } from '../lib/logger';
 import { testConfig } from '../test/test-config';
 import {

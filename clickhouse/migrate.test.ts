@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from './client';
 import { createLogger } from '../lib/logger';
 import { PROJECT_ROOT } from '../lib/config';
 import { testConfig } from '../test/test-config';

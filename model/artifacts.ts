@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadTf } from './backend';
 import { FEATURE_NAMES } from './features';
-import { MODEL_FORMAT_VERSION, type ForecastModel, type ModelMeta } from './train';
+import { MODEL_FORMAT_VERSION, type ForecastModel, type ModelMeta } from './forecast-types';
 
 export const META_FILE = 'meta.json';
 

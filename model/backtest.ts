@@ -29,7 +29,8 @@ import {
   type WapeSummary,
 } from './metrics';
 import { seriesEnd, type HourlySeries } from './series';
-import { fineTune, train, type ForecastModel, type TrainOptions, type TrainProgress } from './train';
+import type { ForecastModel } from './forecast-types';
+import { fineTune, train, type TrainOptions, type TrainProgress } from './train';
 
 export type ModelName = 'neural' | 'seasonal_naive' | 'mean_4w';
 export const MODEL_NAMES: readonly ModelName[] = ['neural', 'seasonal_naive', 'mean_4w'];

@@ -9,18 +9,9 @@
  * measured per quantity. The production model then applies p10' = p50 − k·(p50 − p10),
  * p90' = p50 + k·(p90 − p50). Nothing at or after `end` is used.
  */
-import type { BranchForecast } from './forecast-types';
+import type { BranchForecast, IntervalCalibration } from './forecast-types';
 import { localMidnightUtc, localSlotOf } from './local-grid';
 import { HOUR_MS, type HourlySeries } from './series';
-
-export interface IntervalCalibration {
-  sales: number;
-  orders: number;
-  /** Target hours the factors were measured on, and where. */
-  hours: number;
-  from: string;
-  to: string;
-}
 
 export const TARGET_COVERAGE = 0.8;
 const K_MIN = 0.8;

@@ -1,4 +1,9 @@
-/** What every forecaster in model/ (the network and the baselines) returns. */
+/**
+ * The model's types, apart from the code that trains and runs it: what every forecaster in model/
+ * (the network and the baselines) returns, and what a trained model is. train.ts and forecast.ts
+ * both build on this file, never on each other's types.
+ */
+import type { LayersModel } from '@tensorflow/tfjs';
 
 export interface HourlyForecast {
   /** UTC hour start (epoch ms). */
@@ -20,3 +25,61 @@ export interface BranchForecast {
 
 /** Forecast horizon: the rest of the origin's local day and this many full local days. */
 export const DEFAULT_HORIZON_DAYS = 14;
+
+/** p10–p90 stretch factors measured out of sample at training time (calibration.ts). */
+export interface IntervalCalibration {
+  sales: number;
+  orders: number;
+  /** Target hours the factors were measured on, and where. */
+  hours: number;
+  from: string;
+  to: string;
+}
+
+export const MODEL_FORMAT_VERSION = 1;
+
+export interface HyperParameters {
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Ensemble members (seeds). */
+  members: number;
+  hidden: number[];
+  dropout: number;
+  /** L2 penalty on every dense kernel. */
+  l2: number;
+  /** Recency weighting half-life of training windows, days. */
+  halfLifeDays: number;
+  /** Intraday training origins (rest-of-day refreshes). */
+  intraday: boolean;
+  minHistoryDays: number;
+  /** Share of the target hours of each window kept as training rows (seeded sample). */
+  rowSampling: number;
+  /** Weight of the daily-total term (quantile-loss.ts) next to the pinball loss. */
+  dailyTotalWeight: number;
+  /** Days held out to calibrate the p10–p90 intervals (calibration.ts); 0: no calibration. */
+  calibrationDays: number;
+}
+
+export interface ModelMeta {
+  formatVersion: number;
+  createdAt: string;
+  /** Range of the hourly data trained on (UTC ISO) and the branches. */
+  trainingData: { from: string; to: string; branches: string[]; rows: number; windows: number };
+  features: string[];
+  quantiles: number[];
+  horizonDays: number;
+  hyperParameters: HyperParameters;
+  backend: string;
+  training: { seconds: number; finalLoss: number; fineTunes: number };
+  /** p10–p90 stretch factors measured out of sample at training time (calibration.ts). */
+  calibration?: IntervalCalibration;
+  /** Free-form accuracy figures (e.g. the backtest summary), set by whoever measured them. */
+  metrics?: unknown;
+}
+
+export interface ForecastModel {
+  net: LayersModel;
+  meta: ModelMeta;
+}

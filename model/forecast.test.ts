@@ -10,7 +10,8 @@ import { forecast } from './forecast';
 import { dateToDayNumber, localMidnightUtc, localSlotOf } from './local-grid';
 import { historyBefore } from './series';
 import { syntheticSeries } from './testing/synthetic';
-import { fineTune, train, type ForecastModel, type TrainProgress } from './train';
+import type { ForecastModel } from './forecast-types';
+import { fineTune, train, type TrainProgress } from './train';
 
 const ZONE = 'Europe/Dublin';
 const start = localMidnightUtc(ZONE, dateToDayNumber('2020-08-03'));

@@ -12,12 +12,11 @@ import { loadTf } from './backend';
 import { originAt } from './baselines';
 import { applyCalibration } from './calibration';
 import { specialDayIndex } from './calendar';
-import { DEFAULT_HORIZON_DAYS, type BranchForecast } from './forecast-types';
+import { DEFAULT_HORIZON_DAYS, type BranchForecast, type ForecastModel } from './forecast-types';
 import { FEATURE_COUNT, MAX_HORIZON_DAYS, originRows, structuralBase, type OriginRows } from './features';
 import { historyGrid, slotsToHours, type HistoryGrid } from './horizon';
 import { OUTPUTS } from './quantile-loss';
 import { assertValidSeries, type HourlySeries } from './series';
-import type { ForecastModel } from './train';
 
 /** Days of history before the origin's day that the features read (4 lag weeks + margin). */
 export const LOOKBACK_DAYS = 36;

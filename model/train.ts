@@ -7,17 +7,22 @@
  */
 import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs';
 import { backendName, loadTf, type Tf } from './backend';
-import { calibrationOrigins, measureCalibration, type IntervalCalibration } from './calibration';
+import { calibrationOrigins, measureCalibration } from './calibration';
 import { forecast } from './forecast';
-import { DEFAULT_HORIZON_DAYS } from './forecast-types';
+import {
+  DEFAULT_HORIZON_DAYS,
+  MODEL_FORMAT_VERSION,
+  type ForecastModel,
+  type HyperParameters,
+  type IntervalCalibration,
+  type ModelMeta,
+} from './forecast-types';
 import { FEATURE_COUNT, FEATURE_NAMES } from './features';
 import { buildNetwork, isKernel, type NetworkConfig } from './network';
 import { dailyTotalLoss, OUTPUTS, pinballLoss, QUANTILES } from './quantile-loss';
 import { Rng } from './rng';
 import type { HourlySeries } from './series';
 import { buildTrainingRows, type TrainingRows } from './windows';
-
-export const MODEL_FORMAT_VERSION = 1;
 
 export interface TrainProgress {
   epoch: number;
@@ -26,30 +31,6 @@ export interface TrainProgress {
   loss: number;
   /** Estimated seconds left. */
   etaS: number;
-}
-
-export interface HyperParameters {
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  /** Ensemble members (seeds). */
-  members: number;
-  hidden: number[];
-  dropout: number;
-  /** L2 penalty on every dense kernel. */
-  l2: number;
-  /** Recency weighting half-life of training windows, days. */
-  halfLifeDays: number;
-  /** Intraday training origins (rest-of-day refreshes). */
-  intraday: boolean;
-  minHistoryDays: number;
-  /** Share of the target hours of each window kept as training rows (seeded sample). */
-  rowSampling: number;
-  /** Weight of the daily-total term (quantile-loss.ts) next to the pinball loss. */
-  dailyTotalWeight: number;
-  /** Days held out to calibrate the p10–p90 intervals (calibration.ts); 0: no calibration. */
-  calibrationDays: number;
 }
 
 export const DEFAULT_HYPER_PARAMETERS: Readonly<HyperParameters> = Object.freeze({
@@ -73,28 +54,6 @@ export interface TrainOptions extends Partial<HyperParameters> {
   /** Only data before this UTC instant is used (backtests). Default: all of it. */
   cutoff?: number;
   onProgress?: (p: TrainProgress) => void;
-}
-
-export interface ModelMeta {
-  formatVersion: number;
-  createdAt: string;
-  /** Range of the hourly data trained on (UTC ISO) and the branches. */
-  trainingData: { from: string; to: string; branches: string[]; rows: number; windows: number };
-  features: string[];
-  quantiles: number[];
-  horizonDays: number;
-  hyperParameters: HyperParameters;
-  backend: string;
-  training: { seconds: number; finalLoss: number; fineTunes: number };
-  /** p10–p90 stretch factors measured out of sample at training time (calibration.ts). */
-  calibration?: IntervalCalibration;
-  /** Free-form accuracy figures (e.g. the backtest summary), set by whoever measured them. */
-  metrics?: unknown;
-}
-
-export interface ForecastModel {
-  net: LayersModel;
-  meta: ModelMeta;
 }
 
 export function networkConfig(hp: HyperParameters): NetworkConfig {

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import type { z } from 'zod';
 import { migrate } from '../clickhouse/migrate';
 import { BranchDirectory, NORY_BRANCHES, type Branch } from '../lib/branches';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { Fixtures } from '../api/fixtures';

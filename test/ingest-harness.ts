@@ -5,7 +5,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { BranchDirectory } from '../lib/branches';
-import { createClickHouse, type ClickHouse } from '../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger, type Logger } from '../lib/logger';

@@ -10,7 +10,7 @@
  * criterion: serving yesterday's run beats serving nothing; see /branches.)
  */
 import type Koa from 'koa';
-import type { ClickHouse } from '../../lib/clickhouse';
+import type { ClickHouse } from '../../clickhouse/client';
 import type { ForecastCache } from '../forecast-cache';
 import { register } from '../metrics';
 import type { z } from 'zod';

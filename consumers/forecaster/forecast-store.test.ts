@@ -5,7 +5,7 @@
  * promotions land does not matter, a trainer that finishes late on older data cannot demote a newer
  * model, and an operator's rollback outranks every trainer on the data known when it was made.
  */
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../clickhouse/migrate';
 import { testConfig } from '../../test/test-config';

@@ -5,10 +5,10 @@
 import crypto from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { Branch, BranchDirectory } from '../../lib/branches';
-import type { ClickHouse } from '../../lib/clickhouse';
-import { storageError } from '../../lib/clickhouse';
-import { parameterChunks } from '../../lib/query-parameters';
-import { toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+import type { ClickHouse } from '../../clickhouse/client';
+import { storageError } from '../../clickhouse/client';
+import { parameterChunks } from '../../clickhouse/query-parameters';
+import { toDateTime, toDateTime64 } from '../../clickhouse/datetime-text';
 import type { HourlyForecast } from '../../model/forecast-types';
 import type { HourlySeries } from '../../model/series';
 
@@ -93,7 +93,7 @@ export class ForecastStore {
    * starting no earlier than the branch's first recorded hour.
    */
   async histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
-    // In chunks of branch ids a server accepts as one parameter (lib/query-parameters.ts): a
+    // In chunks of branch ids a server accepts as one parameter (clickhouse/query-parameters.ts): a
     // refresh burst or a retraining of thousands of branches would exceed its URL field limit.
     const out: BranchHistory[] = [];
     for (const chunk of parameterChunks(requests, (r) => r.branch.id, Number.POSITIVE_INFINITY))

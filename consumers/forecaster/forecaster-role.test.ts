@@ -16,7 +16,7 @@
 import '../../model/testing/node-realm';
 import type { Admin, Kafka } from 'kafkajs';
 import { BranchDirectory, type Branch } from '../../lib/branches';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createKafka } from '../../lib/kafka-client';
 import { createLogger } from '../../lib/logger';
 import { ensureTopicsOn, isolatedKafkaEnv, topicNames } from '../../lib/topics';

@@ -30,7 +30,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { Branch, BranchDirectory } from '../../lib/branches';
-import type { ClickHouse } from '../../lib/clickhouse';
+import type { ClickHouse } from '../../clickhouse/client';
 import type { Config } from '../../lib/config';
 import { commitBatch } from '../../lib/kafka-client';
 import { localWallClock } from '../../lib/local-time';

@@ -27,7 +27,8 @@ import { forecast } from '../../model/forecast';
 import { localMidnightUtc, localSlotOf } from '../../model/local-grid';
 import { addAccuracy, emptyAccuracy, scoreForecast, summarize, type WapeSummary } from '../../model/metrics';
 import { seriesEnd, type HourlySeries } from '../../model/series';
-import { fineTune, train, type ForecastModel, type TrainProgress } from '../../model/train';
+import type { ForecastModel } from '../../model/forecast-types';
+import { fineTune, train, type TrainProgress } from '../../model/train';
 import type { ModelRecord } from './forecast-store';
 import type { TrainOutcome } from './train-runner';
 

@@ -11,7 +11,7 @@
  * Times are January 2021 (UTC), lateness 5 min, correction window 72 h.
  */
 import { BranchDirectory, NORY_BRANCHES } from '../../lib/branches';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../clickhouse/migrate';

@@ -11,7 +11,7 @@
 import type { Consumer, Kafka, Producer, IHeaders, Message } from 'kafkajs';
 import type { KafkaJSError } from 'kafkajs';
 import type { BranchDirectory } from '../../lib/branches';
-import type { ClickHouse } from '../../lib/clickhouse';
+import type { ClickHouse } from '../../clickhouse/client';
 import type { Config } from '../../lib/config';
 import { commitBatch, protocolErrorIn } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
@@ -44,7 +44,7 @@ export interface IngestOptions {
   /**
    * Called once when the consumer stopped for good: kafkajs crashed it with an error it does not
    * restart from (a non-retriable one), so nothing would be consumed again. The app shuts the
-   * process down with exit code 1 (lib/app.ts); without an owner the error is only logged.
+   * process down with exit code 1 (app/app.ts); without an owner the error is only logged.
    */
   onFatal?: (err: unknown) => void;
 }

@@ -8,7 +8,7 @@
  */
 import { Session } from 'chdb';
 import { migrate } from '../../clickhouse/migrate';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import type { SaleEvent } from '../../schemas/events';
 import { ClickHouseHttpFacade } from '../../test/clickhouse-http-facade';

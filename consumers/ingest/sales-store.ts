@@ -2,11 +2,11 @@
  * Everything ingest reads from and writes to ClickHouse, in one module so the
  * SQL is reviewed in one place. Values always travel as query parameters.
  */
-import type { ClickHouse } from '../../lib/clickhouse';
-import { storageError } from '../../lib/clickhouse';
-import { toDate, toDateTime, toDateTime64 } from '../../lib/clickhouse-time';
+import type { ClickHouse } from '../../clickhouse/client';
+import { storageError } from '../../clickhouse/client';
+import { toDate, toDateTime, toDateTime64 } from '../../clickhouse/datetime-text';
 import { localWallClock } from '../../lib/local-time';
-import { MAX_PARAM_CHARS, parameterChunks } from '../../lib/query-parameters';
+import { MAX_PARAM_CHARS, parameterChunks } from '../../clickhouse/query-parameters';
 import type { SaleEvent } from '../../schemas/events';
 import type { BranchClock } from './hour-close';
 import { clockVersion, eventsOfHourVersion } from './row-versions';

@@ -21,7 +21,7 @@ import type { BranchesResponse, PredictResponse } from '../../api/schemas';
 import { createApiServer, type ApiServer } from '../../api/server';
 import { migrate } from '../../clickhouse/migrate';
 import { BranchDirectory, NORY_BRANCHES, type Branch } from '../../lib/branches';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { PROJECT_ROOT } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { destroyAgent, eventually, expectValidBody, request } from '../api-helpers';

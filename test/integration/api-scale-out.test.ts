@@ -87,7 +87,7 @@ beforeAll(async () => {
     PORT: '0',
     API_FORECAST_POLL_MS: String(POLL_MS),
     API_ACTUALS_TTL_MS: String(ACTUALS_TTL_MS),
-    // Every process ensures the topics at start (lib/app.ts), the API's included.
+    // Every process ensures the topics at start (app/app.ts), the API's included.
     KAFKA_BROKERS: testBrokerAddress(),
     ...isolatedKafkaEnv(uniqueName('apiscale')),
   };

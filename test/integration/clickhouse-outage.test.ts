@@ -25,7 +25,7 @@
  */
 import { Session } from 'chdb';
 import { migrate } from '../../clickhouse/migrate';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import { Fixtures } from '../../api/fixtures';
 import { NORY_BRANCHES } from '../../lib/branches';

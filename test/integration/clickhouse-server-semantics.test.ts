@@ -10,7 +10,7 @@
  * One engine runs as one user, so the users take turns on one FRESH data directory: first
  * `admin` (no `tillcast` database exists yet), then each of the others.
  *
- * For each user, the client tillcast builds for a role (lib/clickhouse.ts createClickHouse,
+ * For each user, the client tillcast builds for a role (clickhouse/client.ts createClickHouse,
  * server mode) does its requests unrefused; the roles' whole jobs run in
  * least-privilege.test.ts. Each refusal is asserted with the server's code and HTTP status.
  */
@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { migrate, readMigrations } from '../../clickhouse/migrate';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import { startFacadeProcess, type FacadeProcess } from '../clickhouse-http-facade';
 import { testConfig } from '../test-config';

@@ -29,7 +29,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Producer } from 'kafkajs';
 import { loadConfig } from '../../lib/config';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import { migrate } from '../../clickhouse/migrate';

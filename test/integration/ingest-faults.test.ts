@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { loadBranchDirectory } from '../../lib/app';
+import { loadBranchDirectory } from '../../app/app';
 import { loadConfig, type Config } from '../../lib/config';
 import { createKafka } from '../../lib/kafka-client';
 import { createLogger } from '../../lib/logger';

@@ -27,7 +27,7 @@
  * event stored twice.
  */
 import path from 'node:path';
-import { createClickHouse, type ClickHouse } from '../../lib/clickhouse';
+import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { killAllChildren, requireBuiltCli, spawnCli, type CliProcess, type LogLine } from '../child-process';

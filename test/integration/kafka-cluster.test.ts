@@ -19,7 +19,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Message } from 'kafkajs';
 import { Fixtures } from '../../api/fixtures';
 import type { ApiRole } from '../../api/role';
-import { createApp, type App } from '../../lib/app';
+import { createApp, type App } from '../../app/app';
 import { NORY_BRANCHES } from '../../lib/branches';
 import { resolveReplicationFactor, topicNames, isolatedKafkaEnv } from '../../lib/topics';
 import type { Logger } from '../../lib/logger';

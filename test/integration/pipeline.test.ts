@@ -13,7 +13,7 @@ import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../lib/config';
-import { createApp, type App, type ForecasterAppRole } from '../../lib/app';
+import { createApp, type App, type ForecasterAppRole } from '../../app/app';
 import { ForecastStore } from '../../consumers/forecaster/forecast-store';
 import type { ApiRole } from '../../api/role';
 import type { PredictResponse } from '../../api/schemas';

@@ -19,16 +19,16 @@ import { createForecasterRole, type ForecasterRole } from '../consumers/forecast
 import { loadNeuralEngine } from '../consumers/forecaster/neural-engine';
 import { createApiRole, type ApiRole } from '../api/role';
 import { simulatedBranches } from '../producers/simulator';
-import { BranchDirectory } from './branches';
-import { createClickHouse, type ClickHouse } from './clickhouse';
-import type { Config } from './config';
-import { createKafka } from './kafka-client';
-import { anyBrokerAccepts } from './broker-reachability';
-import { isRetriable } from './errors';
-import { EXIT } from './exit-codes';
-import { createLogger, type Logger } from './logger';
-import { ensureTopicsOn } from './topics';
-import { collectProcessMetrics, createMetricsServer } from './metrics-server';
+import { BranchDirectory } from '../lib/branches';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
+import type { Config } from '../lib/config';
+import { createKafka } from '../lib/kafka-client';
+import { anyBrokerAccepts } from '../lib/broker-reachability';
+import { isRetriable } from '../lib/errors';
+import { EXIT } from '../lib/exit-codes';
+import { createLogger, type Logger } from '../lib/logger';
+import { ensureTopicsOn } from '../lib/topics';
+import { collectProcessMetrics, createMetricsServer } from '../lib/metrics-server';
 
 /** The branch directory: BRANCHES_FILE (or the built-in table) plus DEMO_BRANCHES simulated ones. */
 export function loadBranchDirectory(config: Config): BranchDirectory {

@@ -9,8 +9,8 @@
  *   VOID:   nothing (a voided receipt and its reversal cancel out)
  */
 import { DateTime } from 'luxon';
-import type { SaleEvent } from '../schemas/events';
-import type { BranchDirectory } from './branches';
+import type { SaleEvent } from './events';
+import type { BranchDirectory } from '../lib/branches';
 
 const HOUR_MS = 3_600_000;
 

@@ -12,7 +12,7 @@
  *   `readonly=1` user (api) is refused ANY setting passed with a query, URL parameters
  *   included (Code 164 READONLY; ClickHouse docs "Permissions for queries", readonly;
  *   src/Access/SettingsConstraints.cpp getChecker). The DateTime text this code writes
- *   (lib/clickhouse-time.ts) is the `basic` input format, so it needs no
+ *   (clickhouse/datetime-text.ts) is the `basic` input format, so it needs no
  *   date_time_input_format, and the profiles pin `basic` on every server version.
  * - @clickhouse/client sends `database=<name>` with every request unless it is `default`
  *   (client-common/src/utils/url.ts toSearchParams), and the server switches to it before
@@ -29,9 +29,9 @@
  */
 import fs from 'node:fs';
 import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';
-import type { Config } from './config';
-import type { Logger } from './logger';
-import { StorageError } from './errors';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import { StorageError } from '../lib/errors';
 
 export type { ClickHouseClient };
 
