@@ -31,8 +31,8 @@ function config(overrides: Record<string, string> = {}): Config {
 }
 
 /** Runs the given roles in this process until SIGTERM/SIGINT. */
-async function runRoles(roles: string): Promise<void> {
-  const cfg = config({ ROLES: roles });
+async function runRoles(roles?: string): Promise<void> {
+  const cfg = config(roles === undefined ? {} : { ROLES: roles });
   const app = createApp(cfg);
   const code = await runUntilSignal(app, app.ctx.logger.child({ module: 'cli' }));
   // Stopped, or out of time (5): exit even if a client left a timer or socket behind (kafkajs
@@ -148,9 +148,7 @@ export function buildProgram(): Command {
     )
     .argument('[roles...]', 'any of ingest, forecaster, api')
     .addHelpText('after', '\nExamples:\n  tillcast run ingest forecaster\n  ROLES=ingest,api tillcast run')
-    .action(async (roles: string[]) =>
-      runRoles(roles.length > 0 ? roles.join(',') : (process.env.ROLES ?? '')),
-    );
+    .action(async (roles: string[]) => runRoles(roles.length > 0 ? roles.join(',') : undefined));
 
   program
     .command('replay')
@@ -201,7 +199,7 @@ export function buildProgram(): Command {
         speed: string;
         liveMinutes?: string;
       }) => {
-        const n = Number(opts.branches ?? process.env.DEMO_BRANCHES ?? 5) || 5;
+        const n = Number(opts.branches ?? config().DEMO_BRANCHES) || 5;
         const cfg = config({ DEMO_BRANCHES: String(n) });
         const logger = createLogger(cfg.LOG_LEVEL);
         const kafka = createKafka(cfg, logger);

@@ -1,7 +1,10 @@
 /**
- * The one place that reads process.env. Every variable is declared here, parsed
- * with zod at start-up into a frozen, typed object; defaults run locally.
- * The README's configuration table documents the same names.
+ * Every setting of tillcast is declared here, parsed with zod at start-up into a
+ * frozen, typed object; defaults run locally. The README's configuration table
+ * documents the same names. Read outside it, by design, only what must act before
+ * a config exists: the logger's default level for tools (lib/logger.ts), the
+ * native-TensorFlow requirement of the model backend (model/ is pure and takes no
+ * config: model/backend.ts), and environments handed to child processes.
  */
 import path from 'node:path';
 import { z } from 'zod';

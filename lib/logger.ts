@@ -1,6 +1,6 @@
 /**
  * One root pino logger; modules take a child (`logger.child({ module })`).
- * JSON lines by default; pretty-ish single lines on a TTY are left to pino-pretty if installed.
+ * JSON lines, always (for reading on a terminal: `tillcast start | npx pino-pretty`).
  */
 import pino, { type Logger } from 'pino';
 

@@ -154,6 +154,10 @@ export function parseTaxes(text: string): number | null {
 }
 
 // ---------------------------------------------------------------- CSV records
+// By hand, not csv-parse: a POS export with one malformed record must lose that record only.
+// csv-parse's skip_records_with_error drops everything after an unclosed quote (measured with
+// csv-parse 7: `1,"x` followed by two good lines returned neither); this reader reports the bad
+// line and reads the lines after it again as fresh records (RecordAssembler.resync).
 
 /** Splits one CSV record (may contain line breaks inside quotes); a string result is an error. */
 export function splitCsvRecord(s: string): string[] | string {
