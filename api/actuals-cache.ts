@@ -18,7 +18,7 @@
  * treat every day as recent.
  */
 import type { ClickHouse } from '../clickhouse/client';
-import { storageError } from '../clickhouse/client';
+import { storageError } from '../clickhouse/error-classification';
 import { toDateTime } from '../clickhouse/datetime-text';
 import type { Logger } from '../lib/logger';
 import { actualsQueries, countLookup, forecastPollErrors } from './metrics';

@@ -15,7 +15,7 @@
  *   `notifyRun(branchId)` lets an in-process forecaster refresh one branch at once.
  */
 import type { ClickHouse } from '../clickhouse/client';
-import { storageError } from '../clickhouse/client';
+import { storageError } from '../clickhouse/error-classification';
 import { toDateTime64 } from '../clickhouse/datetime-text';
 import type { Logger } from '../lib/logger';
 import {

@@ -28,10 +28,9 @@
  * (client-common/src/utils/connection.ts withHttpSettings), which is turned off here.
  */
 import fs from 'node:fs';
-import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { StorageError } from '../lib/errors';
 
 export type { ClickHouseClient };
 
@@ -39,6 +38,8 @@ export interface ClickHouse {
   readonly client: ClickHouseClient;
   readonly database: string;
   readonly mode: 'embedded' | 'server';
+  /** This client's logger (module `clickhouse`); the query runner logs failures on a child of it. */
+  readonly logger: Logger;
   /** Fully qualified table name, e.g. `tillcast.sales_hourly`. */
   table(name: string): string;
   close(): Promise<void>;
@@ -77,20 +78,10 @@ export function createClickHouse(config: Config, logger: Logger): ClickHouse {
     client,
     database,
     mode,
+    logger: log,
     table: (name) => `${database}.${name}`,
     close: () => client.close(),
   };
-}
-
-/** Wraps a ClickHouse failure into a StorageError that says whether retrying may help. */
-export function storageError(what: string, err: unknown): StorageError {
-  // Syntax/type/unknown-identifier errors are bugs or bad schemas; network and server-side
-  // resource errors are worth retrying.
-  const permanentCodes = new Set(['62', '47', '53', '60', '16', '36', '43', '44', '46', '70', '117', '241']);
-  const code = err instanceof ClickHouseError ? err.code : undefined;
-  const retriable = code === undefined || !permanentCodes.has(code);
-  const msg = err instanceof Error ? err.message : String(err);
-  return new StorageError(`${what}: ${msg}`, retriable, { cause: err });
 }
 
 type LogArgs = { module?: string; message: string; args?: Record<string, unknown>; err?: Error };

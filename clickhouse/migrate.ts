@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClickHouse } from './client';
-import { storageError } from './client';
+import { storageError } from './error-classification';
 import type { Logger } from '../lib/logger';
 import { PROJECT_ROOT } from '../lib/config';
 import { clusterStatements, createDatabaseStatement } from './cluster-ddl';

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { ClickHouse } from '../../clickhouse/client';
-import { storageError } from '../../clickhouse/client';
+import { storageError } from '../../clickhouse/error-classification';
 import { parameterChunks } from '../../clickhouse/query-parameters';
 import { toDateTime, toDateTime64 } from '../../clickhouse/datetime-text';
 import type { HourlyForecast } from '../../model/forecast-types';

@@ -3,7 +3,7 @@
  * SQL is reviewed in one place. Values always travel as query parameters.
  */
 import type { ClickHouse } from '../../clickhouse/client';
-import { storageError } from '../../clickhouse/client';
+import { storageError } from '../../clickhouse/error-classification';
 import { toDate, toDateTime, toDateTime64 } from '../../clickhouse/datetime-text';
 import { localWallClock } from '../../lib/local-time';
 import { MAX_PARAM_CHARS, parameterChunks } from '../../clickhouse/query-parameters';
