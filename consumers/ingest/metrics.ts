@@ -39,3 +39,9 @@ export const commitsRefusedTotal = new Counter({
   name: 'tillcast_ingest_commits_refused_total',
   help: 'Batches written whose offset commit the group refused (the member had lost the partition; its owner redoes them)',
 });
+export const stepSeconds = new Histogram({
+  name: 'tillcast_ingest_step_duration_seconds',
+  help: 'Time of one step of a batch (step-runner.ts), by step; a step that fails is not observed',
+  labelNames: ['step'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+});
