@@ -1,0 +1,127 @@
+// @ts-check
+/**
+ * tillcast dashboard: browser ES modules, no build step, no dependencies (the
+ * page's CSP allows scripts, styles and API calls from this origin only).
+ * index.html loads this module; it wires the controls, loads the branches,
+ * picks the branch and range (from the URL, else the default) and loads the
+ * first answer. The module layout is described in api/static/README.md.
+ *
+ * Stable hooks for tests: data-testid attributes; chart points carry data-value
+ * (the row's `sales`, empty when null), data-start and data-source; table cells
+ * carry data-field and data-value; <body data-state> is loading|ready|error and
+ * <main data-loaded> the query of the rendered answer.
+ */
+
+import { ApiError, asApiError, fetchBranches } from './api-client.js';
+import { branchById, byName, fillBranches, renderBranchInfo } from './branch-info.js';
+import { defaultRange, parseDate } from './calendar.js';
+import { renderChart } from './chart.js';
+import { hideFocus, onChartKey } from './chart-focus.js';
+import {
+  onBranchChange,
+  onDateChange,
+  onViewChange,
+  setRange,
+  shiftRange,
+  useDefaultRange,
+} from './controls.js';
+import { byId } from './dom.js';
+import { load, scheduleLoad } from './loader.js';
+import { state } from './state.js';
+import { setStatus, showError } from './status.js';
+import { readUrl } from './url-state.js';
+
+function init() {
+  const url = readUrl();
+  if (url.view === 'daily') {
+    state.view = 'daily';
+    byId('view-daily', HTMLInputElement).checked = true;
+  }
+  wireControls();
+  redrawOnResize(byId('chart', HTMLElement));
+  setStatus('Loading branches…');
+  fetchBranches()
+    .then((body) => {
+      state.branches = body.branches || [];
+      fillBranches();
+      if (!state.branches.length) {
+        setStatus('');
+        showError(new ApiError(0, 'no_branches', 'The API knows no branches yet.'));
+        return;
+      }
+      start(url);
+    })
+    .catch((err) => showError(asApiError(err)));
+}
+
+/**
+ * Picks the URL's branch, else the first by name with a forecast, else the first; the URL's
+ * range when it is for that branch, else the branch's default; and loads.
+ * @param {ReturnType<typeof readUrl>} url
+ */
+function start(url) {
+  const preferred =
+    branchById(url.branch) ||
+    state.branches
+      .slice()
+      .sort(byName)
+      .find((b) => b.latest_forecast) ||
+    state.branches[0];
+  if (!preferred) return;
+  state.branch = preferred;
+  byId('branch', HTMLSelectElement).value = preferred.id;
+  if (
+    url.start !== null &&
+    url.end !== null &&
+    parseDate(url.start) !== null &&
+    parseDate(url.end) !== null &&
+    url.branch === preferred.id
+  )
+    setRange(url.start, url.end, false);
+  else {
+    const r = defaultRange(preferred);
+    setRange(r.start, r.end, true);
+  }
+  renderBranchInfo();
+  load();
+}
+
+function wireControls() {
+  byId('branch', HTMLSelectElement).addEventListener('change', onBranchChange);
+  byId('start', HTMLInputElement).addEventListener('change', () => onDateChange('start'));
+  byId('end', HTMLInputElement).addEventListener('change', () => onDateChange('end'));
+  byId('earlier', HTMLButtonElement).addEventListener('click', () => shiftRange(-1));
+  byId('later', HTMLButtonElement).addEventListener('click', () => shiftRange(1));
+  byId('next7', HTMLButtonElement).addEventListener('click', useDefaultRange);
+  document
+    .querySelectorAll('input[name="view"]')
+    .forEach((el) => el.addEventListener('change', onViewChange));
+  byId('controls', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    scheduleLoad(0);
+  });
+  const chart = byId('chart', HTMLElement);
+  chart.addEventListener('keydown', onChartKey);
+  chart.addEventListener('blur', hideFocus);
+}
+
+/** The chart is drawn at its box's width: redrawn when that changes by more than a few px. @param {HTMLElement} chart */
+function redrawOnResize(chart) {
+  let lastWidth = 0;
+  const redraw = () => {
+    const w = chart.clientWidth;
+    if (state.data && !byId('results', HTMLElement).hidden && Math.abs(w - lastWidth) > 4) {
+      lastWidth = w;
+      renderChart(state.data, state.view);
+    }
+  };
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => requestAnimationFrame(redraw)).observe(chart);
+  } else {
+    window.addEventListener('resize', redraw);
+  }
+}
+
+// Module scripts run after parsing (like `defer`); the check keeps init once the DOM is there either way.
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+else init();
