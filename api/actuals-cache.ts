@@ -22,7 +22,7 @@ import { storageError } from '../clickhouse/error-classification';
 import { toDateTime } from '../clickhouse/datetime-text';
 import type { Logger } from '../lib/logger';
 import { actualsQueries, countLookup, forecastPollErrors } from './metrics';
-import type { ActualHour } from './predict-service';
+import type { ActualHour, ActualsRange } from './served-types';
 import { dayLayouts, HOUR_MS, type DayLayout } from './time';
 
 export interface ActualsCacheOptions {
@@ -67,16 +67,6 @@ function contentHash(sales: Float64Array, orders: Float64Array): string {
     h2 = Math.imul(h2 ^ (o | 0), 2246822507) + i;
   }
   return `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
-}
-
-export interface ActualsRange {
-  readonly actuals: Map<number, ActualHour>;
-  /** Branch epoch the answer belongs to. */
-  readonly epoch: number;
-  /** Wall-clock ms after which the answer may be stale (Infinity: until the epoch changes). */
-  readonly validUntil: number;
-  /** Identifies the content (closed-through point and every day's numbers): equal fingerprints, equal actuals. */
-  readonly fingerprint: string;
 }
 
 export class ActualsCache {

@@ -26,17 +26,8 @@ import {
   forecastRunsLoaded,
   forecastRunsRejected,
 } from './metrics';
-import { toCents, toMilli, type ServedRun } from './predict-service';
+import { toCents, toMilli, type LoadedRun } from './served-types';
 import { HOUR_MS } from './time';
-
-export interface LoadedRun extends ServedRun {
-  readonly branchId: string;
-  readonly origin: number;
-  /** Points announced by the run row (= points loaded). */
-  readonly points: number;
-  /** Wall-clock ms when this process installed the run. */
-  readonly loadedAt: number;
-}
 
 export interface ForecastCacheOptions {
   pollMs: number;

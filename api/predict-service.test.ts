@@ -1,13 +1,7 @@
 import fc from 'fast-check';
-import {
-  assemblePrediction,
-  toCents,
-  toMilli,
-  type ActualHour,
-  type AssembleInput,
-  type ServedRun,
-} from './predict-service';
+import { assemblePrediction, type AssembleInput } from './predict-service';
 import { GRANULARITIES, predictResponseSchema, type Granularity } from './schemas';
+import { toCents, toMilli, type ActualHour, type ServedRun } from './served-types';
 import { dayLayout, formatCivilDate, HOUR_MS, isoWeekLabel, parseCivilDate } from './time';
 
 const DUBLIN = { id: 'b1', name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR' };

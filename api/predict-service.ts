@@ -14,6 +14,7 @@
  */
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
+import type { ActualHour, BranchInfo, ForecastSeries, RunInfo, ServedRun } from './served-types';
 import {
   dayLayouts,
   formatCivilDate,
@@ -23,52 +24,6 @@ import {
   isoWeekMonday,
   type DayLayout,
 } from './time';
-
-/** Integer cents of an amount in major units, rounding half away from zero (1.005 -> 101). */
-export function toCents(major: number): number {
-  return Math.round(Number((major * 100).toPrecision(12)));
-}
-
-/** Integer thousandths of an order count. */
-export function toMilli(count: number): number {
-  return Math.round(Number((count * 1000).toPrecision(12)));
-}
-
-/** One forecast run's hourly points in integer units; NaN where the run has no point. */
-export interface ForecastSeries {
-  /** UTC ms of the first point (the run origin). */
-  readonly firstHour: number;
-  readonly hours: number;
-  readonly salesP10: Float64Array;
-  readonly salesP50: Float64Array;
-  readonly salesP90: Float64Array;
-  readonly ordersP10: Float64Array;
-  readonly ordersP50: Float64Array;
-  readonly ordersP90: Float64Array;
-}
-
-export interface RunInfo {
-  readonly runId: string;
-  readonly modelVersion: string;
-  readonly generatedAt: number;
-  readonly dataThrough: number;
-  readonly horizonEnd: number;
-}
-
-export type ServedRun = RunInfo & ForecastSeries;
-
-/** A closed hour: sales in integer cents (minor units), orders a count. */
-export interface ActualHour {
-  readonly salesCents: number;
-  readonly orders: number;
-}
-
-export interface BranchInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly timezone: string;
-  readonly currency: string;
-}
 
 export interface AssembleInput {
   branch: BranchInfo;

@@ -10,10 +10,11 @@ import { NotFoundError, UnavailableError } from '../../lib/errors';
 import type { ActualsCache } from '../actuals-cache';
 import { truncate } from '../error-middleware';
 import { withTimeout } from '../http-middleware';
-import type { ForecastCache, LoadedRun } from '../forecast-cache';
+import type { ForecastCache } from '../forecast-cache';
 import { countLookup } from '../metrics';
 import { assemblePrediction } from '../predict-service';
 import { PredictQueryParser, type ParsedPredictQuery } from '../query';
+import type { LoadedRun } from '../served-types';
 import {
   GZIP_MIN_BYTES,
   gzipped,
