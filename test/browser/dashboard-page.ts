@@ -1,6 +1,6 @@
 /**
  * The dashboard page as the browser tests see it: Chromium (Debian's, installed
- * by scripts/ensure-chromium.sh), the DOM hooks of api/static/app.js (data-testid,
+ * by scripts/ensure-chromium.sh), the DOM hooks of the modules in api/static/js/ (data-testid,
  * data-* values) and the expectations that what it draws equals /predict.
  */
 import { spawnSync } from 'node:child_process';
