@@ -1,0 +1,15 @@
+/** Durations in milliseconds, and whole UTC hours (epoch ms; an hour start is a multiple of HOUR_MS). */
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+export const WEEK_MS = 7 * DAY_MS;
+
+/** Start of the UTC hour that contains `ms`. */
+export const floorToHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+
+/** Hour starts from `from` (an hour start) up to, not including, `to`. */
+export function hoursBetween(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let h = from; h < to; h += HOUR_MS) out.push(h);
+  return out;
+}
