@@ -1,12 +1,13 @@
 /**
- * Serialized /predict bodies per (branch, range, granularity), LRU-bounded by
- * entries and bytes. An entry records what it was built from (run id, actuals
- * epoch, validity end); the caller checks those against the current state, so
- * a new run or changed actuals make the entry a miss without any invalidation.
+ * Serialized /predict bodies per (branch, range, granularity), on lru-cache. An
+ * entry records what it was built from (run id, actuals epoch, validity end);
+ * the caller checks those against the current state, so a new run or changed
+ * actuals make the entry a miss without any invalidation.
  */
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { LRUCache } from 'lru-cache';
 
 const gzipAsync = promisify(zlib.gzip);
 
@@ -58,58 +59,75 @@ export function revalidated(entry: CachedResponse, epoch: number, validUntil: nu
   return copy;
 }
 
+/** Builds a key's entry from the entry it replaces (undefined: none is held). */
+export type BuildResponse = (previous: CachedResponse | undefined) => Promise<CachedResponse>;
+
 /**
- * Bounded map of entries, evicted in insertion order with a second chance
- * (CLOCK): a hit only sets a flag, where a strict LRU would move the entry on
- * every hit (a delete and an insert per request); an entry used since it was
- * (re)inserted goes back to the end once instead of being evicted.
+ * Entries by key in an LRU bounded by entries and body bytes (a body above a quarter of the
+ * bytes is served but not kept). An entry with a finite validUntil is dropped `staleMs` after it
+ * (the stale-while-revalidate window: until then the caller may serve it while it is rebuilt).
+ * Builds go through `fetch`: one build per key at a time, joined by every caller that needs it;
+ * while it runs, `get` still returns the entry it replaces.
  */
 export class ResponseCache {
-  private readonly entries = new Map<string, { entry: CachedResponse; used: boolean }>();
-  private bytes = 0;
+  private readonly lru: LRUCache<string, CachedResponse, BuildResponse>;
 
   constructor(
-    private readonly maxEntries: number,
-    private readonly maxBytes: number,
-  ) {}
+    maxEntries: number,
+    maxBytes: number,
+    private readonly staleMs = 0,
+  ) {
+    this.lru = new LRUCache<string, CachedResponse, BuildResponse>({
+      max: Math.max(1, maxEntries),
+      maxSize: Math.max(1, maxBytes),
+      maxEntrySize: Math.max(1, Math.floor(maxBytes / 4)),
+      sizeCalculation: (entry) => Math.max(1, entry.body.length),
+      fetchMethod: async (_key, previous, { options, context: build }) => {
+        const entry = await build(previous);
+        options.ttl = this.ttlOf(entry);
+        return entry;
+      },
+      // A build evicted or replaced while it runs still answers the requests waiting for it.
+      ignoreFetchAbort: true,
+      // A failed rebuild leaves the entry it was to replace (served while within its window).
+      noDeleteOnFetchRejection: true,
+    });
+  }
 
-  /** The entry under `key` (marked as used: it survives the next eviction round). */
+  /** The entry under `key` (while a rebuild runs: the entry it replaces), if still within its window. */
   get(key: string): CachedResponse | undefined {
-    const slot = this.entries.get(key);
-    if (slot === undefined) return undefined;
-    slot.used = true;
-    return slot.entry;
+    return this.lru.get(key);
   }
 
   set(key: string, entry: CachedResponse): void {
-    if (this.maxEntries <= 0 || entry.body.length > this.maxBytes / 4) return;
-    const prev = this.entries.get(key);
-    if (prev) {
-      this.entries.delete(key);
-      this.bytes -= prev.entry.body.length;
-    }
-    this.entries.set(key, { entry, used: false });
-    this.bytes += entry.body.length;
-    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.entries.entries().next();
-      if (oldest.done) break;
-      const [oldKey, slot] = oldest.value;
-      this.entries.delete(oldKey);
-      if (slot.used && oldKey !== key) {
-        slot.used = false;
-        this.entries.set(oldKey, slot); // second chance
-      } else {
-        this.bytes -= slot.entry.body.length;
-      }
-    }
+    this.lru.set(key, entry, { ttl: this.ttlOf(entry) });
+  }
+
+  /**
+   * Builds the key's entry and keeps it; `joined`: a build of the key was already running, and
+   * `flight` is that one's (it may have been started for other inputs).
+   */
+  fetch(key: string, build: BuildResponse): { flight: Promise<CachedResponse>; joined: boolean } {
+    const status: LRUCache.Status<string, CachedResponse, BuildResponse> = {};
+    const flight = this.lru.fetch(key, { forceRefresh: true, context: build, status }).then((entry) => {
+      if (entry === undefined) throw new Error(`response build for ${key} gave nothing`);
+      return entry;
+    });
+    return { flight, joined: status.fetch === 'inflight' };
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.lru.size;
   }
 
   /** Bytes held (uncompressed bodies; gzip variants add roughly a tenth). */
   get totalBytes(): number {
-    return this.bytes;
+    return this.lru.calculatedSize;
+  }
+
+  /** Time to keep an entry (ms; 0 = until evicted): its validity plus the stale window. */
+  private ttlOf(entry: CachedResponse): number {
+    if (entry.validUntil === Infinity) return 0;
+    return Math.max(1, Math.ceil(entry.validUntil + this.staleMs - Date.now()));
   }
 }

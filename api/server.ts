@@ -116,7 +116,12 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     maxDays: opts.actualsMaxDays,
     correctionWindowMs: config.INGEST_CORRECTION_WINDOW_H * 3_600_000,
   });
-  const responseCache = new ResponseCache(opts.responseCacheEntries, opts.responseCacheBytes);
+  // Answers are kept through their stale-while-revalidate window (predictRoute's), then dropped.
+  const responseCache = new ResponseCache(
+    opts.responseCacheEntries,
+    opts.responseCacheBytes,
+    opts.actualsTtlMs,
+  );
 
   let accepting = true;
   const app = new Koa({ proxy: opts.trustProxy });

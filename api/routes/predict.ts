@@ -66,7 +66,6 @@ function wantsGzip(ctx: Koa.Context): boolean {
 }
 
 export function predictRoute(deps: PredictDeps): Koa.Middleware {
-  const building = new Map<string, Promise<CachedResponse>>();
   const queries = new PredictQueryParser();
   const log = deps.logger.child({ module: 'predict' });
 
@@ -94,20 +93,26 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     return makeEntry(run.runId, range.epoch, range.validUntil, range.fingerprint, JSON.stringify(body));
   };
 
-  /** One build per (query, run, epoch) at a time, shared by every request that needs it. */
-  const buildOnce = (
+  /**
+   * The answer for (query, run, epoch), built once for every request that needs it (the cache
+   * runs one build per query at a time). A build already running may be for an older run or
+   * epoch: then it is awaited and ours follows; after a few such turns, ours is built alone.
+   */
+  const answer = async (
     q: ParsedPredictQuery,
     branch: NonNullable<ReturnType<BranchDirectory['get']>>,
     run: LoadedRun,
     epoch: number,
-    previous: CachedResponse | undefined,
-  ): { flight: Promise<CachedResponse>; started: boolean } => {
-    const flightKey = `${q.cacheKey}\n${run.runId}\n${epoch}`;
-    const running = building.get(flightKey);
-    if (running) return { flight: running, started: false };
-    const flight = build(q, branch, run, previous).finally(() => building.delete(flightKey));
-    building.set(flightKey, flight);
-    return { flight, started: true };
+  ): Promise<CachedResponse> => {
+    const ours = (previous: CachedResponse | undefined) => build(q, branch, run, previous);
+    for (let turn = 0; turn < 3; turn++) {
+      const { flight, joined } = deps.responseCache.fetch(q.cacheKey, ours);
+      const entry = await flight;
+      if (!joined || (entry.runId === run.runId && entry.epoch >= epoch)) return entry;
+    }
+    const entry = await ours(deps.responseCache.get(q.cacheKey));
+    deps.responseCache.set(q.cacheKey, entry);
+    return entry;
   };
 
   return async (ctx) => {
@@ -134,18 +139,14 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     } else if (sameInputs && cached.validUntil + deps.staleWhileRevalidateMs > now) {
       countLookup('response', 'stale');
       entry = cached;
-      const { flight, started } = buildOnce(q, branch, run, epoch, cached);
-      if (started) {
-        flight.then(
-          (fresh) => deps.responseCache.set(key, fresh),
-          (err: unknown) =>
-            log.warn({ err, branch: branch.id }, 'background rebuild of a /predict answer failed'),
-        );
-      }
+      // The cache keeps the rebuilt entry; a rebuild already running is left to its starter.
+      const { flight, joined } = deps.responseCache.fetch(key, (previous) => build(q, branch, run, previous));
+      flight.catch((err: unknown) => {
+        if (!joined) log.warn({ err, branch: branch.id }, 'background rebuild of a /predict answer failed');
+      });
     } else {
       countLookup('response', 'miss');
-      entry = await withTimeout(buildOnce(q, branch, run, epoch, cached).flight, deps.buildTimeoutMs);
-      deps.responseCache.set(key, entry);
+      entry = await withTimeout(answer(q, branch, run, epoch), deps.buildTimeoutMs);
     }
     ctx.status = 200;
     ctx.vary('Accept-Encoding');
