@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { syntheticActual, syntheticForecast } from './fixtures';
+import { syntheticActual, syntheticForecast } from '../bench/api-fixtures';
 import { openApiDocument, predictQueryFields } from './schemas';
 import { createApiServer, type ApiServer } from './server';
 import {

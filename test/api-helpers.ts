@@ -13,7 +13,7 @@ import { BranchDirectory, NORY_BRANCHES, type Branch } from '../lib/branches';
 import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
-import { Fixtures } from '../api/fixtures';
+import { Fixtures } from '../bench/api-fixtures';
 import { createApiServer, type ApiOptions, type ApiServer } from '../api/server';
 import {
   branchesResponseSchema,

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Browser, Page, Response } from 'playwright-core';
-import { Fixtures, syntheticForecast, type ForecastValues } from '../../api/fixtures';
+import { Fixtures, syntheticForecast, type ForecastValues } from '../../bench/api-fixtures';
 import type { BranchesResponse, PredictResponse } from '../../api/schemas';
 import { createApiServer, type ApiServer } from '../../api/server';
 import { migrate } from '../../clickhouse/migrate';

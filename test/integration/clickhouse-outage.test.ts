@@ -27,7 +27,7 @@ import { Session } from 'chdb';
 import { migrate } from '../../clickhouse/migrate';
 import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
-import { Fixtures } from '../../api/fixtures';
+import { Fixtures } from '../../bench/api-fixtures';
 import { NORY_BRANCHES } from '../../lib/branches';
 import { killAllChildren, requireBuiltCli, runCli, spawnCli, type CliProcess } from '../child-process';
 import { ClickHouseHttpFacade } from '../clickhouse-http-facade';

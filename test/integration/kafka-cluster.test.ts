@@ -17,7 +17,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Message } from 'kafkajs';
-import { Fixtures } from '../../api/fixtures';
+import { Fixtures } from '../../bench/api-fixtures';
 import type { ApiRole } from '../../api/role';
 import { createApp, type App } from '../../app/app';
 import { NORY_BRANCHES } from '../../lib/branches';

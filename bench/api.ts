@@ -1,5 +1,5 @@
 /**
- * `npm run bench:api` (after building: `node dist/api/bench.js`): throughput and
+ * `npm run bench:api` (after building: `node dist/bench/api.js`): throughput and
  * latency of GET /v1/predict on a random mix of branches, ranges and
  * granularities, against a bare Koa route measured the same way.
  *
@@ -29,13 +29,14 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import Koa from 'koa';
+import { createApiServer } from '../api/server';
+import { createClickHouse } from '../clickhouse/client';
 import { migrate } from '../clickhouse/migrate';
 import { BranchDirectory, type Branch } from '../lib/branches';
-import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { Fixtures } from './fixtures';
-import { createApiServer } from './server';
+import { DAY_MS } from '../lib/time/units';
+import { Fixtures } from './api-fixtures';
 
 const DURATION_S = Number(process.env.BENCH_API_DURATION_S ?? 10);
 const BARE_DURATION_S = Number(process.env.BENCH_API_BARE_DURATION_S ?? DURATION_S);
@@ -44,7 +45,6 @@ const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 50);
 const BRANCHES = Number(process.env.BENCH_API_BRANCHES ?? 8);
 const QUERIES = Number(process.env.BENCH_API_QUERIES ?? 2000);
 
-const DAY_MS = 86_400_000;
 /** Scenario clock: hours before this are closed. */
 const CLOSED_THROUGH = Date.UTC(2024, 2, 20, 12);
 const ZONES = ['Europe/Dublin', 'America/New_York', 'Asia/Kolkata', 'Europe/Berlin'];

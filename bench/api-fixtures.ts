@@ -3,13 +3,13 @@
  * (`sales_hourly`), branch watermarks and forecast runs (`forecasts` rows, then
  * the `forecast_runs` row — or not, to simulate a half-written run), written
  * with the same column conventions as ingest and the forecaster.
- * Lives in api/ (not test/) because the compiled bench uses it.
+ * Lives in bench/ (not test/) because the compiled bench uses it; the tests import it from here.
  */
 import { DateTime } from 'luxon';
 import type { Branch } from '../lib/branches';
 import type { ClickHouse } from '../clickhouse/client';
 import { toDateTime, toDateTime64 } from '../clickhouse/datetime-text';
-import { HOUR_MS } from './time';
+import { HOUR_MS } from '../lib/time/units';
 
 export interface ActualValues {
   sales_minor: number;
