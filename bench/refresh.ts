@@ -23,10 +23,11 @@ import { createLogger } from '../lib/logger';
 import { ensureTopicsOn, topicNames } from '../lib/topics';
 import { migrate } from '../clickhouse/migrate';
 import { createForecasterRole } from '../consumers/forecaster/forecaster-role';
-import { ForecastStore } from '../consumers/forecaster/forecast-store';
+import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { loadNeuralEngine } from '../consumers/forecaster/neural-engine';
 import { runTrainingJob } from '../consumers/forecaster/training';
-import { closedHourRow, SalesStore, type HourRow } from '../consumers/ingest/sales-store';
+import { SalesStore, type HourRow } from '../clickhouse/store/sales-store';
+import { closedHourRow } from '../test/closed-hours';
 import { syntheticSeries } from '../model/testing/synthetic';
 import { simulatedBranches } from '../producers/simulator';
 import { defaultCodec } from '../schemas/avro-codec';
@@ -85,7 +86,7 @@ async function main() {
   );
 
   // A model: trained on 20 branches, registered and promoted as the forecaster would.
-  const store = new ForecastStore(ch);
+  const store = new ModelRegistry(ch);
   const trained = await runTrainingJob({
     kind: 'full',
     series: series.slice(0, 20),

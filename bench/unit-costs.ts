@@ -18,8 +18,9 @@ import { NORY_BRANCHES, BranchDirectory } from '../lib/branches';
 import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { ForecastStore, newRunId, type ForecastRun } from '../consumers/forecaster/forecast-store';
-import { closedHourRow, SalesStore, type HourRow } from '../consumers/ingest/sales-store';
+import { ForecastRuns, newRunId, type ForecastRun } from '../clickhouse/store/forecast-runs';
+import { SalesStore, type HourRow } from '../clickhouse/store/sales-store';
+import { closedHourRow } from '../test/closed-hours';
 import { train } from '../model/train';
 import { syntheticSeries } from '../model/testing/synthetic';
 import { loadPosExport } from '../producers/pos-export';
@@ -76,7 +77,7 @@ async function storageCosts() {
     for (let h = Math.floor(first / HOUR) * HOUR, v = 1; h <= last; h += HOUR, v++)
       hours.push(closedHourRow(branch, h, 120, 4, v));
     await sales.insertHours(hours);
-    const store = new ForecastStore(ch);
+    const store = new ForecastRuns(ch);
     const runs: ForecastRun[] = [];
     const origin0 = Math.floor(last / HOUR) * HOUR;
     for (let r = 0; r < RUNS; r++) {

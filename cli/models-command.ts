@@ -4,21 +4,25 @@
  */
 import type { Command } from 'commander';
 import { createClickHouse, type ClickHouse } from '../clickhouse/client';
+import { ForecastRuns } from '../clickhouse/store/forecast-runs';
+import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { localWallClock } from '../lib/local-time';
 import { loadBranchDirectory } from '../app/app';
-import { ForecastStore } from '../consumers/forecaster/forecast-store';
 
-async function withStore<T>(fn: (store: ForecastStore, ch: ClickHouse) => Promise<T>): Promise<T> {
+async function withClickHouse<T>(fn: (ch: ClickHouse) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const ch = createClickHouse(config, createLogger(config.LOG_LEVEL));
   try {
-    return await fn(new ForecastStore(ch), ch);
+    return await fn(ch);
   } finally {
     await ch.close();
   }
 }
+
+const withRegistry = <T>(fn: (registry: ModelRegistry) => Promise<T>): Promise<T> =>
+  withClickHouse((ch) => fn(new ModelRegistry(ch)));
 
 const iso = (ms: number | null) =>
   ms === null || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
@@ -31,7 +35,7 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'JSON lines')
     .addHelpText('after', '\nExample:\n  tillcast models list')
     .action(async (opts: { json?: boolean }) => {
-      await withStore(async (store) => {
+      await withRegistry(async (store) => {
         const list = await store.listModels();
         if (opts.json) {
           for (const m of list) console.log(JSON.stringify(m));
@@ -57,7 +61,7 @@ export function registerModelCommands(program: Command): void {
     .argument('<version>', 'a version from `tillcast models list`')
     .addHelpText('after', '\nExample:\n  tillcast models promote 20210201-000000-full-1a2b')
     .action(async (version: string) => {
-      await withStore(async (store) => {
+      await withRegistry(async (store) => {
         const list = await store.listModels();
         if (!list.some((m) => m.version === version))
           throw new Error(`no model ${version}; see tillcast models list`);
@@ -72,7 +76,7 @@ export function registerModelCommands(program: Command): void {
     )
     .addHelpText('after', '\nExample:\n  tillcast models rollback')
     .action(async () => {
-      await withStore(async (store) => {
+      await withRegistry(async (store) => {
         const done = await store.rollback();
         if (!done) throw new Error('nothing to roll back to: fewer than two models were ever promoted');
         console.log(`rolled back from ${done.from} to ${done.to}`);
@@ -90,53 +94,32 @@ export function registerModelCommands(program: Command): void {
       const config = loadConfig();
       const branch = loadBranchDirectory(config).get(branchId);
       if (!branch) throw new Error(`unknown branch ${branchId}`);
-      await withStore(async (_store, ch) => {
-        const rs = await ch.client.query({
-          query: `SELECT r.run_id AS run_id, r.model_version AS model_version, toUnixTimestamp(r.origin) * 1000 AS origin,
-                    toUnixTimestamp(f.hour_start) * 1000 AS h, f.sales_p10 AS s10, f.sales_p50 AS s50, f.sales_p90 AS s90, f.orders_p50 AS o50
-                  FROM ${ch.table('forecasts')} AS f
-                  INNER JOIN (SELECT argMax(run_id, generated_at) AS run_id, argMax(model_version, generated_at) AS model_version,
-                                     argMax(origin, generated_at) AS origin
-                              FROM ${ch.table('forecast_runs')} WHERE branch_id = {b:String}) AS r ON f.run_id = r.run_id
-                  WHERE f.branch_id = {b:String}
-                  ORDER BY f.hour_start`,
-          query_params: { b: branchId },
-          format: 'JSONEachRow',
-        });
-        const rows = await rs.json<{
-          run_id: string;
-          model_version: string;
-          origin: number;
-          h: number;
-          s10: number;
-          s50: number;
-          s90: number;
-          o50: number;
-        }>();
-        if (rows.length === 0) {
+      await withClickHouse(async (ch) => {
+        const run = await new ForecastRuns(ch).latestRunOf(branchId);
+        if (!run) {
           console.log(`no forecast yet for ${branch.name} (${branchId})`);
           process.exitCode = 3;
           return;
         }
         console.log(
-          `${branch.name} (${branchId}) run ${rows[0]!.run_id} model ${rows[0]!.model_version} origin ${iso(Number(rows[0]!.origin))} UTC`,
+          `${branch.name} (${branchId}) run ${run.runId} model ${run.modelVersion} origin ${iso(run.origin)} UTC`,
         );
         const money = (x: number) => x.toFixed(2).padStart(10);
         if (opts.hourly) {
-          for (const r of rows)
+          for (const p of run.points)
             console.log(
-              `${localWallClock(branch.timezone, Number(r.h)).text.slice(0, 16)}  sales ${money(r.s50)} [${money(r.s10)} .. ${money(r.s90)}]  orders ${r.o50.toFixed(1)}`,
+              `${localWallClock(branch.timezone, p.hourStart).text.slice(0, 16)}  sales ${money(p.salesP50)} [${money(p.salesP10)} .. ${money(p.salesP90)}]  orders ${p.ordersP50.toFixed(1)}`,
             );
           return;
         }
         const days = new Map<string, { s10: number; s50: number; s90: number; o50: number }>();
-        for (const r of rows) {
-          const d = localWallClock(branch.timezone, Number(r.h)).date;
+        for (const p of run.points) {
+          const d = localWallClock(branch.timezone, p.hourStart).date;
           const acc = days.get(d) ?? { s10: 0, s50: 0, s90: 0, o50: 0 };
-          acc.s10 += r.s10;
-          acc.s50 += r.s50;
-          acc.s90 += r.s90;
-          acc.o50 += r.o50;
+          acc.s10 += p.salesP10;
+          acc.s50 += p.salesP50;
+          acc.s90 += p.salesP90;
+          acc.o50 += p.ordersP50;
           days.set(d, acc);
         }
         for (const [d, v] of days)

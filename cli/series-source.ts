@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger';
 import { closeOfLastDay, hourlyTotals } from '../schemas/sale-totals';
 import { seriesFromHourlyBuckets, type HourlySeries } from '../model/series';
 import { loadPosExport } from '../producers/pos-export';
-import { ForecastStore } from '../consumers/forecaster/forecast-store';
+import { SalesHourly } from '../clickhouse/store/sales-hourly';
 
 /** One series per branch of the export, from its first sale to the end of the export's last local day. */
 export async function seriesFromExport(
@@ -38,7 +38,7 @@ export async function seriesFromClickHouse(
 ): Promise<HourlySeries[]> {
   const ch = createClickHouse(config, logger);
   try {
-    return (await new ForecastStore(ch).closedHistories(branches)).filter((s) => s.sales.length > 0);
+    return (await new SalesHourly(ch).closedHistories(branches)).filter((s) => s.sales.length > 0);
   } finally {
     await ch.close();
   }

@@ -14,7 +14,7 @@ import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { readSeriesFile } from '../consumers/forecaster/train-runner';
 import { runTrainingJob } from '../consumers/forecaster/training';
-import { ForecastStore } from '../consumers/forecaster/forecast-store';
+import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { seriesEnd, type HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
 import { seriesFromClickHouse, seriesFromExport } from './series-source';
@@ -103,11 +103,11 @@ export function registerTrainCommand(program: Command): void {
         );
 
       // Defaults from the registry: fine-tune and beat the current model.
-      let current: Awaited<ReturnType<ForecastStore['currentModel']>>;
+      let current: Awaited<ReturnType<ModelRegistry['currentModel']>>;
       if (register && (!opts.warmStart || !opts.champion)) {
         const ch = createClickHouse(config, logger);
         try {
-          current = await new ForecastStore(ch).currentModel();
+          current = await new ModelRegistry(ch).currentModel();
         } finally {
           await ch.close();
         }
@@ -144,7 +144,7 @@ export function registerTrainCommand(program: Command): void {
       if (register) {
         const ch = createClickHouse(config, logger);
         try {
-          const store = new ForecastStore(ch);
+          const store = new ModelRegistry(ch);
           // By hand, outside the training topic: its own decision id, the data it was given as watermark.
           await store.registerModel(outcome.record, {
             decisionId: 'cli:train',

@@ -18,7 +18,7 @@ import { createLogger } from '../lib/logger';
 import { PROJECT_ROOT } from '../lib/config';
 import { testConfig } from '../test/test-config';
 import { migrate, readMigrations } from './migrate';
-import { ForecastStore } from '../consumers/forecaster/forecast-store';
+import { ModelRegistry } from './store/model-registry';
 
 const logger = createLogger('warn');
 const HOUR = 3_600_000;
@@ -1187,7 +1187,7 @@ describe('analyst views on the embedded engine', () => {
       { version: 'm-c' },
     ]);
     // The forecaster members read the same answer.
-    expect((await new ForecastStore(ch).currentModel())?.version).toBe('m-c');
+    expect((await new ModelRegistry(ch).currentModel())?.version).toBe('m-c');
   });
 });
 

@@ -3,7 +3,7 @@
  * built (model/ stays pure; this adapter is the seam). An engine is a loaded,
  * promoted model that turns histories into hourly quantile forecasts.
  */
-import type { BranchHistory, ForecastPoint, ModelRecord } from './forecast-store';
+import type { BranchHistory, ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
 
 export interface ForecastRequest {
   history: BranchHistory;

@@ -39,7 +39,12 @@ import { topicNames } from '../../lib/topics';
 import { seriesEnd, type HourlySeries } from '../../model/series';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { EngineLoader, ForecastEngine } from './engine';
-import { ForecastStore, newRunId, type ForecastRun, type ModelRecord } from './forecast-store';
+import {
+  ForecastStore,
+  newRunId,
+  type ForecastRun,
+  type ModelRecord,
+} from '../../clickhouse/store/forecast-store';
 import { HOUR_MS, horizonEnd } from './horizon';
 import * as metrics from './metrics';
 import { PartitionOwnership } from './partition-ownership';

@@ -8,7 +8,7 @@ import { backendName } from '../../model/backend';
 import { forecast, LOOKBACK_DAYS } from '../../model/forecast';
 import { MAX_HORIZON_DAYS } from '../../model/features';
 import type { ForecastEngine, ForecastRequest } from './engine';
-import type { ForecastPoint, ModelRecord } from './forecast-store';
+import type { ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
 import { HOUR_MS } from './horizon';
 
 const DAY_MS = 86_400_000;

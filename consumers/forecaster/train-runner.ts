@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import type { BranchHistory, ModelRecord } from './forecast-store';
+import type { BranchHistory, ModelRecord } from '../../clickhouse/store/forecast-store';
 
 export interface TrainJob {
   kind: 'full' | 'finetune';

@@ -29,7 +29,7 @@ import { addAccuracy, emptyAccuracy, scoreForecast, summarize, type WapeSummary 
 import { seriesEnd, type HourlySeries } from '../../model/series';
 import type { ForecastModel } from '../../model/forecast-types';
 import { fineTune, train, type TrainProgress } from '../../model/train';
-import type { ModelRecord } from './forecast-store';
+import type { ModelRecord } from '../../clickhouse/store/forecast-store';
 import type { TrainOutcome } from './train-runner';
 
 export interface TrainingJob {

@@ -7,7 +7,7 @@ import type { BranchDirectory } from '../../lib/branches';
 import type { Logger } from '../../lib/logger';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import type { BranchClock, HourCloseSettings } from './hour-close';
-import type { NewEventRow, RejectionRow, SalesStore } from './sales-store';
+import type { NewEventRow, RejectionRow, SalesStore } from '../../clickhouse/store/sales-store';
 import type { Rejection, ValidationRules } from './validate';
 
 export interface RawMessage {

@@ -17,7 +17,7 @@ import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import { testConfig } from '../../test/test-config';
 import { processBatch, type DeadLetter, type IngestDeps, type RawMessage } from './batch-processor';
 import { HOUR_MS, type BranchClock } from './hour-close';
-import { SalesStore } from './sales-store';
+import { SalesStore } from '../../clickhouse/store/sales-store';
 
 const BRANCH = NORY_BRANCHES[0]!.id; // Europe/Dublin, EUR
 const OTHER = NORY_BRANCHES[1]!.id;

@@ -20,8 +20,13 @@ import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import { testConfig } from '../../test/test-config';
 import { processBatch, type IngestDeps, type RawMessage } from './batch-processor';
 import { HOUR_MS, type BranchClock } from './hour-close';
-import { clockVersion, eventsOfHourVersion, hourVersion } from './row-versions';
-import { emptyAggregate, SalesStore, type HourRow, type NewEventRow } from './sales-store';
+import { clockVersion, eventsOfHourVersion, hourVersion } from '../../clickhouse/store/row-versions';
+import {
+  emptyAggregate,
+  SalesStore,
+  type HourRow,
+  type NewEventRow,
+} from '../../clickhouse/store/sales-store';
 
 const t = (iso: string) => Date.parse(iso);
 const codec = defaultCodec();

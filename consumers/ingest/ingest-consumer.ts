@@ -21,7 +21,7 @@ import type { HourClosed } from '../../schemas/events';
 import { processBatch, type DeadLetter, type IngestDeps } from './batch-processor';
 import { HOUR_MS, type BranchClock } from './hour-close';
 import * as metrics from './metrics';
-import { SalesStore } from './sales-store';
+import { SalesStore } from '../../clickhouse/store/sales-store';
 
 export interface IngestRole {
   start(): Promise<void>;

@@ -14,7 +14,7 @@ import { testConfig } from '../../test/test-config';
 import { processBatch, type DeadLetter, type RawMessage } from './batch-processor';
 import { HOUR_MS, type BranchClock } from './hour-close';
 import * as metrics from './metrics';
-import { SalesStore } from './sales-store';
+import { SalesStore } from '../../clickhouse/store/sales-store';
 import { runSteps, type Step } from './step-runner';
 
 /** Each observed step with its count, in the order the histogram first saw them. */

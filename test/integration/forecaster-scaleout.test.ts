@@ -33,8 +33,9 @@ import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { createLogger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import { migrate } from '../../clickhouse/migrate';
-import { closedHourRow, SalesStore } from '../../consumers/ingest/sales-store';
-import { ForecastStore } from '../../consumers/forecaster/forecast-store';
+import { SalesStore } from '../../clickhouse/store/sales-store';
+import { closedHourRow } from '../closed-hours';
+import { ModelRegistry } from '../../clickhouse/store/model-registry';
 import { encodeDecision, newDecision } from '../../consumers/forecaster/training-decision';
 import { PartitionOwnership } from '../../consumers/forecaster/partition-ownership';
 import { syntheticSeries } from '../../model/testing/synthetic';
@@ -274,7 +275,7 @@ describe('forecaster members share the work; one training per decision', () => {
       intervalMs: 250,
     });
     const version = String(since(trainer, 'model registered')[0]!.version);
-    const store = new ForecastStore(ch);
+    const store = new ModelRegistry(ch);
     // The trainer promotes it if it is not worse than the first model on the holdout day; otherwise
     // the operator does (`tillcast models promote`, a manual promotion). Either way it becomes
     // current in the registry and both members pick it up within their poll period.
@@ -400,7 +401,7 @@ describe('forecaster members share the work; one training per decision', () => {
       timeoutMs: 240_000,
       orSeen: true,
     });
-    const versions = await new ForecastStore(ch).modelsForDecision(decision.id);
+    const versions = await new ModelRegistry(ch).modelsForDecision(decision.id);
     expect(versions).toHaveLength(1);
     expect(lines(owner, 'model registered').map((l) => l.version)).toEqual(versions);
     expect(lines(zombie, 'model registered')).toEqual([]);

@@ -14,7 +14,7 @@ import { DateTime } from 'luxon';
 import type { Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../lib/config';
 import { createApp, type App, type ForecasterAppRole } from '../../app/app';
-import { ForecastStore } from '../../consumers/forecaster/forecast-store';
+import { ModelRegistry } from '../../clickhouse/store/model-registry';
 import type { ApiRole } from '../../api/role';
 import type { PredictResponse } from '../../api/schemas';
 import { NORY_BRANCHES } from '../../lib/branches';
@@ -120,8 +120,8 @@ afterAll(async () => {
 
 describe('the shared export through the whole pipeline', () => {
   test('each branch has a run from 2021-02-01 00:00 local covering 02-01..02-14 hourly, by the promoted neural model', async () => {
-    // The registry's own rule (ForecastStore.currentModel), as every forecaster member reads it.
-    const current = await new ForecastStore(app.ctx.ch).currentModel();
+    // The registry's own rule (ModelRegistry.currentModel), as every forecaster member reads it.
+    const current = await new ModelRegistry(app.ctx.ch).currentModel();
     expect(current?.backend).toBe('tensorflow');
     const runs = await rows<{
       branch_id: string;

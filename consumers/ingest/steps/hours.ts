@@ -1,7 +1,13 @@
 /** The step of a batch that recomputes its touched hours from raw events (sales_hourly). */
 import { addHour, type BatchContext } from '../batch-context';
-import { hourVersion } from '../row-versions';
-import { emptyAggregate, hourKey, type HourAggregate, type HourRow, type StoredHour } from '../sales-store';
+import { hourVersion } from '../../../clickhouse/store/row-versions';
+import {
+  emptyAggregate,
+  hourKey,
+  type HourAggregate,
+  type HourRow,
+  type StoredHour,
+} from '../../../clickhouse/store/sales-store';
 
 /** One touched hour of a branch: what the raw events say now, and what is stored of it. */
 interface TouchedHour {

@@ -7,8 +7,8 @@
  * binary on these machines), which applies the same limit.
  */
 import { Session } from 'chdb';
-import { migrate } from '../../clickhouse/migrate';
-import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
+import { migrate } from '../migrate';
+import { createClickHouse, type ClickHouse } from '../client';
 import { createLogger } from '../../lib/logger';
 import type { SaleEvent } from '../../schemas/events';
 import { ClickHouseHttpFacade } from '../../test/clickhouse-http-facade';

@@ -5,11 +5,11 @@
  * promotions land does not matter, a trainer that finishes late on older data cannot demote a newer
  * model, and an operator's rollback outranks every trainer on the data known when it was made.
  */
-import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
+import { createClickHouse, type ClickHouse } from '../client';
 import { createLogger } from '../../lib/logger';
-import { migrate } from '../../clickhouse/migrate';
+import { migrate } from '../migrate';
 import { testConfig } from '../../test/test-config';
-import { ForecastStore, UnknownModelError, type ModelRecord } from './forecast-store';
+import { ModelRegistry, UnknownModelError, type ModelRecord } from './model-registry';
 
 jest.setTimeout(60_000);
 
@@ -35,11 +35,11 @@ const record = (version: string, kind = 'full'): ModelRecord => ({
 });
 
 /** A store on a database of its own, with `models` registered as (version, data watermark). */
-async function registry(models: [string, number][]): Promise<ForecastStore> {
+async function registry(models: [string, number][]): Promise<ModelRegistry> {
   const config = testConfig();
   ch = createClickHouse(config, logger);
   await migrate(ch, logger);
-  const store = new ForecastStore(ch);
+  const store = new ModelRegistry(ch);
   for (const [version, wm] of models)
     await store.registerModel(record(version), {
       decisionId: `full:${new Date(wm).toISOString()}`,
@@ -53,7 +53,7 @@ afterEach(async () => {
   await ch.close();
 });
 
-const current = async (store: ForecastStore) => (await store.currentModel())?.version;
+const current = async (store: ModelRegistry) => (await store.currentModel())?.version;
 
 describe('model registry: promotion races', () => {
   it('a trainer on older data that promotes last does not demote the model on newer data', async () => {
@@ -67,7 +67,7 @@ describe('model registry: promotion races', () => {
     // Every member reads the same answer, through its own client.
     const other = createClickHouse({ ...testConfig(), CLICKHOUSE_DATABASE: ch.database }, logger);
     try {
-      expect((await new ForecastStore(other).currentModel())?.version).toBe('m-new');
+      expect((await new ModelRegistry(other).currentModel())?.version).toBe('m-new');
     } finally {
       await other.close();
     }

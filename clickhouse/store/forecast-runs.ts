@@ -1,0 +1,252 @@
+/**
+ * `forecasts` and `forecast_runs`: the forecaster writes each run's points, then its run row (a
+ * run is visible once its row exists, so never half-written); the API reads the latest run of
+ * every branch and its points; `tillcast forecast show` reads one branch's latest run.
+ * "Latest" = greatest (generated_at, run_id).
+ */
+import crypto from 'node:crypto';
+import type { Branch } from '../../lib/branches';
+import { HOUR_MS } from '../../lib/time/units';
+import { localWallClock } from '../../lib/time/wall-clock';
+import type { ClickHouse } from '../client';
+import { toDateTime, toDateTime64 } from '../datetime-text';
+import { QueryRunner } from '../query-runner';
+
+/** One forecast hour (UTC hour start, sales and orders p10/p50/p90): exactly the model's output. */
+export interface ForecastPoint {
+  /** UTC hour start (epoch ms). */
+  hourStart: number;
+  salesP10: number;
+  salesP50: number;
+  salesP90: number;
+  ordersP10: number;
+  ordersP50: number;
+  ordersP90: number;
+}
+
+export interface ForecastRun {
+  runId: string;
+  branchId: string;
+  modelVersion: string;
+  /** First forecast hour start (= end of the last closed hour). */
+  origin: number;
+  generatedAt: number;
+  points: ForecastPoint[];
+}
+
+/** A run row as stored: what the API decides by before it loads the points. */
+export interface StoredRun {
+  branchId: string;
+  runId: string;
+  modelVersion: string;
+  origin: number;
+  dataThrough: number;
+  horizonEnd: number;
+  /** Points the run announces (a run with fewer stored is incomplete). */
+  points: number;
+  generatedAt: number;
+}
+
+/** A stored forecast point of a run (sales in major units, as written). */
+export interface StoredPoint extends ForecastPoint {
+  branchId: string;
+  runId: string;
+}
+
+export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
+
+const round2 = (x: number) => Math.round(Math.max(0, x) * 100) / 100;
+const round3 = (x: number) => Math.round(Math.max(0, x) * 1000) / 1000;
+
+export class ForecastRuns {
+  private readonly q: QueryRunner;
+
+  constructor(ch: ClickHouse) {
+    this.q = new QueryRunner(ch);
+  }
+
+  /** Writes the points first, then the run row: a run is never visible half-written. */
+  async writeRuns(runs: ForecastRun[], branches: Map<string, Branch>): Promise<void> {
+    if (runs.length === 0) return;
+    const points = runs.flatMap((run) => {
+      const zone = branches.get(run.branchId)?.timezone ?? 'UTC';
+      return run.points.map((p) => {
+        const local = localWallClock(zone, p.hourStart);
+        return {
+          run_id: run.runId,
+          branch_id: run.branchId,
+          hour_start: toDateTime(p.hourStart),
+          hour_start_local: local.text,
+          local_date: local.date,
+          utc_offset_min: local.offsetMin,
+          horizon_h: Math.round((p.hourStart - run.origin) / HOUR_MS) + 1,
+          sales_p10: round2(p.salesP10),
+          sales_p50: round2(p.salesP50),
+          sales_p90: round2(p.salesP90),
+          orders_p10: round3(p.ordersP10),
+          orders_p50: round3(p.ordersP50),
+          orders_p90: round3(p.ordersP90),
+          generated_at: toDateTime64(run.generatedAt),
+        };
+      });
+    });
+    await this.q.insert('forecasts.insert', 'forecasts', points);
+    await this.q.insert(
+      'forecast_runs.insert',
+      'forecast_runs',
+      runs.map((run) => ({
+        run_id: run.runId,
+        branch_id: run.branchId,
+        model_version: run.modelVersion,
+        origin: toDateTime(run.origin),
+        data_through: toDateTime(run.origin - HOUR_MS),
+        horizon_end: toDateTime((run.points.at(-1)?.hourStart ?? run.origin - HOUR_MS) + HOUR_MS),
+        points: run.points.length,
+        generated_at: toDateTime64(run.generatedAt),
+      })),
+    );
+  }
+
+  /** Origin of the latest run per branch. */
+  async latestOrigins(): Promise<Map<string, number>> {
+    const rows = await this.q.rows<{ b: string; o: number }>(
+      'forecast_runs.latest_origins',
+      `SELECT branch_id AS b, toUnixTimestamp(max(origin)) AS o FROM ${this.q.table('forecast_runs')} GROUP BY b`,
+    );
+    return new Map(rows.map((r) => [r.b, Number(r.o) * 1000]));
+  }
+
+  /**
+   * The latest run row of every branch, or of one, among the rows generated since `since`
+   * (epoch ms; a small, partition-pruned read) or among all.
+   */
+  async latestRuns(filter: { since?: number; branchId?: string } = {}): Promise<StoredRun[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.since !== undefined) {
+      where.push("generated_at >= {since:DateTime64(3, 'UTC')}");
+      params.since = toDateTime64(Math.max(0, filter.since));
+    }
+    if (filter.branchId !== undefined) {
+      where.push('branch_id = {branch:String}');
+      params.branch = filter.branchId;
+    }
+    // Output aliases differ from column names: ClickHouse would resolve the columns in
+    // the ordering tuple to same-named aliases.
+    const k = '(generated_at, run_id)';
+    const rows = await this.q.rows<{
+      b: string;
+      rid: string;
+      mv: string;
+      o: number | string;
+      dt: number | string;
+      he: number | string;
+      pts: number | string;
+      gen: number | string;
+    }>(
+      'forecast_runs.latest',
+      `SELECT branch_id AS b,
+              argMax(run_id, ${k}) AS rid,
+              argMax(model_version, ${k}) AS mv,
+              toUnixTimestamp(argMax(origin, ${k})) AS o,
+              toUnixTimestamp(argMax(data_through, ${k})) AS dt,
+              toUnixTimestamp(argMax(horizon_end, ${k})) AS he,
+              argMax(points, ${k}) AS pts,
+              toUnixTimestamp64Milli(max(generated_at)) AS gen
+       FROM ${this.q.table('forecast_runs')}
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY branch_id`,
+      params,
+    );
+    return rows.map((r) => ({
+      branchId: r.b,
+      runId: r.rid,
+      modelVersion: r.mv,
+      origin: Number(r.o) * 1000,
+      dataThrough: Number(r.dt) * 1000,
+      horizonEnd: Number(r.he) * 1000,
+      points: Number(r.pts),
+      generatedAt: Number(r.gen),
+    }));
+  }
+
+  /** The stored points of the given runs (any order). */
+  async runPoints(runs: readonly { branchId: string; runId: string }[]): Promise<StoredPoint[]> {
+    if (runs.length === 0) return [];
+    const rows = await this.q.rows<{
+      branch_id: string;
+      run_id: string;
+      h: number | string;
+      s10: number;
+      s50: number;
+      s90: number;
+      o10: number;
+      o50: number;
+      o90: number;
+    }>(
+      'forecasts.run_points',
+      `SELECT branch_id AS branch_id, run_id AS run_id, toUnixTimestamp(hour_start) AS h,
+              sales_p10 AS s10, sales_p50 AS s50, sales_p90 AS s90, orders_p10 AS o10, orders_p50 AS o50, orders_p90 AS o90
+       FROM ${this.q.table('forecasts')}
+       WHERE branch_id IN {branches:Array(String)} AND run_id IN {runs:Array(String)}`,
+      { branches: runs.map((r) => r.branchId), runs: runs.map((r) => r.runId) },
+    );
+    return rows.map((p) => ({
+      branchId: p.branch_id,
+      runId: p.run_id,
+      hourStart: Number(p.h) * 1000,
+      salesP10: Number(p.s10),
+      salesP50: Number(p.s50),
+      salesP90: Number(p.s90),
+      ordersP10: Number(p.o10),
+      ordersP50: Number(p.o50),
+      ordersP90: Number(p.o90),
+    }));
+  }
+
+  /** The latest run of one branch (greatest generated_at) with its points by hour, or undefined. */
+  async latestRunOf(
+    branchId: string,
+  ): Promise<{ runId: string; modelVersion: string; origin: number; points: ForecastPoint[] } | undefined> {
+    const rows = await this.q.rows<{
+      run_id: string;
+      model_version: string;
+      origin: number;
+      h: number;
+      s10: number;
+      s50: number;
+      s90: number;
+      o10: number;
+      o50: number;
+      o90: number;
+    }>(
+      'forecasts.latest_run_of',
+      `SELECT r.run_id AS run_id, r.model_version AS model_version, toUnixTimestamp(r.origin) * 1000 AS origin,
+              toUnixTimestamp(f.hour_start) * 1000 AS h, f.sales_p10 AS s10, f.sales_p50 AS s50, f.sales_p90 AS s90,
+              f.orders_p10 AS o10, f.orders_p50 AS o50, f.orders_p90 AS o90
+       FROM ${this.q.table('forecasts')} AS f
+       INNER JOIN (SELECT argMax(run_id, generated_at) AS run_id, argMax(model_version, generated_at) AS model_version,
+                          argMax(origin, generated_at) AS origin
+                   FROM ${this.q.table('forecast_runs')} WHERE branch_id = {b:String}) AS r ON f.run_id = r.run_id
+       WHERE f.branch_id = {b:String}
+       ORDER BY f.hour_start`,
+      { b: branchId },
+    );
+    const first = rows[0];
+    if (!first) return undefined;
+    return {
+      runId: first.run_id,
+      modelVersion: first.model_version,
+      origin: Number(first.origin),
+      points: rows.map((r) => ({
+        hourStart: Number(r.h),
+        salesP10: Number(r.s10),
+        salesP50: Number(r.s50),
+        salesP90: Number(r.s90),
+        ordersP10: Number(r.o10),
+        ordersP50: Number(r.o50),
+        ordersP90: Number(r.o90),
+      })),
+    };
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The forecaster's view of storage, over three repositories: closed histories in (sales-hourly.ts),
+ * forecast runs out (forecast-runs.ts), and the model registry (model-registry.ts). One object,
+ * so the forecaster's parts take the slice they use (`Pick<ForecastStore, …>`); the SQL is the
+ * repositories'. Also exports the types those parts exchange with it. The registry's operator
+ * side (list, rollback, history) is ModelRegistry's own, for `tillcast models`.
+ */
+import type { Branch, BranchDirectory } from '../../lib/branches';
+import type { ClickHouse } from '../client';
+import { ForecastRuns, type ForecastRun } from './forecast-runs';
+import {
+  ModelRegistry,
+  type ModelProvenance,
+  type ModelRecord,
+  type PromotionAction,
+} from './model-registry';
+import { SalesHourly, type BranchHistory } from './sales-hourly';
+
+export { newRunId, type ForecastPoint, type ForecastRun } from './forecast-runs';
+export {
+  UnknownModelError,
+  type ModelProvenance,
+  type ModelRecord,
+  type PromotionAction,
+} from './model-registry';
+export type { BranchHistory } from './sales-hourly';
+
+export class ForecastStore {
+  readonly hourly: SalesHourly;
+  readonly runs: ForecastRuns;
+  readonly registry: ModelRegistry;
+
+  constructor(ch: ClickHouse) {
+    this.hourly = new SalesHourly(ch);
+    this.runs = new ForecastRuns(ch);
+    this.registry = new ModelRegistry(ch);
+  }
+
+  /** Closed-hour histories ending at each branch's origin (exclusive), at most `hours` long. */
+  histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
+    return this.hourly.histories(requests, hours);
+  }
+
+  /** All closed history (up to `maxDays`) of every branch of the directory that has some. */
+  closedHistories(branches: BranchDirectory, maxDays?: number): Promise<BranchHistory[]> {
+    return this.hourly.closedHistories(branches, maxDays);
+  }
+
+  /** Latest closed hour per branch. */
+  lastClosedHours(): Promise<Map<string, number>> {
+    return this.hourly.lastClosedHours();
+  }
+
+  /** Writes the points first, then the run row: a run is never visible half-written. */
+  writeRuns(runs: ForecastRun[], branches: Map<string, Branch>): Promise<void> {
+    return this.runs.writeRuns(runs, branches);
+  }
+
+  /** Origin of the latest run per branch. */
+  latestOrigins(): Promise<Map<string, number>> {
+    return this.runs.latestOrigins();
+  }
+
+  registerModel(m: ModelRecord, provenance?: ModelProvenance): Promise<void> {
+    return this.registry.registerModel(m, provenance);
+  }
+
+  promote(
+    version: string,
+    action: PromotionAction,
+    reason: string,
+    opts?: { manual?: boolean },
+  ): Promise<void> {
+    return this.registry.promote(version, action, reason, opts);
+  }
+
+  modelSatisfying(decision: {
+    id: string;
+    kind: 'full' | 'finetune';
+    watermark: number;
+  }): Promise<string | undefined> {
+    return this.registry.modelSatisfying(decision);
+  }
+
+  currentModel(): Promise<ModelRecord | undefined> {
+    return this.registry.currentModel();
+  }
+}
