@@ -18,8 +18,8 @@
  * treat every day as recent.
  */
 import type { ClickHouse } from '../clickhouse/client';
-import { storageError } from '../clickhouse/error-classification';
-import { toDateTime } from '../clickhouse/datetime-text';
+import { BranchClocks } from '../clickhouse/store/branch-clocks';
+import { SalesHourly } from '../clickhouse/store/sales-hourly';
 import type { Logger } from '../lib/logger';
 import { actualsQueries, countLookup, forecastPollErrors } from './metrics';
 import type { ActualHour, ActualsRange } from './served-types';
@@ -81,12 +81,12 @@ export class ActualsCache {
   private stopped = true;
   private current: Promise<void> | undefined;
   private lastPollOkAt: number | null = null;
+  private readonly hourly: SalesHourly;
+  private readonly branchClocks: BranchClocks;
 
-  constructor(
-    private readonly ch: ClickHouse,
-    logger: Logger,
-    opts: Partial<ActualsCacheOptions> = {},
-  ) {
+  constructor(ch: ClickHouse, logger: Logger, opts: Partial<ActualsCacheOptions> = {}) {
+    this.hourly = new SalesHourly(ch);
+    this.branchClocks = new BranchClocks(ch);
     this.log = logger.child({ module: 'actuals-cache' });
     this.opts = { ...DEFAULT_ACTUALS_CACHE_OPTIONS, ...opts };
   }
@@ -134,24 +134,14 @@ export class ActualsCache {
   /** Reads closed_through per branch; bumps the epoch of every branch whose value moved. */
   refreshClocks(): Promise<void> {
     const run = async () => {
-      let rows: { branch_id: string; ct: number | string }[];
+      let next: Map<string, number>;
       try {
-        const rs = await this.ch.client.query({
-          query: `SELECT branch_id, toUnixTimestamp(argMax(closed_through, version)) AS ct
-                  FROM ${this.ch.table('branch_watermarks')} GROUP BY branch_id`,
-          format: 'JSONEachRow',
-        });
-        rows = await rs.json<{ branch_id: string; ct: number | string }>();
+        next = await this.branchClocks.closedThroughByBranch();
       } catch (err) {
         forecastPollErrors.inc({ what: 'branch_watermarks' });
-        throw storageError('cannot read branch_watermarks', err);
+        throw err;
       }
-      const next = new Map<string, number>();
-      for (const r of rows) {
-        const ct = Number(r.ct) * 1000;
-        next.set(r.branch_id, ct);
-        if (this.clocks.get(r.branch_id) !== ct) this.bump(r.branch_id);
-      }
+      for (const [branchId, ct] of next) if (this.clocks.get(branchId) !== ct) this.bump(branchId);
       for (const b of this.clocks.keys()) if (!next.has(b)) this.bump(b);
       this.clocks = next;
       this.lastPollOkAt = Date.now();
@@ -271,21 +261,7 @@ export class ActualsCache {
   private async read(branchId: string, from: number, to: number): Promise<Map<number, ActualHour>> {
     const end = actualsQueries.startTimer();
     try {
-      const rs = await this.ch.client.query({
-        query: `SELECT toUnixTimestamp(hour_start) AS h, argMax(sales_minor, version) AS s, argMax(orders, version) AS o
-                FROM ${this.ch.table('sales_hourly')}
-                WHERE branch_id = {branch:String} AND hour_start >= {from:DateTime('UTC')} AND hour_start < {to:DateTime('UTC')}
-                GROUP BY h
-                HAVING argMax(closed, version) = 1`,
-        query_params: { branch: branchId, from: toDateTime(from), to: toDateTime(to) },
-        format: 'JSONEachRow',
-      });
-      const rows = await rs.json<{ h: number | string; s: number | string; o: number | string }>();
-      const out = new Map<number, ActualHour>();
-      for (const r of rows) out.set(Number(r.h) * 1000, { salesCents: Number(r.s), orders: Number(r.o) });
-      return out;
-    } catch (err) {
-      throw storageError('cannot read closed-hour actuals', err);
+      return await this.hourly.closedHourActuals(branchId, from, to);
     } finally {
       end();
     }

@@ -15,8 +15,7 @@
  *   `notifyRun(branchId)` lets an in-process forecaster refresh one branch at once.
  */
 import type { ClickHouse } from '../clickhouse/client';
-import { storageError } from '../clickhouse/error-classification';
-import { toDateTime64 } from '../clickhouse/datetime-text';
+import { ForecastRuns, type StoredPoint, type StoredRun } from '../clickhouse/store/forecast-runs';
 import type { Logger } from '../lib/logger';
 import {
   countLookup,
@@ -54,55 +53,11 @@ export interface ForecastCacheStatus {
   branches: number;
 }
 
-interface RunRow {
-  b: string;
-  rid: string;
-  mv: string;
-  o: number | string;
-  dt: number | string;
-  he: number | string;
-  pts: number | string;
-  gen: number | string;
-}
-
-interface PointRow {
-  branch_id: string;
-  run_id: string;
-  h: number | string;
-  s10: number;
-  s50: number;
-  s90: number;
-  o10: number;
-  o50: number;
-  o90: number;
-}
-
 const isNewer = (a: { generatedAt: number; runId: string }, b: { generatedAt: number; runId: string }) =>
   a.generatedAt > b.generatedAt || (a.generatedAt === b.generatedAt && a.runId > b.runId);
 
-interface Candidate {
-  branchId: string;
-  runId: string;
-  modelVersion: string;
-  origin: number;
-  dataThrough: number;
-  horizonEnd: number;
-  points: number;
-  generatedAt: number;
-}
-
-function candidate(r: RunRow): Candidate {
-  return {
-    branchId: r.b,
-    runId: r.rid,
-    modelVersion: r.mv,
-    origin: Number(r.o) * 1000,
-    dataThrough: Number(r.dt) * 1000,
-    horizonEnd: Number(r.he) * 1000,
-    points: Number(r.pts),
-    generatedAt: Number(r.gen),
-  };
-}
+/** A run row that may replace what is served once its points are loaded. */
+type Candidate = StoredRun;
 
 export class ForecastCache {
   private runs = new Map<string, LoadedRun>();
@@ -119,11 +74,10 @@ export class ForecastCache {
   private readonly branchRefresh = new Map<string, { running: Promise<void>; again: boolean }>();
   private readonly warnedRejected = new Set<string>();
 
-  constructor(
-    private readonly ch: ClickHouse,
-    logger: Logger,
-    opts: Partial<ForecastCacheOptions> = {},
-  ) {
+  private readonly store: ForecastRuns;
+
+  constructor(ch: ClickHouse, logger: Logger, opts: Partial<ForecastCacheOptions> = {}) {
+    this.store = new ForecastRuns(ch);
     this.log = logger.child({ module: 'forecast-cache' });
     this.opts = { ...DEFAULT_FORECAST_CACHE_OPTIONS, ...opts };
   }
@@ -192,7 +146,7 @@ export class ForecastCache {
           entry.again = false;
           const rows = await this.latestRows({ branchId });
           const row = rows[0];
-          if (row) await this.install([candidate(row)], { authoritative: true, scanStartedAt: Date.now() });
+          if (row) await this.install([row], { authoritative: true, scanStartedAt: Date.now() });
         } while (entry.again && !this.stopped);
       } finally {
         this.branchRefresh.delete(branchId);
@@ -211,7 +165,7 @@ export class ForecastCache {
       const since =
         full || this.maxGeneratedAt === null ? undefined : this.maxGeneratedAt - this.opts.slackMs;
       try {
-        const rows = (await this.latestRows({ since })).map(candidate);
+        const rows = await this.latestRows({ since });
         for (const r of rows)
           if (this.maxGeneratedAt === null || r.generatedAt > this.maxGeneratedAt)
             this.maxGeneratedAt = r.generatedAt;
@@ -256,44 +210,8 @@ export class ForecastCache {
     this.timer.unref();
   }
 
-  private async query<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
-    try {
-      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
-      return await rs.json<T>();
-    } catch (err) {
-      throw storageError(what, err);
-    }
-  }
-
-  private latestRows(filter: { since?: number; branchId?: string }): Promise<RunRow[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.since !== undefined) {
-      where.push("generated_at >= {since:DateTime64(3, 'UTC')}");
-      params.since = toDateTime64(Math.max(0, filter.since));
-    }
-    if (filter.branchId !== undefined) {
-      where.push('branch_id = {branch:String}');
-      params.branch = filter.branchId;
-    }
-    // Output aliases differ from column names: ClickHouse would resolve the columns in
-    // the ordering tuple to same-named aliases.
-    const k = '(generated_at, run_id)';
-    return this.query<RunRow>(
-      'cannot read forecast_runs',
-      `SELECT branch_id AS b,
-              argMax(run_id, ${k}) AS rid,
-              argMax(model_version, ${k}) AS mv,
-              toUnixTimestamp(argMax(origin, ${k})) AS o,
-              toUnixTimestamp(argMax(data_through, ${k})) AS dt,
-              toUnixTimestamp(argMax(horizon_end, ${k})) AS he,
-              argMax(points, ${k}) AS pts,
-              toUnixTimestamp64Milli(max(generated_at)) AS gen
-       FROM ${this.ch.table('forecast_runs')}
-       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-       GROUP BY branch_id`,
-      params,
-    );
+  private latestRows(filter: { since?: number; branchId?: string }): Promise<Candidate[]> {
+    return this.store.latestRuns(filter);
   }
 
   /**
@@ -313,17 +231,10 @@ export class ForecastCache {
     });
     for (let i = 0; i < wanted.length; i += this.opts.loadBatch) {
       const batch = wanted.slice(i, i + this.opts.loadBatch);
-      const points = await this.query<PointRow>(
-        'cannot read forecasts',
-        `SELECT branch_id AS branch_id, run_id AS run_id, toUnixTimestamp(hour_start) AS h,
-                sales_p10 AS s10, sales_p50 AS s50, sales_p90 AS s90, orders_p10 AS o10, orders_p50 AS o50, orders_p90 AS o90
-         FROM ${this.ch.table('forecasts')}
-         WHERE branch_id IN {branches:Array(String)} AND run_id IN {runs:Array(String)}`,
-        { branches: batch.map((r) => r.branchId), runs: batch.map((r) => r.runId) },
-      );
-      const byRun = new Map<string, PointRow[]>();
+      const points = await this.store.runPoints(batch);
+      const byRun = new Map<string, StoredPoint[]>();
       for (const p of points) {
-        const key = `${p.branch_id}\u0000${p.run_id}`;
+        const key = `${p.branchId}\u0000${p.runId}`;
         let list = byRun.get(key);
         if (!list) byRun.set(key, (list = []));
         list.push(p);
@@ -350,9 +261,9 @@ export class ForecastCache {
     }
   }
 
-  private build(c: Candidate, points: PointRow[]): LoadedRun | undefined {
-    const hours = new Map<number, PointRow>();
-    for (const p of points) hours.set(Number(p.h) * 1000, p);
+  private build(c: Candidate, points: StoredPoint[]): LoadedRun | undefined {
+    const hours = new Map<number, StoredPoint>();
+    for (const p of points) hours.set(p.hourStart, p);
     if (hours.size < c.points) {
       forecastRunsRejected.inc();
       if (!this.warnedRejected.has(c.runId)) {
@@ -382,12 +293,12 @@ export class ForecastCache {
     ];
     for (const [h, p] of hours) {
       const i = Math.round((h - first) / HOUR_MS);
-      s10[i] = toCents(Number(p.s10));
-      s50[i] = toCents(Number(p.s50));
-      s90[i] = toCents(Number(p.s90));
-      o10[i] = toMilli(Number(p.o10));
-      o50[i] = toMilli(Number(p.o50));
-      o90[i] = toMilli(Number(p.o90));
+      s10[i] = toCents(p.salesP10);
+      s50[i] = toCents(p.salesP50);
+      s90[i] = toCents(p.salesP90);
+      o10[i] = toMilli(p.ordersP10);
+      o50[i] = toMilli(p.ordersP50);
+      o90[i] = toMilli(p.ordersP90);
     }
     return {
       branchId: c.branchId,
