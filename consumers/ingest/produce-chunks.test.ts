@@ -3,7 +3,7 @@
  * MAX_PRODUCE_BYTES: the broker refuses a record batch over 1 MB with
  * MESSAGE_TOO_LARGE, which is not retriable (the consumer would stop for good).
  */
-import { chunkBySize, MAX_PRODUCE_BYTES, messageBytes } from './ingest-consumer';
+import { chunkBySize, MAX_PRODUCE_BYTES, messageBytes } from './produce';
 
 describe('chunkBySize', () => {
   const size = (n: number) => n;

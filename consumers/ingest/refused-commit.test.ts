@@ -5,7 +5,7 @@
  * `type` is gone; thrown as is, it would stop the consumer for good (restart: false).
  */
 import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
-import { refusedByGroup } from './ingest-consumer';
+import { refusedByGroup } from './steps/commit';
 
 // kafkajs's typings declare fewer constructor arguments than its code takes (src/errors.js).
 const protocolError = (type: string, code: number) =>

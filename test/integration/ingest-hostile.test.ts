@@ -17,7 +17,7 @@ import { loadPosExport } from '../../producers/pos-export';
 import { replay } from '../../producers/replay';
 import type { SaleEvent } from '../../schemas/events';
 import { HEADER_BYTES } from '../../schemas/avro-codec';
-import { DLQ_HEADERS } from '../../consumers/ingest/ingest-consumer';
+import { DLQ_HEADERS } from '../../consumers/ingest/produce';
 import { buildHostileCorpus, rawSaleBody, type StreamItem } from '../hostile-corpus';
 import { createHarness, type Harness } from '../ingest-harness';
 import { uniqueName, waitFor } from '../kafka-broker';
