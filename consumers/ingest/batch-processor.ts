@@ -2,9 +2,9 @@
  * Turns one Kafka batch (one partition, in offset order) into ClickHouse rows,
  * dead letters and hour-close events: a pipeline of named steps (steps/), each timed
  * (step-runner.ts), over one context (batch-context.ts). The consumer runs them with its commit
- * step last (steps/commit.ts), so offsets are committed only after all of them; every step is
- * therefore idempotent: a batch delivered again (after a crash, a rebalance, a broker restart)
- * changes no total.
+ * step last (steps/commit.ts): offsets are committed only after every write, so every step is
+ * idempotent: a batch delivered again (after a crash, a rebalance, a broker restart) changes
+ * no total.
  *
  *   decode, validate         (nothing written; rejections are kept for the dead letters step)
  *   load clocks              (stored clocks of branches not read since the last group join)
@@ -23,7 +23,7 @@
  * Several members share the partitions, and one that lost its partitions (a zombie,
  * stalled past the session timeout) learns it only when its commit is refused, after
  * all of this. Its late writes are outranked, not prevented: every hour and clock row
- * carries a version of what it knows (row-versions.ts), each batch starts from the most
+ * carries a version of what it knows (clickhouse/store/row-versions.ts), each batch starts from the most
  * advanced stored clock of its branches, and an hour's stored state is read before it is
  * re-aggregated (so a new row knows at least what the stored one did).
  */

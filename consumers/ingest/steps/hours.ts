@@ -76,8 +76,8 @@ export async function recomputeHours(ctx: BatchContext): Promise<void> {
 /**
  * The touched hours closed after this batch, whose stored state is read: their revision and
  * HourClosed depend on it. An hour still open here is written as an open row, which a closed row
- * of a member with a later clock outranks anyway (row-versions.ts), so reading it would buy nothing
- * (measured: the read of every touched hour cost bench:ingest about 15%).
+ * of a member with a later clock outranks anyway (clickhouse/store/row-versions.ts), so reading
+ * it would buy nothing (measured: the read of every touched hour cost bench:ingest about 15%).
  */
 function closedAfterBatch(ctx: BatchContext): Map<string, Set<number>> {
   const closedHours = new Map<string, Set<number>>();
