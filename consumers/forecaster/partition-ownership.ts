@@ -5,7 +5,7 @@
  * Used when a member refreshes without an event (start, a new model): only its own branches, so
  * every branch is refreshed by one member.
  */
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { Partitioners, type Kafka, type PartitionMetadata } from 'kafkajs';
 
 export class PartitionOwnership {
   private owned: ReadonlySet<number> = new Set();
@@ -23,6 +23,18 @@ export class PartitionOwnership {
       replicas: [0],
       isr: [0],
     }));
+  }
+
+  /** For `topic` as the cluster has it (`fallback` partitions if the metadata does not say). */
+  static async ofTopic(kafka: Kafka, topic: string, fallback: number): Promise<PartitionOwnership> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      return new PartitionOwnership(topic, topics[0]?.partitions.length ?? fallback);
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** The assignment of the latest group join. */

@@ -36,7 +36,7 @@ import { migrate } from '../../clickhouse/migrate';
 import { SalesStore } from '../../clickhouse/store/sales-store';
 import { closedHourRow } from '../closed-hours';
 import { ModelRegistry } from '../../clickhouse/store/model-registry';
-import { encodeDecision, newDecision } from '../../consumers/forecaster/training-decision';
+import { encodeDecision, newDecision } from '../../consumers/forecaster/model-lifecycle';
 import { PartitionOwnership } from '../../consumers/forecaster/partition-ownership';
 import { syntheticSeries } from '../../model/testing/synthetic';
 import { simulatedBranches } from '../../producers/simulator';

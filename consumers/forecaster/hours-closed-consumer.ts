@@ -1,0 +1,98 @@
+/**
+ * The forecaster group's consumer of HourClosed events. The members form one consumer group
+ * (KAFKA_FORECASTER_GROUP) on the hours-closed topic, keyed by branch, so each branch's events reach
+ * the member that owns its partition. A batch is folded into "latest closed hour per branch" (a
+ * replay that closes thousands of hours per second costs one refresh per branch per batch, never a
+ * queue) and handed on; its offsets are committed after the handler is done. State lives in
+ * ClickHouse, so events are only triggers.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Config } from '../../lib/config';
+import { commitBatch } from '../../lib/kafka-client';
+import type { Logger } from '../../lib/logger';
+import { topicNames } from '../../lib/topics';
+import type { AvroCodec } from '../../schemas/avro-codec';
+import { HOUR_MS } from './horizon';
+import * as metrics from './metrics';
+import type { PartitionOwnership } from './partition-ownership';
+
+export interface HoursClosedConsumerOptions {
+  config: Config;
+  kafka: Kafka;
+  codec: AvroCodec;
+  logger: Logger;
+  member: string;
+  /** Handles a batch: the newest origin (end of the closed hour) per branch. */
+  onHoursClosed: (latest: Map<string, number>) => Promise<void>;
+}
+
+export class HoursClosedConsumer {
+  private readonly consumer: Consumer;
+  private readonly topic: string;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: HoursClosedConsumerOptions) {
+    this.topic = topicNames(opts.config).hoursClosed;
+    this.log = opts.logger.child({ module: 'forecaster' });
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.config.KAFKA_FORECASTER_GROUP,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+      sessionTimeout: 30_000,
+    });
+  }
+
+  /** Joins the group and consumes; each join's assignment goes to `ownership`. */
+  async start(ownership: PartitionOwnership): Promise<void> {
+    const { consumer, topic } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      ownership.assign(e.payload.memberAssignment[topic] ?? []);
+      this.log.info(
+        { partitions: ownership.partitions, member: this.opts.member },
+        'hours-closed partitions assigned',
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    await this.opts.onHoursClosed(this.latestPerBranch(payload));
+    const last = batch.lastOffset();
+    await commitBatch(this.consumer, payload, (BigInt(last) + 1n).toString());
+    payload.resolveOffset(last);
+    await payload.heartbeat();
+  }
+
+  /** The newest origin per branch of a batch; the events folded into a newer one are counted. */
+  private latestPerBranch({ batch }: EachBatchPayload): Map<string, number> {
+    const latest = new Map<string, number>();
+    let seen = 0;
+    for (const m of batch.messages) {
+      if (!m.value) continue;
+      try {
+        const d = this.opts.codec.decode(m.value);
+        if (d.kind !== 'hourClosed') continue;
+        seen++;
+        const origin = d.value.hour_start + HOUR_MS;
+        latest.set(d.value.branch_id, Math.max(latest.get(d.value.branch_id) ?? -Infinity, origin));
+      } catch (err) {
+        // Our own ingest writes this topic; a bad message is a bug worth a loud log, not a stuck partition.
+        this.log.error({ err, offset: m.offset }, 'undecodable HourClosed message skipped');
+      }
+    }
+    metrics.coalescedEvents.inc(Math.max(0, seen - latest.size));
+    return latest;
+  }
+}
