@@ -25,7 +25,7 @@ import { migrate } from '../clickhouse/migrate';
 import { createForecasterRole } from '../consumers/forecaster/forecaster-role';
 import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { loadNeuralEngine } from '../consumers/forecaster/neural-engine';
-import { runTrainingJob } from '../consumers/forecaster/training';
+import { runTrainingJob } from '../consumers/forecaster/training-job';
 import { SalesStore, type HourRow } from '../clickhouse/store/sales-store';
 import { closedHourRow } from '../test/closed-hours';
 import { syntheticSeries } from '../model/testing/synthetic';

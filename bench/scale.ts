@@ -46,7 +46,7 @@ import { closedHourRow } from '../test/closed-hours';
 import { syntheticSeries } from '../model/testing/synthetic';
 import { simulatedBranches } from '../producers/simulator';
 import { defaultCodec } from '../schemas/avro-codec';
-import { apiBase, childProcesses } from '../test/fault-helpers';
+import { apiBase, childProcesses, isTrainingChild } from '../test/fault-helpers';
 import { killAllChildren, runCli, spawnCli, type CliProcess } from '../test/child-process';
 import { startFacadeProcess, type FacadeProcess } from '../test/clickhouse-http-facade';
 import { kafkaCluster, type KafkaCluster } from '../test/kafka-broker';
@@ -240,16 +240,14 @@ function partitionsOf(member: CliProcess, topic: string): number[] {
 // ---------------------------------------------------------------- trainings across members
 
 /**
- * Samples, every 250 ms, the training children (`tillcast train --series-file`) of the forecaster
+ * Samples, every 250 ms, the training children (dist/app/training-child.js) of the forecaster
  * members and keeps the most seen at once: the single-trainer rule says 1.
  */
 function watchTrainings(forecasterPids: () => number[]) {
   let max = 0;
   const seen = new Set<number>();
   const timer = setInterval(() => {
-    const now = forecasterPids().flatMap((pid) =>
-      childProcesses(pid).filter((p) => p.args.includes('train') && p.args.includes('--series-file')),
-    );
+    const now = forecasterPids().flatMap((pid) => childProcesses(pid).filter((p) => isTrainingChild(p.args)));
     for (const p of now) seen.add(p.pid);
     max = Math.max(max, now.length);
   }, 250);

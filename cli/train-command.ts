@@ -1,19 +1,17 @@
 /**
  * `tillcast train` (`npm run train`): trains a model on the closed hours in
  * ClickHouse (or a POS export with --export), saves it under MODELS_DIR,
- * registers it and promotes it if it beats the current model on the holdout.
- *
- * The forecaster runs the same command as a child with --series-file and
- * --json: then it only trains, saves and prints one JSON line; the parent
- * registers and decides.
+ * registers it and promotes it if it beats the current model on the holdout
+ * (the forecaster's rule: model-lifecycle.ts). The forecaster's trainings run
+ * the same job in a child of their own (app/training-child.ts).
  */
 import type { Command } from 'commander';
 import { loadBranchDirectory } from '../app/app';
 import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { readSeriesFile } from '../consumers/forecaster/train-runner';
-import { runTrainingJob } from '../consumers/forecaster/training';
+import { shouldPromote } from '../consumers/forecaster/model-lifecycle';
+import { runTrainingJob } from '../consumers/forecaster/training-job';
 import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { seriesEnd, type HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
@@ -21,7 +19,6 @@ import { seriesFromClickHouse, seriesFromExport } from './series-source';
 import { choiceOption, dateOption, intOption, UsageError } from './usage-error';
 
 interface TrainCliOptions {
-  seriesFile?: string;
   export?: string;
   through?: string;
   modelsDir?: string;
@@ -35,21 +32,6 @@ interface TrainCliOptions {
   register: boolean;
 }
 
-/**
- * As the forecaster's child (--series-file): exits when the parent is gone. A forecaster that
- * stops in order stops its child (train-runner.ts); one that is killed cannot, and its child
- * would otherwise train on for minutes and save a model nobody registers.
- */
-function exitWithParent(): void {
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) {
-      console.error(`tillcast train: the parent process (pid ${parent}) is gone; stopping`);
-      process.exit(1);
-    }
-  }, 250).unref();
-}
-
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
@@ -58,10 +40,6 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--export <file>', 'train on a POS export instead of the closed hours in ClickHouse')
     .option('--through <date>', 'with --export: last local date to use (yyyy-mm-dd)')
-    .option(
-      '--series-file <file>',
-      'train on a series file written by the forecaster (internal; implies --no-register)',
-    )
     .option('--kind <kind>', 'full or finetune', 'full')
     .option('--models-dir <dir>', 'where artifacts are saved (default MODELS_DIR)')
     .option('--seed <n>', 'random seed (default TRAIN_SEED)')
@@ -90,12 +68,10 @@ export function registerTrainCommand(program: Command): void {
       const kind = choiceOption('--kind', opts.kind, ['full', 'finetune'] as const);
       const holdoutDays = intOption('--holdout-days', opts.holdoutDays, 1, 14);
       const through = dateOption('--through', opts.through);
-      const register = opts.register && !opts.seriesFile;
-      if (opts.seriesFile) exitWithParent();
+      const register = opts.register;
 
       let series: HourlySeries[];
-      if (opts.seriesFile) series = readSeriesFile(opts.seriesFile);
-      else if (opts.export) series = (await seriesFromExport(opts.export, branches, { through })).series;
+      if (opts.export) series = (await seriesFromExport(opts.export, branches, { through })).series;
       else series = await seriesFromClickHouse(config, branches, logger);
       if (series.length === 0)
         throw new Error(
@@ -151,7 +127,7 @@ export function registerTrainCommand(program: Command): void {
             dataWatermark: Math.max(...series.map(seriesEnd)),
           });
           const { challenger, champion } = outcome.holdout;
-          promoted = !current || (challenger !== null && (champion === null || challenger <= champion));
+          promoted = shouldPromote(outcome.holdout, current);
           if (promoted)
             await store.promote(
               outcome.record.version,

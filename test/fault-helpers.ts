@@ -180,17 +180,18 @@ export function livingProcess(pid: number): (ProcStat & { args: string[] }) | un
   return st && st.state !== 'Z' ? { ...st, args: cmdline(pid) } : undefined;
 }
 
-/** The `tillcast train --series-file` child of a forecaster process, once it runs. */
+/** Whether a command line is a forecaster's training child (dist/app/training-child.js --series-file …). */
+export const isTrainingChild = (args: string[]): boolean =>
+  args.some((a) => a.endsWith(path.join('app', 'training-child.js'))) && args.includes('--series-file');
+
+/** The training child of a forecaster process, once it runs. */
 export async function trainingChild(
   parentPid: number,
   timeoutMs = 60_000,
 ): Promise<ProcStat & { args: string[] }> {
-  return waitFor(
-    () => childProcesses(parentPid).find((p) => p.args.includes('train') && p.args.includes('--series-file')),
-    {
-      description: `the training child of pid ${parentPid}`,
-      timeoutMs,
-      intervalMs: 20,
-    },
-  );
+  return waitFor(() => childProcesses(parentPid).find((p) => isTrainingChild(p.args)), {
+    description: `the training child of pid ${parentPid}`,
+    timeoutMs,
+    intervalMs: 20,
+  });
 }

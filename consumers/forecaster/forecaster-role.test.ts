@@ -32,7 +32,7 @@ import { ForecastStore } from '../../clickhouse/store/forecast-store';
 import { createForecasterRole, type ForecasterRole } from './forecaster-role';
 import { loadNeuralEngine } from './neural-engine';
 import { TrainingError, type TrainJob } from './train-runner';
-import { runTrainingJob } from './training';
+import { runTrainingJob } from './training-job';
 
 jest.setTimeout(120_000);
 

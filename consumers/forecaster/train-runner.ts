@@ -1,17 +1,26 @@
 /**
- * Training never blocks refreshes or the API: it runs in a child process
- * (`tillcast train --series-file …`). The parent exports the histories to a
- * file (the embedded ClickHouse data dir belongs to the parent), the child
- * trains, saves the artifacts under MODELS_DIR and prints one JSON line with
- * the model's metadata; the parent registers and maybe promotes it.
+ * Training never blocks refreshes or the API: it runs in a child process, the training child
+ * (app/training-child.ts; what passes between them is training-child-protocol.ts). The parent
+ * exports the histories to a file and starts the child; the child trains, saves the artifacts
+ * under MODELS_DIR and reports the model; the parent registers and maybe promotes it
+ * (model-lifecycle.ts).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import type { BranchHistory, ModelRecord } from '../../clickhouse/store/forecast-store';
+import {
+  parseOutcomeLine,
+  TRAINING_CHILD_ENTRY,
+  trainingChildArgv,
+  writeSeriesFile,
+} from './training-child-protocol';
+import type { TrainOutcome } from './training-job';
+
+/** A training child is stopped after this long; the trainer group's rebalance timeout covers it (trainer.ts). */
+export const TRAINING_TIMEOUT_MS = 15 * 60_000;
 
 export interface TrainJob {
   kind: 'full' | 'finetune';
@@ -24,12 +33,6 @@ export interface TrainJob {
   champion?: ModelRecord;
 }
 
-export interface TrainOutcome {
-  record: ModelRecord;
-  /** Holdout score of the new model and, if given, the champion on the same window (lower is better; null: not scored). */
-  holdout: { challenger: number | null; champion: number | null };
-}
-
 export class TrainingError extends Error {
   readonly retriable = true;
   constructor(message: string) {
@@ -38,80 +41,71 @@ export class TrainingError extends Error {
   }
 }
 
-/** Serializes histories for the child (typed arrays as plain arrays). */
-export function writeSeriesFile(histories: BranchHistory[], file: string): void {
-  const data = histories.map((h) => ({ ...h, sales: Array.from(h.sales), orders: Array.from(h.orders) }));
-  fs.writeFileSync(file, JSON.stringify({ version: 1, series: data }));
+/** How a child process ended, with its output (stderr's tail). */
+interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
 }
 
-export function readSeriesFile(file: string): BranchHistory[] {
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-    version: number;
-    series: (Omit<BranchHistory, 'sales' | 'orders'> & { sales: number[]; orders: number[] })[];
-  };
-  if (parsed.version !== 1) throw new Error(`unsupported series file version ${parsed.version}`);
-  return parsed.series.map((s) => ({
-    ...s,
-    sales: Float64Array.from(s.sales),
-    orders: Float64Array.from(s.orders),
-  }));
+/** Runs the training child on `args`; SIGKILL after `timeoutMs`, SIGTERM when `signal` aborts. */
+function runChild(args: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<ChildExit> {
+  return new Promise<ChildExit>((resolve) => {
+    const child = spawn(process.execPath, [TRAINING_CHILD_ENTRY, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    signal?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
+    child.on('close', (code, exitSignal) => {
+      clearTimeout(timer);
+      resolve({ code, signal: exitSignal, stdout, stderr });
+    });
+  });
 }
 
-export function runTrainingChild(
+/** The outcome the child reported, or the TrainingError that says why there is none. */
+function outcomeOf(exit: ChildExit): TrainOutcome {
+  const last = exit.stdout.trim().split('\n').at(-1) ?? '';
+  if (exit.code === 0) {
+    try {
+      return parseOutcomeLine(last);
+    } catch {
+      /* fall through to the error below */
+    }
+  }
+  throw new TrainingError(
+    `training child failed (${exit.signal ?? `exit ${exit.code}`}): ${exit.stderr.trim().split('\n').slice(-5).join(' | ') || last}`,
+  );
+}
+
+export async function runTrainingChild(
   job: TrainJob,
   logger: Logger,
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<TrainOutcome> {
-  const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
   const log = logger.child({ module: 'train-runner' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-train-'));
-  const seriesFile = path.join(dir, 'series.json');
-  writeSeriesFile(job.histories, seriesFile);
-  const cli = path.join(PROJECT_ROOT, 'dist', 'cli', 'tillcast.js');
-  const args = [
-    cli,
-    'train',
-    '--series-file',
-    seriesFile,
-    '--models-dir',
-    job.modelsDir,
-    '--kind',
-    job.kind,
-    '--seed',
-    String(job.seed),
-    '--json',
-  ];
-  if (job.parent) args.push('--warm-start', job.parent.artifact_path, '--parent-version', job.parent.version);
-  if (job.champion) args.push('--champion', job.champion.artifact_path);
-  log.info({ kind: job.kind, branches: job.histories.length }, 'training in a child process');
-  return new Promise<TrainOutcome>((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+  try {
+    const seriesFile = path.join(dir, 'series.json');
+    writeSeriesFile(job.histories, seriesFile);
+    const args = trainingChildArgv({
+      seriesFile,
+      modelsDir: job.modelsDir,
+      kind: job.kind,
+      seed: job.seed,
+      warmStart: job.parent?.artifact_path,
+      parentVersion: job.parent?.version,
+      champion: job.champion?.artifact_path,
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    opts.signal?.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      fs.rmSync(dir, { recursive: true, force: true });
-      const last = out.trim().split('\n').at(-1) ?? '';
-      if (code === 0) {
-        try {
-          resolve(JSON.parse(last) as TrainOutcome);
-          return;
-        } catch {
-          /* fall through to the error below */
-        }
-      }
-      reject(
-        new TrainingError(
-          `training child failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').slice(-5).join(' | ') || last}`,
-        ),
-      );
-    });
-  });
+    log.info({ kind: job.kind, branches: job.histories.length }, 'training in a child process');
+    return outcomeOf(await runChild(args, opts.timeoutMs ?? TRAINING_TIMEOUT_MS, opts.signal));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

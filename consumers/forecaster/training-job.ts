@@ -1,6 +1,6 @@
 /**
- * One training job, as `tillcast train` runs it (in the forecaster's child
- * process or by hand): train or fine-tune with model/, score on a recent
+ * One training job, as the forecaster's training child (app/training-child.ts) and
+ * `tillcast train` run it: train or fine-tune with model/, score on a recent
  * holdout next to the champion, save the artifacts, describe the result as a
  * registry record.
  *
@@ -24,13 +24,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel, withMetrics } from '../../model/artifacts';
 import { forecast } from '../../model/forecast';
-import { localMidnightUtc, localSlotOf } from '../../model/local-grid';
+import { localMidnightUtc } from '../../lib/time/local-days';
+import { DAY_MS } from '../../lib/time/units';
+import { localSlotOf } from '../../lib/time/wall-clock';
 import { addAccuracy, emptyAccuracy, scoreForecast, summarize, type WapeSummary } from '../../model/metrics';
 import { seriesEnd, type HourlySeries } from '../../model/series';
 import type { ForecastModel } from '../../model/forecast-types';
 import { fineTune, train, type TrainProgress } from '../../model/train';
 import type { ModelRecord } from '../../clickhouse/store/forecast-store';
-import type { TrainOutcome } from './train-runner';
 
 export interface TrainingJob {
   kind: 'full' | 'finetune';
@@ -44,6 +45,13 @@ export interface TrainingJob {
   champion?: string;
   holdoutDays?: number;
   onProgress?: (p: TrainProgress & { stage: string }) => void;
+}
+
+/** A trained model as the registry records it, with its holdout score next to the champion's. */
+export interface TrainOutcome {
+  record: ModelRecord;
+  /** Holdout score of the new model and, if given, the champion on the same window (lower is better; null: not scored). */
+  holdout: { challenger: number | null; champion: number | null };
 }
 
 export interface HoldoutScore {
@@ -60,7 +68,7 @@ export async function holdoutScore(
   origin: number,
 ): Promise<HoldoutScore> {
   const end = Math.min(...series.map(seriesEnd));
-  const days = Math.min(14, Math.ceil((end - origin) / 86_400_000));
+  const days = Math.min(14, Math.ceil((end - origin) / DAY_MS));
   const forecasts = await forecast(model, series, [origin], { days });
   const acc = emptyAccuracy();
   forecasts.forEach((f, i) => addAccuracy(acc, scoreForecast(f, series[i]!, end)));
@@ -87,8 +95,6 @@ export function holdoutOrigin(series: HourlySeries[], days: number, notBefore = 
   const midnight = localMidnightUtc(zone, slot.day);
   return midnight >= notBefore ? midnight : localMidnightUtc(zone, slot.day + 1);
 }
-
-const DAY_MS = 86_400_000;
 
 export function newModelVersion(kind: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -120,47 +126,22 @@ function checkModelsDir(dir: string): void {
 export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
   if (job.series.length === 0) throw new Error('no history to train on');
   checkModelsDir(job.modelsDir);
-  const holdoutDays = job.holdoutDays ?? 7;
   const champion = job.champion ? await loadModel(job.champion) : undefined;
   const origin = holdoutOrigin(
     job.series,
-    holdoutDays,
+    job.holdoutDays ?? 7,
     champion ? Date.parse(champion.meta.trainingData.to) : undefined,
   );
   const end = Math.min(...job.series.map(seriesEnd));
   // Too little unseen data to judge: train anyway (a first model needs no judge), score nothing.
   const scorable = end - origin >= DAY_MS;
-  const progress = (stage: string) => (p: TrainProgress) => job.onProgress?.({ ...p, stage });
-  let model: ForecastModel;
-  let challengerScore: HoldoutScore | undefined;
-  if (job.kind === 'finetune') {
-    if (!job.warmStart) throw new Error('a fine-tune needs --warm-start');
-    const parent = await loadModel(job.warmStart);
-    model = await fineTune(parent, job.series, {
-      cutoff: origin,
-      seed: job.seed,
-      onProgress: progress('fine-tune'),
-    });
-    parent.net.dispose();
-    if (scorable) challengerScore = await holdoutScore(model, job.series, origin);
-  } else {
-    if (champion && scorable) {
-      const scored = await train(job.series, {
-        seed: job.seed,
-        cutoff: origin,
-        onProgress: progress('holdout model'),
-      });
-      challengerScore = await holdoutScore(scored, job.series, origin);
-      scored.net.dispose();
-    }
-    model = await train(job.series, { seed: job.seed, onProgress: progress('production model') });
-  }
+  const { model, challengerScore } = await trainScored(job, origin, {
+    scorable,
+    champion: champion !== undefined,
+  });
   const championScore =
     champion && challengerScore ? await holdoutScore(champion, job.series, origin) : undefined;
   champion?.net.dispose();
-
-  const version = newModelVersion(job.kind);
-  const artifactPath = path.resolve(job.modelsDir, version);
   const metrics = challengerScore
     ? {
         ...challengerScore.summary,
@@ -172,6 +153,53 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
         },
       }
     : {};
+  return {
+    record: await saveTrained(job, model, metrics),
+    holdout: { challenger: challengerScore?.score ?? null, champion: championScore?.score ?? null },
+  };
+}
+
+/**
+ * The model to save and, when the holdout is scorable, the challenger's score: a fine-tune is
+ * trained before the holdout and scored itself; a full training with a champion to beat scores a
+ * model trained before the holdout, then trains the one to save on all of the data.
+ */
+async function trainScored(
+  job: TrainingJob,
+  origin: number,
+  holdout: { scorable: boolean; champion: boolean },
+): Promise<{ model: ForecastModel; challengerScore?: HoldoutScore }> {
+  const progress = (stage: string) => (p: TrainProgress) => job.onProgress?.({ ...p, stage });
+  const { scorable } = holdout;
+  if (job.kind === 'finetune') {
+    if (!job.warmStart) throw new Error('a fine-tune needs --warm-start');
+    const parent = await loadModel(job.warmStart);
+    const model = await fineTune(parent, job.series, {
+      cutoff: origin,
+      seed: job.seed,
+      onProgress: progress('fine-tune'),
+    });
+    parent.net.dispose();
+    return { model, challengerScore: scorable ? await holdoutScore(model, job.series, origin) : undefined };
+  }
+  let challengerScore: HoldoutScore | undefined;
+  if (holdout.champion && scorable) {
+    const scored = await train(job.series, {
+      seed: job.seed,
+      cutoff: origin,
+      onProgress: progress('holdout model'),
+    });
+    challengerScore = await holdoutScore(scored, job.series, origin);
+    scored.net.dispose();
+  }
+  const model = await train(job.series, { seed: job.seed, onProgress: progress('production model') });
+  return { model, challengerScore };
+}
+
+/** Saves the artifacts under a new version's folder and describes them as a registry record. */
+async function saveTrained(job: TrainingJob, model: ForecastModel, metrics: object): Promise<ModelRecord> {
+  const version = newModelVersion(job.kind);
+  const artifactPath = path.resolve(job.modelsDir, version);
   const saved = withMetrics(model, metrics);
   try {
     await saveModel(saved, artifactPath);
@@ -183,7 +211,7 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
     model.net.dispose();
   }
   const meta = saved.meta;
-  const record: ModelRecord = {
+  return {
     version,
     created_at: Date.parse(meta.createdAt),
     kind: job.kind,
@@ -195,9 +223,5 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainOutcome> {
     metrics,
     backend: meta.backend,
     artifact_path: artifactPath,
-  };
-  return {
-    record,
-    holdout: { challenger: challengerScore?.score ?? null, champion: championScore?.score ?? null },
   };
 }
