@@ -15,10 +15,11 @@
  * Summary numbers are means over origins of the WAPE pooled over branches at that origin (each
  * origin weighs the same); per-branch numbers are means over origins of that branch's WAPE.
  */
+import { localMidnightUtc } from '../lib/time/local-days';
+import { localSlotOf } from '../lib/time/wall-clock';
 import { mean4Weeks, seasonalNaive } from './baselines';
 import { forecast } from './forecast';
 import type { BranchForecast } from './forecast-types';
-import { localMidnightUtc, localSlotOf } from './local-grid';
 import {
   addAccuracy,
   emptyAccuracy,

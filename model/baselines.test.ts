@@ -1,6 +1,7 @@
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
 import { mean4Weeks, seasonalNaive } from './baselines';
-import { dateToDayNumber, localMidnightUtc } from './local-grid';
-import { HOUR_MS } from './series';
 import { syntheticSeries } from './testing/synthetic';
 
 const ZONE = 'Europe/Dublin';

@@ -9,6 +9,7 @@
  *
  * Dates are local calendar dates `yyyy-mm-dd` (no time zone involved).
  */
+import { dateToDayNumber, formatCivilDate } from '../lib/time/civil-date';
 
 export type SpecialDayKind = 'public_holiday' | 'trading_day';
 
@@ -203,7 +204,7 @@ export function easterSunday(year: number): string {
 }
 
 export function addDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+  return formatCivilDate(dateToDayNumber(date) + days);
 }
 
 function resolveRule(rule: DateRule, year: number): string | null {

@@ -1,6 +1,6 @@
+import { HOUR_MS } from '../lib/time/units';
 import { applyCalibration, measureCalibration } from './calibration';
 import type { BranchForecast } from './forecast-types';
-import { HOUR_MS } from './series';
 
 const start = Date.UTC(2021, 0, 4);
 const n = 100;

@@ -9,9 +9,11 @@
  * measured per quantity. The production model then applies p10' = p50 − k·(p50 − p10),
  * p90' = p50 + k·(p90 − p50). Nothing at or after `end` is used.
  */
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
 import type { BranchForecast, IntervalCalibration } from './forecast-types';
-import { localMidnightUtc, localSlotOf } from './local-grid';
-import { HOUR_MS, type HourlySeries } from './series';
+import type { HourlySeries } from './series';
 
 export const TARGET_COVERAGE = 0.8;
 const K_MIN = 0.8;

@@ -1,8 +1,10 @@
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
 import { specialDayIndex } from './calendar';
 import { FEATURE_COUNT, FEATURE_NAMES, featureIndex, originRows } from './features';
 import { historyGrid } from './horizon';
-import { dateToDayNumber, localMidnightUtc, toLocalGrid } from './local-grid';
-import { HOUR_MS } from './series';
+import { toLocalGrid } from './local-grid';
 import { syntheticSeries } from './testing/synthetic';
 
 const ZONE = 'Europe/Dublin';

@@ -23,8 +23,9 @@
  * Target hours at which the branch sold nothing in the 28 days before the origin are not
  * forecast by the network: they are closed hours and forecast as exactly 0.
  */
+import { formatCivilDate, weekdayOfDayNumber } from '../lib/time/civil-date';
 import type { DayFlags, SpecialDayIndex } from './calendar';
-import { dayNumberToDate, weekdayOfDayNumber, type LocalGrid } from './local-grid';
+import type { LocalGrid } from './local-grid';
 
 // Hot loops: builtins as module constants. Under jest (vm contexts) every global look-up goes
 // through the context's interceptors, which made feature building ~10x slower there.
@@ -271,7 +272,7 @@ export function originRows(
   const flagsCache = new Map<number, DayFlags>();
   const flags = (g: number): DayFlags => {
     let f = flagsCache.get(g);
-    if (!f) flagsCache.set(g, (f = calendar.flagsOf(dayNumberToDate(grid.day0 + g))));
+    if (!f) flagsCache.set(g, (f = calendar.flagsOf(formatCivilDate(grid.day0 + g))));
     return f;
   };
 

@@ -1,13 +1,15 @@
 /**
  * Train → forecast → save/load → fine-tune on synthetic branches (seconds, native backend).
  */
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { localSlotOf } from '../lib/time/wall-clock';
 import './testing/node-realm';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, saveModel } from './artifacts';
 import { forecast } from './forecast';
-import { dateToDayNumber, localMidnightUtc, localSlotOf } from './local-grid';
 import { historyBefore } from './series';
 import { syntheticSeries } from './testing/synthetic';
 import type { ForecastModel } from './forecast-types';

@@ -2,9 +2,11 @@
  * From a branch history and an origin to the local grid the forecasters read, and from forecasts
  * per grid slot back to UTC hours (the rest of the origin's local day + `days` local days).
  */
+import { DAY_MS, HOUR_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
 import type { BranchForecast, HourlyForecast } from './forecast-types';
-import { horizonHours, localSlotOf, toLocalGrid, type LocalGrid } from './local-grid';
-import { DAY_MS, HOUR_MS, historyBefore, sliceSeries, type HourlySeries } from './series';
+import { horizonHours, toLocalGrid, type LocalGrid } from './local-grid';
+import { historyBefore, sliceSeries, type HourlySeries } from './series';
 
 export interface HistoryGrid {
   grid: LocalGrid;

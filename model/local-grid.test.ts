@@ -1,33 +1,12 @@
-import {
-  horizonHours,
-  hourlyOffsets,
-  localMidnightUtc,
-  localSlotOf,
-  toLocalGrid,
-  weekdayOfDayNumber,
-  dateToDayNumber,
-} from './local-grid';
-import { HOUR_MS } from './series';
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
+import { horizonHours, toLocalGrid } from './local-grid';
 
 const ZONE = 'Europe/Dublin';
 
 describe('local grid', () => {
-  test('offsets across the 2020-10-25 fall-back (IST -> GMT at 01:00 UTC)', () => {
-    const start = Date.UTC(2020, 9, 24, 0);
-    const off = hourlyOffsets(ZONE, start, 72);
-    expect(off[0]).toBe(60);
-    expect(off[24]).toBe(60); // 2020-10-25 00:00Z = 01:00 IST
-    expect(off[25]).toBe(0); // 01:00Z = 01:00 GMT
-    expect(off[71]).toBe(0);
-  });
-
-  test('weekday and midnight', () => {
-    expect(weekdayOfDayNumber(dateToDayNumber('2021-01-18'))).toBe(0); // Monday
-    expect(weekdayOfDayNumber(dateToDayNumber('2020-10-25'))).toBe(6); // Sunday
-    expect(localMidnightUtc(ZONE, dateToDayNumber('2020-07-01'))).toBe(Date.UTC(2020, 5, 30, 23));
-    expect(localMidnightUtc(ZONE, dateToDayNumber('2020-12-01'))).toBe(Date.UTC(2020, 11, 1, 0));
-  });
-
   test('a 25-hour day folds its repeated hour into one slot; a 23-hour day has an empty slot', () => {
     const start = localMidnightUtc(ZONE, dateToDayNumber('2020-10-25'));
     const n = 25;

@@ -9,85 +9,10 @@
  *   history and a forecast for it is dropped (no such hour exists).
  * Slots outside the observed history are NaN ("unknown", not "closed").
  */
-import { IANAZone } from 'luxon';
-import { DAY_MS, HOUR_MS, type HourlySeries } from './series';
-
-const MINUTE_MS = 60_000;
-const zones = new Map<string, IANAZone>();
-
-function zoneOf(name: string): IANAZone {
-  let z = zones.get(name);
-  if (!z) {
-    if (!IANAZone.isValidZone(name)) throw new Error(`unknown IANA time zone "${name}"`);
-    zones.set(name, (z = IANAZone.create(name)));
-  }
-  return z;
-}
-
-/**
- * UTC offsets (minutes) of `n` consecutive UTC hours from `start`: one zone look-up per day
- * plus a binary search on the (rare) days where the offset changes.
- */
-export function hourlyOffsets(zone: string, start: number, n: number): Int32Array {
-  const z = zoneOf(zone);
-  const out = new Int32Array(n);
-  if (n === 0) return out;
-  let i = 0;
-  let offI = z.offset(start);
-  while (i < n) {
-    const j = Math.min(n - 1, i + 24);
-    const offJ = z.offset(start + j * HOUR_MS);
-    if (offJ === offI) {
-      out.fill(offI, i, j + 1);
-    } else {
-      // One transition in (i, j]: find the first hour with the new offset.
-      let lo = i;
-      let hi = j;
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        if (z.offset(start + mid * HOUR_MS) === offI) lo = mid;
-        else hi = mid;
-      }
-      out.fill(offI, i, hi);
-      out.fill(offJ, hi, j + 1);
-    }
-    i = j + 1;
-    offI = i < n ? z.offset(start + i * HOUR_MS) : offJ;
-  }
-  return out;
-}
-
-/** Local day number (days since 1970-01-01 on the local calendar) and local hour of an instant. */
-export function localSlotOf(zone: string, ms: number): { day: number; hour: number } {
-  const wall = ms + zoneOf(zone).offset(ms) * MINUTE_MS;
-  const day = Math.floor(wall / DAY_MS);
-  return { day, hour: Math.floor((wall - day * DAY_MS) / HOUR_MS) };
-}
-
-/** yyyy-mm-dd of a local day number. */
-export function dayNumberToDate(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
-
-export function dateToDayNumber(date: string): number {
-  return Math.round(Date.parse(`${date}T00:00:00Z`) / DAY_MS);
-}
-
-/** Day of week of a local day number: 0 = Monday … 6 = Sunday. */
-export function weekdayOfDayNumber(day: number): number {
-  return (((day + 3) % 7) + 7) % 7;
-}
-
-/** The UTC instant local midnight starts local day `day` in `zone` (the first hour of that day). */
-export function localMidnightUtc(zone: string, day: number): number {
-  // The offset is within ±14 h: scan the UTC hours around the naive midnight.
-  const naive = day * DAY_MS;
-  for (let t = naive - 15 * HOUR_MS; t <= naive + 15 * HOUR_MS; t += HOUR_MS) {
-    const s = localSlotOf(zone, t);
-    if (s.day === day) return t;
-  }
-  throw new Error(`no UTC hour starts local day ${dayNumberToDate(day)} in ${zone}`);
-}
+import { hourlyOffsets } from '../lib/time/zones';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
+import type { HourlySeries } from './series';
 
 export interface LocalGrid {
   zone: string;

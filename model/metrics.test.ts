@@ -1,6 +1,7 @@
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
 import { scoreForecast, summarize, wape } from './metrics';
-import { localMidnightUtc, dateToDayNumber } from './local-grid';
-import { HOUR_MS } from './series';
 
 test('WAPE at hourly, daily and weekly grain; coverage over open hours', () => {
   const zone = 'Europe/Dublin';

@@ -9,9 +9,10 @@
  * Coverage counts the hours where the branch was open or the forecast said it might be (actual
  * ≠ 0 or p90 > 0): the trivially covered closed hours (night) would otherwise inflate it.
  */
+import { HOUR_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
 import type { BranchForecast } from './forecast-types';
-import { localSlotOf } from './local-grid';
-import { HOUR_MS, type HourlySeries } from './series';
+import type { HourlySeries } from './series';
 
 export type Grain = 'hourly' | 'daily' | 'weekly';
 export const GRAINS: readonly Grain[] = ['hourly', 'daily', 'weekly'];

@@ -1,7 +1,8 @@
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dateToDayNumber, localMidnightUtc } from './local-grid';
 import { writeDataExploration } from './report';
 import { syntheticSeries } from './testing/synthetic';
 

@@ -5,10 +5,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dateToDayNumber, formatCivilDate, weekdayOfDayNumber } from '../lib/time/civil-date';
+import { DAY_MS, HOUR_MS } from '../lib/time/units';
+import { localSlotOf } from '../lib/time/wall-clock';
 import { acceptance, MODEL_NAMES, type BacktestResult, type BacktestSummary } from './backtest';
-import { dayNumberToDate, localSlotOf, toLocalGrid, weekdayOfDayNumber } from './local-grid';
+import { toLocalGrid } from './local-grid';
 import { GRAINS, QUANTITIES, type WapeSummary } from './metrics';
-import { HOUR_MS, type HourlySeries } from './series';
+import type { HourlySeries } from './series';
 import { chartSvg, type Shade } from './svg';
 
 const COLORS = { actual: '#222', neural: '#1f6fd1', band: '#8fb8ee', naive: '#d1721f', mean4w: '#2a9d4a' };
@@ -98,7 +101,7 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
   const bi = result.series.indexOf(s);
   const fc = last.forecasts.neural[bi]!;
   const naive = last.forecasts.seasonal_naive[bi]!;
-  const until = last.origin + result.horizonDays * 86_400_000 + 2 * HOUR_MS;
+  const until = last.origin + result.horizonDays * DAY_MS + 2 * HOUR_MS;
   const hours = fc.hours.filter(
     (h) => h.hourStart < until && (h.hourStart - s.start) / HOUR_MS < s.sales.length,
   );
@@ -108,7 +111,7 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
     .filter(({ h }) => localSlotOf(s.timezone, h.hourStart).hour === 0)
     .map(({ h, i }) => ({
       at: i,
-      label: dayNumberToDate(localSlotOf(s.timezone, h.hourStart).day).slice(5),
+      label: formatCivilDate(localSlotOf(s.timezone, h.hourStart).day).slice(5),
     }));
   const hourly = chartSvg({
     title: `${s.branchId}: hourly sales from ${new Date(last.origin).toISOString().slice(0, 10)} (last origin)`,
@@ -151,10 +154,10 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
     const n = o.forecasts.seasonal_naive[bi]!;
     const m = o.forecasts.mean_4w[bi]!;
     const originDay = localSlotOf(s.timezone, o.origin).day;
-    markers.push({ at: days.length, label: dayNumberToDate(originDay).slice(5) });
+    markers.push({ at: days.length, label: formatCivilDate(originDay).slice(5) });
     for (let d = 0; d < 7; d++) {
       const row = {
-        label: dayNumberToDate(originDay + d),
+        label: formatCivilDate(originDay + d),
         a: 0,
         p10: 0,
         p50: 0,
@@ -293,7 +296,7 @@ export async function writeDataExploration(
     }
     return w;
   });
-  const weekOf = (date: string): number => (Date.parse(`${date}T00:00:00Z`) / 86_400_000 - monday0) / 7;
+  const weekOf = (date: string): number => (dateToDayNumber(date) - monday0) / 7;
   const shades: Shade[] = regimes.map((r) => ({
     from: weekOf(r.from),
     to: Math.min(weeks - 1, weekOf(r.to)),
@@ -306,7 +309,7 @@ export async function writeDataExploration(
       n: weeks,
       xTicks: Array.from({ length: weeks }, (_, k) => k)
         .filter((k) => k % 4 === 0)
-        .map((k) => ({ at: k, label: dayNumberToDate(monday0 + 7 * k).slice(2) })),
+        .map((k) => ({ at: k, label: formatCivilDate(monday0 + 7 * k).slice(2) })),
       yLabel: 'EUR per week',
       shades,
       lines: series.map((s, i) => ({
@@ -352,8 +355,8 @@ export async function writeDataExploration(
     }
     stats.push({
       branchId: s.branchId,
-      firstDay: dayNumberToDate(g.day0 + Math.max(0, first)),
-      lastDay: dayNumberToDate(g.day0 + g.days - 1),
+      firstDay: formatCivilDate(g.day0 + Math.max(0, first)),
+      lastDay: formatCivilDate(g.day0 + g.days - 1),
       days: g.days - Math.max(0, first),
       closedDays: closed,
       closedByWeekday,
@@ -362,7 +365,7 @@ export async function writeDataExploration(
     });
   });
   for (let d = 0; d < totalDays; d++) {
-    const date = dayNumberToDate(day0 + d);
+    const date = formatCivilDate(day0 + d);
     if (date.endsWith('-01')) {
       const x = 140 + d * cell;
       parts.push(

@@ -2,9 +2,7 @@
  * The model's input: one branch's contiguous hourly history (UTC hours, zeros where nothing was
  * sold), in major currency units (EUR, not cents).
  */
-
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
+import { HOUR_MS } from '../lib/time/units';
 
 export interface HourlySeries {
   branchId: string;

@@ -6,6 +6,7 @@
  * between runs (multi-threaded reductions); backtest.test.ts measures how much.
  */
 import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs';
+import { DAY_MS } from '../lib/time/units';
 import { backendName, loadTf, type Tf } from './backend';
 import { calibrationOrigins, measureCalibration } from './calibration';
 import { forecast } from './forecast';
@@ -21,7 +22,7 @@ import { FEATURE_COUNT, FEATURE_NAMES } from './features';
 import { buildNetwork, isKernel, type NetworkConfig } from './network';
 import { dailyTotalLoss, OUTPUTS, pinballLoss, QUANTILES } from './quantile-loss';
 import { Rng } from './rng';
-import type { HourlySeries } from './series';
+import { seriesEnd, type HourlySeries } from './series';
 import { buildTrainingRows, type TrainingRows } from './windows';
 
 export interface TrainProgress {
@@ -77,7 +78,7 @@ export async function train(series: HourlySeries[], options: TrainOptions = {}):
   const hp = hyperParameters(options);
   const t0 = performance.now();
   let end = -Infinity;
-  for (const s of series) end = Math.max(end, s.start + s.sales.length * 3_600_000);
+  for (const s of series) end = Math.max(end, seriesEnd(s));
   if (options.cutoff !== undefined) end = Math.min(end, options.cutoff);
 
   const phases = hp.calibrationDays > 0 ? 2 : 1;
@@ -97,7 +98,7 @@ export async function train(series: HourlySeries[], options: TrainOptions = {}):
 
   let calibration: IntervalCalibration | undefined;
   if (hp.calibrationDays > 0) {
-    const calEnd = end - hp.calibrationDays * 86_400_000;
+    const calEnd = end - hp.calibrationDays * DAY_MS;
     const rows = buildRows(series, hp, calEnd);
     if (rows.n > 0) {
       const net = buildNetwork(tf, networkConfig(hp));
@@ -176,9 +177,9 @@ export async function fineTune(
   };
   const t0 = performance.now();
   let end = -Infinity;
-  for (const s of series) end = Math.max(end, s.start + s.sales.length * 3_600_000);
+  for (const s of series) end = Math.max(end, seriesEnd(s));
   if (options.cutoff !== undefined) end = Math.min(end, options.cutoff);
-  const from = options.from ?? end - 42 * 86_400_000;
+  const from = options.from ?? end - 42 * DAY_MS;
   const rows = buildTrainingRows(series, {
     halfLifeDays: hp.halfLifeDays,
     intraday: hp.intraday,

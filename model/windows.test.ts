@@ -1,5 +1,6 @@
-import { dateToDayNumber, localMidnightUtc } from './local-grid';
-import { HOUR_MS } from './series';
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localMidnightUtc } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
 import { syntheticSeries } from './testing/synthetic';
 import { buildTrainingRows } from './windows';
 

@@ -8,11 +8,12 @@
  * cutoff do not exist. A window whose horizon crosses the cutoff keeps its earlier days, so the
  * freshest regime (e.g. a lockdown that started last week) is in the training data.
  */
+import { localSlotOf } from '../lib/time/wall-clock';
 import { specialDayIndex } from './calendar';
 import { FEATURE_COUNT, MAX_HORIZON_DAYS, originRows, structuralBase } from './features';
-import { localSlotOf, toLocalGrid } from './local-grid';
+import { toLocalGrid } from './local-grid';
 import { Rng } from './rng';
-import { sliceSeries, type HourlySeries } from './series';
+import { seriesEnd, sliceSeries, type HourlySeries } from './series';
 
 export interface WindowOptions {
   /** Only data before this UTC instant is used (default: everything). */
@@ -60,13 +61,13 @@ export function buildTrainingRows(series: HourlySeries[], opts: WindowOptions): 
     const s = opts.cutoff === undefined ? full : sliceSeries(full, full.start, opts.cutoff);
     if (s.sales.length === 0) continue;
     dataFrom = Math.min(dataFrom, s.start);
-    dataTo = Math.max(dataTo, s.start + s.sales.length * 3_600_000);
+    dataTo = Math.max(dataTo, seriesEnd(s));
     const grid = toLocalGrid(s);
     const cal = specialDayIndex(s.country);
     // Slot of the first hour at or after the cutoff: nothing there or later is a target.
     const lastDay = grid.days - 1;
     const fromDay = opts.from === undefined ? 0 : localSlotOf(s.timezone, opts.from).day - grid.day0;
-    const endDay = localSlotOf(s.timezone, s.start + s.sales.length * 3_600_000 - 1).day - grid.day0;
+    const endDay = localSlotOf(s.timezone, seriesEnd(s) - 1).day - grid.day0;
     for (let g = Math.max(opts.minHistoryDays, fromDay); g <= lastDay; g++) {
       const origins: number[] = [g * 24];
       if (opts.intraday) origins.push(g * 24 + 11 + rng.int(9));

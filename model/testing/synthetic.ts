@@ -2,9 +2,11 @@
  * Synthetic branch histories for unit tests: a restaurant open 12:00–22:00 local time with a
  * lunch and a dinner peak, busier at weekends, closed on Mondays (optional), with seeded noise.
  */
-import { localSlotOf, weekdayOfDayNumber } from '../local-grid';
+import { weekdayOfDayNumber } from '../../lib/time/civil-date';
+import { HOUR_MS } from '../../lib/time/units';
+import { localSlotOf } from '../../lib/time/wall-clock';
 import { Rng } from '../rng';
-import { HOUR_MS, type HourlySeries } from '../series';
+import type { HourlySeries } from '../series';
 
 export interface SyntheticOptions {
   branchId?: string;
