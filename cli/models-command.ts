@@ -8,7 +8,7 @@ import { ForecastRuns } from '../clickhouse/store/forecast-runs';
 import { ModelRegistry } from '../clickhouse/store/model-registry';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { localWallClock } from '../lib/local-time';
+import { localWallClock } from '../lib/time/wall-clock';
 import { loadBranchDirectory } from '../app/app';
 
 async function withClickHouse<T>(fn: (ch: ClickHouse) => Promise<T>): Promise<T> {

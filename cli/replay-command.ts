@@ -2,11 +2,12 @@
  * `tillcast replay FILE`: publishes a POS export (like ../shared/data/*.csv.gz)
  * to the sales topic in event-time order, with heartbeats that close its last day.
  */
-import { DateTime } from 'luxon';
 import type { Kafka } from 'kafkajs';
 import type { BranchDirectory } from '../lib/branches';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import { dateToDayNumber } from '../lib/time/civil-date';
+import { localSlotOf, startOfLocalDay } from '../lib/time/wall-clock';
 import { topicNames } from '../lib/topics';
 import { loadPosExport } from '../producers/pos-export';
 import { parseSpeed } from '../producers/pacing';
@@ -54,8 +55,8 @@ export async function runReplay(
   const last = events.at(-1);
   if (opts.heartbeats && last) {
     const zone = deps.branches.get(last.branch_id)?.timezone ?? 'UTC';
-    const lastDay = opts.through ?? DateTime.fromMillis(last.occurred_at, { zone }).toISODate();
-    const nextMidnight = DateTime.fromISO(`${lastDay}T00:00:00`, { zone }).plus({ days: 1 }).toMillis();
+    const lastDay = opts.through ? dateToDayNumber(opts.through) : localSlotOf(zone, last.occurred_at).day;
+    const nextMidnight = startOfLocalDay(zone, lastDay + 1);
     closeAt = nextMidnight + deps.config.INGEST_ALLOWED_LATENESS_S * 1000;
   }
   const publisher = new Publisher(deps.kafka, log);

@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs';
 import type { Branch } from '../lib/branches';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import { DAY_MS, floorToHour } from '../lib/time/units';
 import { topicNames } from '../lib/topics';
 import { parseSpeed } from '../producers/pacing';
 import { Publisher } from '../producers/publisher';
@@ -32,8 +33,6 @@ export interface SimulationHandle {
   stop(): Promise<void>;
 }
 
-const DAY_MS = 86_400_000;
-
 export function startSimulation(
   opts: SimulateOptions,
   deps: { config: Config; kafka: Kafka; codec: AvroCodec; logger: Logger },
@@ -43,7 +42,7 @@ export function startSimulation(
   const speed = parseSpeed(opts.speed);
   const publisher = new Publisher(deps.kafka, log);
   const start = Date.now();
-  const from = Math.floor((start - opts.daysOfHistory * DAY_MS) / 3_600_000) * 3_600_000;
+  const from = floorToHour(start - opts.daysOfHistory * DAY_MS);
   const to =
     opts.liveForMs !== undefined
       ? start + opts.liveForMs * (speed === 'max' ? 1 : speed)

@@ -5,9 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { DateTime } from 'luxon';
 import { createApp, runUntilSignal } from '../app/app';
 import { loadConfig, PROJECT_ROOT } from '../lib/config';
+import { dateToDayNumber, formatCivilDate } from '../lib/time/civil-date';
+import { localWallClock } from '../lib/time/wall-clock';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
 
@@ -51,13 +52,10 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
         { ...app.ctx },
       );
       sampleBranch = branches[0]?.id ?? '';
-      sampleStart =
-        DateTime.now()
-          .setZone(branches[0]?.timezone ?? 'UTC')
-          .toISODate() ?? '';
+      sampleStart = localWallClock(branches[0]?.timezone ?? 'UTC', Date.now()).date;
       stopSource = () => sim.stop();
     }
-    const sampleEnd = DateTime.fromISO(sampleStart).plus({ days: 6 }).toISODate();
+    const sampleEnd = formatCivilDate(dateToDayNumber(sampleStart) + 6);
     process.stdout.write(
       [
         '',

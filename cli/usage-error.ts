@@ -2,7 +2,7 @@
  * Bad command-line input: the CLI prints the message and exits 2 (usage), as
  * commander does for its own parse errors; anything else that fails exits 1.
  */
-import { DateTime } from 'luxon';
+import { parseIsoDate } from '../lib/time/civil-date';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -14,8 +14,7 @@ export class UsageError extends Error {
 /** A real calendar date yyyy-mm-dd (2021-02-30 is not), or undefined when the option is absent. */
 export function dateOption(name: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || !DateTime.fromISO(v).isValid)
-    throw new UsageError(`${name} must be a date yyyy-mm-dd, got "${v}"`);
+  if (parseIsoDate(v) === null) throw new UsageError(`${name} must be a date yyyy-mm-dd, got "${v}"`);
   return v;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import type { Config } from './config';
+import { DAY_MS } from './time/units';
 
 export type TopicConfig = Pick<
   Config,
@@ -52,8 +53,6 @@ export function isolatedKafkaEnv(prefix: string): Record<string, string> {
     KAFKA_TRAINER_GROUP: `${prefix}.trainer`,
   };
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * What `ensureTopics` creates.

@@ -11,7 +11,6 @@ import { BranchDirectory, NORY_BRANCHES } from '../lib/branches';
 import type { SaleEvent } from '../schemas/events';
 import { computeReferenceHourly, referenceDaily, referenceTotals } from '../test/reference-totals';
 import { requireSharedExport } from '../test/shared-data';
-import { localToUtcMs } from '../lib/local-time';
 import {
   compareEvents,
   loadPosExport,
@@ -445,24 +444,5 @@ describe('parsing helpers', () => {
     expect(splitCsvRecord('a,"b')).toBe('unterminated quoted field');
     expect(splitCsvRecord('a,"b"c')).toMatch(/after a closing quote/);
     expect(splitCsvRecord('a,b"c"')).toMatch(/stray quote/);
-  });
-
-  it('converts Dublin wall time to UTC with the documented DST policy', () => {
-    const z = 'Europe/Dublin';
-    expect(localToUtcMs(z, 2020, 7, 1, 12, 0)).toBe(Date.UTC(2020, 6, 1, 11, 0));
-    expect(localToUtcMs(z, 2020, 12, 1, 12, 0)).toBe(Date.UTC(2020, 11, 1, 12, 0));
-    expect(localToUtcMs(z, 2020, 10, 25, 0, 59)).toBe(Date.UTC(2020, 9, 24, 23, 59));
-    expect(localToUtcMs(z, 2020, 10, 25, 1, 0)).toBe(Date.UTC(2020, 9, 25, 0, 0)); // ambiguous: earlier (IST)
-    expect(localToUtcMs(z, 2020, 10, 25, 1, 59)).toBe(Date.UTC(2020, 9, 25, 0, 59));
-    expect(localToUtcMs(z, 2020, 10, 25, 2, 0)).toBe(Date.UTC(2020, 9, 25, 2, 0));
-    expect(localToUtcMs(z, 2021, 3, 28, 0, 59)).toBe(Date.UTC(2021, 2, 28, 0, 59));
-    expect(localToUtcMs(z, 2021, 3, 28, 1, 0)).toBe(Date.UTC(2021, 2, 28, 1, 0)); // gap: shifted forward to 02:00 IST
-    expect(localToUtcMs(z, 2021, 3, 28, 2, 0)).toBe(Date.UTC(2021, 2, 28, 1, 0));
-    expect(localToUtcMs(z, 2021, 3, 28, 3, 0)).toBe(Date.UTC(2021, 2, 28, 2, 0));
-    // Another zone with a half-hour offset and a different transition rule.
-    expect(localToUtcMs('America/St_Johns', 2021, 1, 15, 12, 0)).toBe(Date.UTC(2021, 0, 15, 15, 30));
-    expect(localToUtcMs('America/New_York', 2021, 11, 7, 1, 30)).toBe(Date.UTC(2021, 10, 7, 5, 30)); // ambiguous: EDT
-    expect(localToUtcMs('America/New_York', 2021, 3, 14, 2, 30)).toBe(Date.UTC(2021, 2, 14, 7, 30)); // gap: 03:30 EDT
-    expect(() => localToUtcMs('Mars/Olympus', 2021, 1, 1, 0, 0)).toThrow(/unknown IANA time zone/);
   });
 });

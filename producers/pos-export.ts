@@ -43,8 +43,9 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { BranchDirectory } from '../lib/branches';
+import { isValidDate, parseIsoDate } from '../lib/time/civil-date';
+import { localToUtcMs } from '../lib/time/wall-clock';
 import type { Channel, SaleEvent, SaleStatus } from '../schemas/events';
-import { isValidDate, localToUtcMs, parseIsoDate } from '../lib/local-time';
 
 export const REQUIRED_COLUMNS = [
   'Company ID',

@@ -4,12 +4,11 @@
  * heartbeats: one per branch at every hour boundary of event time (quiet and
  * closed hours still close) and a final one that closes the last day.
  */
+import { floorToHour, HOUR_MS } from '../lib/time/units';
 import type { AvroCodec } from '../schemas/avro-codec';
 import type { Heartbeat, SaleEvent } from '../schemas/events';
 import { Pacer, type Speed } from './pacing';
 import type { Publisher } from './publisher';
-
-const HOUR_MS = 3_600_000;
 
 export interface ReplayOptions {
   events: Iterable<SaleEvent>;
@@ -50,7 +49,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
 
   for (const e of opts.events) {
     if (withHeartbeats) {
-      if (nextBoundary === null) nextBoundary = Math.floor(e.occurred_at / HOUR_MS) * HOUR_MS + HOUR_MS;
+      if (nextBoundary === null) nextBoundary = floorToHour(e.occurred_at) + HOUR_MS;
       while (e.occurred_at >= nextBoundary) {
         await heartbeat(nextBoundary);
         nextBoundary += HOUR_MS;

@@ -4,7 +4,7 @@
  * Behaviour only: no timing assertions.
  */
 import type { Heartbeat, PosMessage, SaleEvent } from '../schemas/events';
-import { utcToLocal } from '../lib/local-time';
+import { utcToLocal } from '../lib/time/wall-clock';
 import {
   DEFAULT_HEARTBEAT_EVERY_MS,
   mulberry32,

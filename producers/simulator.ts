@@ -33,11 +33,11 @@
  */
 import type { Branch } from '../lib/branches';
 import type { Channel, Heartbeat, PosMessage, SaleEvent } from '../schemas/events';
-import { ianaZone } from '../lib/local-time';
+import { floorToHour, HOUR_MS, MINUTE_MS } from '../lib/time/units';
+import { utcToLocal } from '../lib/time/wall-clock';
+import { ianaZone } from '../lib/time/zones';
 
 const SECOND = 1000;
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
 
 export interface SimulatedBranchOptions {
   /** Number of the first branch (default 1 -> sim-0001). */
@@ -76,7 +76,7 @@ export interface SimulateOptions {
   heartbeatEveryMs?: number;
 }
 
-export const DEFAULT_HEARTBEAT_EVERY_MS = 5 * MINUTE;
+export const DEFAULT_HEARTBEAT_EVERY_MS = 5 * MINUTE_MS;
 
 // ---------------------------------------------------------------- randomness
 
@@ -302,21 +302,12 @@ export function* simulate(opts: SimulateOptions): Generator<PosMessage, void, un
   const rng = new Rng();
   const dayRng = new Rng();
   const times: number[] = [];
-  const local = zones.map(() => ({ hour: 0, weekday: 0, year: 0, month: 0, day: 0 }));
 
-  for (let hourStart = Math.floor(opts.from / HOUR) * HOUR; hourStart < opts.to; hourStart += HOUR) {
-    const hourIndex = hourStart / HOUR;
-    const hourEnd = hourStart + HOUR;
+  for (let hourStart = floorToHour(opts.from); hourStart < opts.to; hourStart += HOUR_MS) {
+    const hourIndex = hourStart / HOUR_MS;
+    const hourEnd = hourStart + HOUR_MS;
     const prefix = `h${hourIndex.toString(36)}-`;
-    zones.forEach((zone, zi) => {
-      const d = new Date(hourStart + ianaZone(zone).offset(hourStart) * MINUTE);
-      const l = local[zi]!;
-      l.hour = d.getUTCHours();
-      l.weekday = d.getUTCDay() || 7;
-      l.year = d.getUTCFullYear();
-      l.month = d.getUTCMonth() + 1;
-      l.day = d.getUTCDate();
-    });
+    const local = zones.map((zone) => utcToLocal(zone, hourStart));
 
     const batch: Pending[] = [];
     for (const p of profiles) {
@@ -343,7 +334,7 @@ export function* simulate(opts: SimulateOptions): Generator<PosMessage, void, un
           e.status = 'VOID';
           e.pos = { source: 'simulator', void_status: 'Voided' };
           const at = Math.min(
-            t + MINUTE + Math.floor(extra * 14 * 60) * SECOND,
+            t + MINUTE_MS + Math.floor(extra * 14 * 60) * SECOND,
             hourEnd - SECOND,
             opts.to - 1,
           );

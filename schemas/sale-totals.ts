@@ -8,11 +8,10 @@
  *   REFUND: sales += total (negative), no order
  *   VOID:   nothing (a voided receipt and its reversal cancel out)
  */
-import { DateTime } from 'luxon';
 import type { SaleEvent } from './events';
 import type { BranchDirectory } from '../lib/branches';
-
-const HOUR_MS = 3_600_000;
+import { floorToHour } from '../lib/time/units';
+import { localSlotOf, startOfLocalDay } from '../lib/time/wall-clock';
 
 export interface HourTotals {
   salesCents: number;
@@ -26,7 +25,7 @@ export function hourlyTotals(events: Iterable<SaleEvent>): Map<string, Map<numbe
     if (e.status === 'VOID') continue;
     let hours = out.get(e.branch_id);
     if (!hours) out.set(e.branch_id, (hours = new Map<number, HourTotals>()));
-    const hour = Math.floor(e.occurred_at / HOUR_MS) * HOUR_MS;
+    const hour = floorToHour(e.occurred_at);
     const t = hours.get(hour) ?? { salesCents: 0, orders: 0 };
     t.salesCents += e.total_minor;
     if (e.status === 'SALE') t.orders += 1;
@@ -41,5 +40,5 @@ export function closeOfLastDay(events: readonly SaleEvent[], branches: BranchDir
   for (const e of events) if (!last || e.occurred_at > last.occurred_at) last = e;
   if (!last) return undefined;
   const zone = branches.get(last.branch_id)?.timezone ?? 'UTC';
-  return DateTime.fromMillis(last.occurred_at, { zone }).startOf('day').plus({ days: 1 }).toMillis();
+  return startOfLocalDay(zone, localSlotOf(zone, last.occurred_at).day + 1);
 }
