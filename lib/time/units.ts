@@ -6,10 +6,3 @@ export const WEEK_MS = 7 * DAY_MS;
 
 /** Start of the UTC hour that contains `ms`. */
 export const floorToHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
-
-/** Hour starts from `from` (an hour start) up to, not including, `to`. */
-export function hoursBetween(from: number, to: number): number[] {
-  const out: number[] = [];
-  for (let h = from; h < to; h += HOUR_MS) out.push(h);
-  return out;
-}
