@@ -8,7 +8,7 @@
  * - immutable, when all its hours are older than closed_through - correction
  *   window: kept until evicted (LRU, `maxDays`);
  * - recent, otherwise: re-read after `ttlMs` (bounds how stale a correction can
- *   be), and dropped at once when the branch's epoch changes;
+ *   be), and not served once the branch's epoch changes;
  * - not read at all when it starts at or after closed_through (nothing is closed
  *   there yet).
  * A branch's epoch changes when its closed_through moves (new hours closed) or on
@@ -16,14 +16,21 @@
  * correction). Responses built from the actuals carry (epoch, validUntil) so the
  * response cache can tell when they are stale. Branches without a watermark row
  * treat every day as recent.
+ *
+ * The days live in an lru-cache (bound `maxDays`, a recent day's `ttl`); its fetchMethod reads a
+ * missing day, one read per request for all its missing days, and requests missing the same day
+ * at the same time share one read of it.
  */
 import type { ClickHouse } from '../clickhouse/client';
 import { BranchClocks } from '../clickhouse/store/branch-clocks';
 import { SalesHourly } from '../clickhouse/store/sales-hourly';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../lib/logger';
+import type { PollTask } from '../lib/poller';
 import { actualsQueries, countLookup, forecastPollErrors } from './metrics';
 import type { ActualHour, ActualsRange } from './served-types';
-import { dayLayouts, HOUR_MS, type DayLayout } from './time';
+import { dayLayouts, type DayLayout } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
 
 export interface ActualsCacheOptions {
   /** Re-read recent days (within the correction window) after this long. */
@@ -55,6 +62,26 @@ interface DayBlock {
   readonly hash: string;
 }
 
+/** The closed hours of [from, to) of a branch, read once for the days of one request that miss. */
+interface RangeRead {
+  readonly branchId: string;
+  readonly from: number;
+  readonly to: number;
+  rows: Promise<Map<number, ActualHour>> | undefined;
+}
+
+/** What the days cache's fetchMethod needs to make one day's block. */
+interface DayRead {
+  readonly layout: DayLayout;
+  /** The branch's epoch when the request started. */
+  readonly epoch: number;
+  /** Days ending at or before this (UTC ms) can no longer be corrected. */
+  readonly immutableBefore: number;
+  readonly span: RangeRead;
+}
+
+const dayKey = (branchId: string, epochDay: number) => `${branchId}|${epochDay}`;
+
 function contentHash(sales: Float64Array, orders: Float64Array): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
@@ -75,10 +102,9 @@ export class ActualsCache {
   /** closed_through per branch (UTC ms). */
   private clocks = new Map<string, number>();
   private readonly epochs = new Map<string, number>();
-  private readonly days = new Map<string, DayBlock>();
-  private readonly inflight = new Map<string, Promise<Map<number, ActualHour>>>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
+  private readonly days: LRUCache<string, DayBlock, DayRead>;
+  /** Reads in progress (stop() waits for them). */
+  private readonly reading = new Set<Promise<unknown>>();
   private current: Promise<void> | undefined;
   private lastPollOkAt: number | null = null;
   private readonly hourly: SalesHourly;
@@ -89,23 +115,31 @@ export class ActualsCache {
     this.branchClocks = new BranchClocks(ch);
     this.log = logger.child({ module: 'actuals-cache' });
     this.opts = { ...DEFAULT_ACTUALS_CACHE_OPTIONS, ...opts };
+    this.days = new LRUCache<string, DayBlock, DayRead>({
+      max: Math.max(1, this.opts.maxDays),
+      fetchMethod: (_key, _previous, { options, context }) => this.readDay(context, options),
+      // A day evicted while it is read still answers the requests waiting for it.
+      ignoreFetchAbort: true,
+    });
   }
 
-  async start(): Promise<void> {
-    this.stopped = false;
+  /** The initial read of branch_watermarks (a failure is logged: the poll retries). */
+  async load(): Promise<void> {
     try {
       await this.refreshClocks();
     } catch (err) {
       this.log.warn({ err }, 'initial branch_watermarks read failed; polling will retry');
     }
-    this.schedule();
   }
 
+  /** The poll of branch_watermarks, for the shared poller. */
+  pollTask(): PollTask {
+    return { name: 'branch_watermarks', everyMs: this.opts.pollMs, run: () => this.refreshClocks() };
+  }
+
+  /** Waits for the reads in progress (polling is the poller's to stop). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await Promise.allSettled([this.current, ...this.inflight.values()]);
+    await Promise.allSettled([this.current ?? Promise.resolve(), ...this.reading]);
   }
 
   /** Start of the branch's latest closed hour (closed_through - 1 h), null if unknown. */
@@ -151,16 +185,6 @@ export class ActualsCache {
     return next;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.refreshClocks()
-        .catch((err: unknown) => this.log.warn({ err }, 'branch_watermarks poll failed'))
-        .finally(() => this.schedule());
-    }, this.opts.pollMs);
-    this.timer.unref();
-  }
-
   /** Closed-hour actuals of local days startDay..endDay (epoch days) of a branch. */
   async getRange(
     branch: { id: string; timezone: string },
@@ -176,11 +200,8 @@ export class ActualsCache {
     const hashes = new Map<number, string>();
     for (const layout of layouts) {
       if (ct !== undefined && layout.firstHour >= ct) continue; // nothing closed there yet
-      const key = `${branch.id}|${layout.epochDay}`;
-      const blk = this.days.get(key);
+      const blk = this.days.get(dayKey(branch.id, layout.epochDay));
       if (blk && (blk.immutable || (blk.epoch === ep && blk.expiresAt > now))) {
-        this.days.delete(key); // LRU: move to the end
-        this.days.set(key, blk);
         blocks.push(blk);
         hashes.set(layout.epochDay, blk.hash);
         countLookup('actuals', 'hit');
@@ -192,36 +213,29 @@ export class ActualsCache {
     if (needed.length > 0) {
       const first = needed[0] as DayLayout;
       const last = needed[needed.length - 1] as DayLayout;
-      const from = first.firstHour;
-      const to = last.firstHour + last.hours * HOUR_MS;
-      const rows = await this.fetch(branch.id, from, to);
-      const fetchedAt = Date.now();
-      const epochNow = this.epoch(branch.id);
+      const span: RangeRead = {
+        branchId: branch.id,
+        from: first.firstHour,
+        to: last.firstHour + last.hours * HOUR_MS,
+        rows: undefined,
+      };
       const immutableBefore = ct === undefined ? -Infinity : ct - this.opts.correctionWindowMs;
-      for (const layout of needed) {
-        const sales = new Float64Array(layout.hours).fill(NaN);
-        const orders = new Float64Array(layout.hours).fill(NaN);
-        for (let i = 0; i < layout.hours; i++) {
-          const a = rows.get(layout.firstHour + i * HOUR_MS);
-          if (a) {
-            sales[i] = a.salesCents;
-            orders[i] = a.orders;
-          }
-        }
-        const blk: DayBlock = {
-          firstHour: layout.firstHour,
-          sales,
-          orders,
-          immutable: layout.firstHour + layout.hours * HOUR_MS <= immutableBefore,
-          expiresAt: fetchedAt + this.opts.ttlMs,
-          epoch: ep,
-          hash: contentHash(sales, orders),
-        };
+      // A block read across an epoch change keeps the epoch it was read at, so it is served to
+      // this request and refused by later ones (unless immutable).
+      const fetched = await Promise.all(
+        needed.map((layout) =>
+          this.days.fetch(dayKey(branch.id, layout.epochDay), {
+            forceRefresh: true,
+            context: { layout, epoch: ep, immutableBefore, span },
+          }),
+        ),
+      );
+      needed.forEach((layout, i) => {
+        const blk = fetched[i];
+        if (!blk) throw new Error(`closed-hour actuals of ${branch.id} day ${layout.date} were not read`);
         blocks.push(blk);
         hashes.set(layout.epochDay, blk.hash);
-        // A block read across an epoch change may be stale: serve it, do not keep it.
-        if (blk.immutable || epochNow === ep) this.keep(`${branch.id}|${layout.epochDay}`, blk);
-      }
+      });
     }
     const actuals = new Map<number, ActualHour>();
     let validUntil = Infinity;
@@ -237,25 +251,44 @@ export class ActualsCache {
     return { actuals, epoch: ep, validUntil, fingerprint };
   }
 
-  private keep(key: string, blk: DayBlock): void {
-    this.days.delete(key);
-    this.days.set(key, blk);
-    while (this.days.size > this.opts.maxDays) {
-      const oldest = this.days.keys().next();
-      if (oldest.done) break;
-      this.days.delete(oldest.value);
+  /**
+   * The days cache's fetchMethod: one day's block, from the read of its request's missing span
+   * (made by the first of those days to need it). A recent day expires after the TTL.
+   */
+  private async readDay(
+    r: DayRead,
+    options: LRUCache.FetcherFetchOptions<string, DayBlock, DayRead>,
+  ): Promise<DayBlock> {
+    const { layout, span } = r;
+    if (!span.rows) {
+      const read = this.read(span.branchId, span.from, span.to);
+      const settled = () => this.reading.delete(read);
+      this.reading.add(read);
+      read.then(settled, settled);
+      span.rows = read;
     }
-  }
-
-  /** Closed hours in [from, to) (UTC ms), coalescing identical concurrent reads. */
-  private fetch(branchId: string, from: number, to: number): Promise<Map<number, ActualHour>> {
-    const key = `${branchId}|${from}|${to}`;
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = this.read(branchId, from, to).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
+    const rows = await span.rows;
+    const sales = new Float64Array(layout.hours).fill(NaN);
+    const orders = new Float64Array(layout.hours).fill(NaN);
+    for (let i = 0; i < layout.hours; i++) {
+      const a = rows.get(layout.firstHour + i * HOUR_MS);
+      if (a) {
+        sales[i] = a.salesCents;
+        orders[i] = a.orders;
+      }
     }
-    return p;
+    const immutable = layout.firstHour + layout.hours * HOUR_MS <= r.immutableBefore;
+    // ttl 0 is "never expires" to lru-cache: a TTL of 0 keeps a recent day 1 ms, and expiresAt refuses it.
+    options.ttl = immutable ? 0 : Math.max(1, this.opts.ttlMs);
+    return {
+      firstHour: layout.firstHour,
+      sales,
+      orders,
+      immutable,
+      expiresAt: Date.now() + this.opts.ttlMs,
+      epoch: r.epoch,
+      hash: contentHash(sales, orders),
+    };
   }
 
   private async read(branchId: string, from: number, to: number): Promise<Map<number, ActualHour>> {

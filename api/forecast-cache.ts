@@ -12,11 +12,17 @@
  *   generated since (newest seen - `slackMs`) — a small, partition-pruned read —
  *   and every `fullRescanEvery`-th poll reads all branches (authoritative: it also
  *   drops branches whose runs expired by TTL and catches rows written very late).
+ *   The polls are run by the shared poller (`pollTask()`).
  *   `notifyRun(branchId)` lets an in-process forecaster refresh one branch at once.
+ * - The runs live in an lru-cache: `maxBranches` bounds them (far above any fleet; past it
+ *   the least recently requested branch is dropped until a full rescan), and its fetchMethod
+ *   is the single-branch refresh, so concurrent refreshes of a branch share one read.
  */
 import type { ClickHouse } from '../clickhouse/client';
 import { ForecastRuns, type StoredPoint, type StoredRun } from '../clickhouse/store/forecast-runs';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../lib/logger';
+import type { PollTask } from '../lib/poller';
 import {
   countLookup,
   forecastBranches,
@@ -26,7 +32,7 @@ import {
   forecastRunsRejected,
 } from './metrics';
 import { toCents, toMilli, type LoadedRun } from './served-types';
-import { HOUR_MS } from './time';
+import { HOUR_MS } from '../lib/time/units';
 
 export interface ForecastCacheOptions {
   pollMs: number;
@@ -36,6 +42,8 @@ export interface ForecastCacheOptions {
   slackMs: number;
   /** Branches per points query when many runs load at once. */
   loadBatch: number;
+  /** Branches held at most (a memory bound, not expected to be reached). */
+  maxBranches: number;
 }
 
 export const DEFAULT_FORECAST_CACHE_OPTIONS: ForecastCacheOptions = {
@@ -43,6 +51,7 @@ export const DEFAULT_FORECAST_CACHE_OPTIONS: ForecastCacheOptions = {
   fullRescanEvery: 30,
   slackMs: 10 * 60_000,
   loadBatch: 200,
+  maxBranches: 100_000,
 };
 
 export interface ForecastCacheStatus {
@@ -60,18 +69,16 @@ const isNewer = (a: { generatedAt: number; runId: string }, b: { generatedAt: nu
 type Candidate = StoredRun;
 
 export class ForecastCache {
-  private runs = new Map<string, LoadedRun>();
+  private readonly runs: LRUCache<string, LoadedRun>;
   private readonly log: Logger;
   private readonly opts: ForecastCacheOptions;
   private maxGeneratedAt: number | null = null;
   private loaded = false;
   private lastPollOkAt: number | null = null;
   private lastError: string | null = null;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
-  private polls = 0;
   private current: Promise<void> | undefined;
-  private readonly branchRefresh = new Map<string, { running: Promise<void>; again: boolean }>();
+  /** Single-branch refreshes in progress (stop() waits for them). */
+  private readonly refreshing = new Set<Promise<unknown>>();
   private readonly warnedRejected = new Set<string>();
 
   private readonly store: ForecastRuns;
@@ -80,6 +87,14 @@ export class ForecastCache {
     this.store = new ForecastRuns(ch);
     this.log = logger.child({ module: 'forecast-cache' });
     this.opts = { ...DEFAULT_FORECAST_CACHE_OPTIONS, ...opts };
+    this.runs = new LRUCache<string, LoadedRun>({
+      max: Math.max(1, this.opts.maxBranches),
+      fetchMethod: (branchId, current) => this.latestOf(branchId, current),
+      // A poll that installs a run while a refresh of the branch reads wins (it is the newer
+      // install); the refresh then resolves without installing.
+      ignoreFetchAbort: true,
+      allowStaleOnFetchAbort: true,
+    });
   }
 
   /** The run served for a branch (the caller keeps this object for the whole request). */
@@ -91,7 +106,7 @@ export class ForecastCache {
 
   /** Same as get() without counting a cache lookup (listings). */
   peek(branchId: string): LoadedRun | undefined {
-    return this.runs.get(branchId);
+    return this.runs.peek(branchId);
   }
 
   status(): ForecastCacheStatus {
@@ -107,22 +122,27 @@ export class ForecastCache {
     return this.opts.pollMs;
   }
 
-  /** Initial full load (errors are logged, not thrown: polling retries), then polling. */
-  async start(): Promise<void> {
-    this.stopped = false;
+  /** The initial full load (a failure is logged, not thrown: the poll retries). */
+  async load(): Promise<void> {
     try {
       await this.refresh({ full: true });
     } catch (err) {
       this.log.warn({ err }, 'initial forecast load failed; polling will retry');
     }
-    this.schedule();
   }
 
+  /** The poll of forecast_runs, for the shared poller: every `fullRescanEvery`-th is a full rescan. */
+  pollTask(): PollTask {
+    return {
+      name: 'forecast_runs',
+      everyMs: this.opts.pollMs,
+      run: (tick) => this.refresh({ full: tick % this.opts.fullRescanEvery === 0 }),
+    };
+  }
+
+  /** Waits for the reads in progress (polling is the poller's to stop). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await Promise.allSettled([this.current, ...[...this.branchRefresh.values()].map((r) => r.running)]);
+    await Promise.allSettled([this.current ?? Promise.resolve(), ...this.refreshing]);
   }
 
   /** Asks for a refresh of one branch (e.g. the in-process forecaster just wrote a run). Never throws. */
@@ -133,27 +153,20 @@ export class ForecastCache {
   }
 
   /** Reloads one branch's latest run; resolves once it is installed (coalesces concurrent calls). */
-  refreshBranch(branchId: string): Promise<void> {
-    const inflight = this.branchRefresh.get(branchId);
-    if (inflight) {
-      inflight.again = true;
-      return inflight.running;
-    }
-    const entry = { running: Promise.resolve(), again: false };
-    entry.running = (async () => {
+  async refreshBranch(branchId: string): Promise<void> {
+    const refresh = async () => {
+      const status: LRUCache.Status<string, LoadedRun> = {};
+      const done = this.runs.fetch(branchId, { forceRefresh: true, allowStale: false, status });
+      this.refreshing.add(done);
       try {
-        do {
-          entry.again = false;
-          const rows = await this.latestRows({ branchId });
-          const row = rows[0];
-          if (row) await this.install([row], { authoritative: true, scanStartedAt: Date.now() });
-        } while (entry.again && !this.stopped);
+        await done;
       } finally {
-        this.branchRefresh.delete(branchId);
+        this.refreshing.delete(done);
       }
-    })();
-    this.branchRefresh.set(branchId, entry);
-    return entry.running;
+      return status.fetch === 'inflight';
+    };
+    // A refresh already running may have read before the caller's news: one more after it.
+    if (await refresh()) await refresh();
   }
 
   /** One poll (incremental unless `full` or nothing was loaded yet). Throws on storage errors. */
@@ -172,7 +185,7 @@ export class ForecastCache {
         await this.install(rows, { authoritative: full, scanStartedAt });
         if (full) {
           const present = new Set(rows.map((r) => r.branchId));
-          for (const [b, run] of this.runs) {
+          for (const [b, run] of [...this.runs.entries()]) {
             if (!present.has(b) && run.loadedAt < scanStartedAt) {
               this.runs.delete(b);
               this.log.info(
@@ -198,16 +211,18 @@ export class ForecastCache {
     return next;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.polls++;
-      const full = this.polls % this.opts.fullRescanEvery === 0;
-      this.refresh({ full })
-        .catch((err: unknown) => this.log.warn({ err }, 'forecast poll failed'))
-        .finally(() => this.schedule());
-    }, this.opts.pollMs);
-    this.timer.unref();
+  /**
+   * The runs cache's fetchMethod: the branch's latest run, loaded if it differs from the one
+   * served (any different run: the latest row is authoritative), else the one served.
+   */
+  private async latestOf(branchId: string, current: LoadedRun | undefined): Promise<LoadedRun | undefined> {
+    const [row] = await this.latestRows({ branchId });
+    if (!row || row.runId === current?.runId) return current;
+    const [built] = await this.loadRuns([row]);
+    if (!built) return current;
+    forecastRunsLoaded.inc();
+    this.log.debug({ branchId, runId: built.runId, points: built.points }, 'forecast run installed');
+    return built;
   }
 
   private latestRows(filter: { since?: number; branchId?: string }): Promise<Candidate[]> {
@@ -224,26 +239,15 @@ export class ForecastCache {
     opts: { authoritative: boolean; scanStartedAt: number },
   ): Promise<void> {
     const wanted = rows.filter((r) => {
-      const cur = this.runs.get(r.branchId);
+      const cur = this.runs.peek(r.branchId);
       if (!cur) return true;
       if (cur.runId === r.runId) return false;
       return isNewer(r, cur) || (opts.authoritative && cur.loadedAt < opts.scanStartedAt);
     });
     for (let i = 0; i < wanted.length; i += this.opts.loadBatch) {
-      const batch = wanted.slice(i, i + this.opts.loadBatch);
-      const points = await this.store.runPoints(batch);
-      const byRun = new Map<string, StoredPoint[]>();
-      for (const p of points) {
-        const key = `${p.branchId}\u0000${p.runId}`;
-        let list = byRun.get(key);
-        if (!list) byRun.set(key, (list = []));
-        list.push(p);
-      }
-      for (const c of batch) {
-        const built = this.build(c, byRun.get(`${c.branchId}\u0000${c.runId}`) ?? []);
-        if (!built) continue;
+      for (const built of await this.loadRuns(wanted.slice(i, i + this.opts.loadBatch))) {
         // Re-check against what may have been installed while loading.
-        const cur = this.runs.get(c.branchId);
+        const cur = this.runs.peek(built.branchId);
         if (
           cur &&
           cur.runId !== built.runId &&
@@ -251,14 +255,32 @@ export class ForecastCache {
           !(opts.authoritative && cur.loadedAt < opts.scanStartedAt)
         )
           continue;
-        this.runs.set(c.branchId, built);
+        this.runs.set(built.branchId, built);
         forecastRunsLoaded.inc();
         this.log.debug(
-          { branchId: c.branchId, runId: c.runId, points: built.points },
+          { branchId: built.branchId, runId: built.runId, points: built.points },
           'forecast run installed',
         );
       }
     }
+  }
+
+  /** The candidates' points, read in one query, as servable runs (a run short of points is left out). */
+  private async loadRuns(batch: Candidate[]): Promise<LoadedRun[]> {
+    const points = await this.store.runPoints(batch);
+    const byRun = new Map<string, StoredPoint[]>();
+    for (const p of points) {
+      const key = `${p.branchId}\u0000${p.runId}`;
+      let list = byRun.get(key);
+      if (!list) byRun.set(key, (list = []));
+      list.push(p);
+    }
+    const out: LoadedRun[] = [];
+    for (const c of batch) {
+      const built = this.build(c, byRun.get(`${c.branchId}\u0000${c.runId}`) ?? []);
+      if (built) out.push(built);
+    }
+    return out;
   }
 
   private build(c: Candidate, points: StoredPoint[]): LoadedRun | undefined {

@@ -19,12 +19,12 @@ import type { BranchDirectory } from '../lib/branches';
 import type { ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { ActualsCache } from './actuals-cache';
+import type { ActualsCache } from './actuals-cache';
+import { createApiCaches } from './caches';
 import { DOCS_STYLE_HASH, renderDocsPage } from './docs-page';
 import { errorBody, errorMiddleware } from './error-middleware';
-import { ForecastCache } from './forecast-cache';
+import type { ForecastCache } from './forecast-cache';
 import { htmlCsp, rateLimiter, requestContext, requestGuard } from './http-middleware';
-import { ResponseCache } from './response-cache';
 import { branchesRoute } from './routes/branches';
 import { healthRoute, metricsRoute, readyRoute } from './routes/health';
 import { predictRoute } from './routes/predict';
@@ -106,22 +106,16 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
   const { config, ch, branches } = deps;
   const log = deps.logger.child({ module: 'api' });
 
-  const forecastCache = new ForecastCache(ch, deps.logger, {
+  const caches = createApiCaches(ch, deps.logger, {
     pollMs: opts.forecastPollMs,
-    fullRescanEvery: opts.forecastFullRescanEvery,
-  });
-  const actualsCache = new ActualsCache(ch, deps.logger, {
-    ttlMs: opts.actualsTtlMs,
-    pollMs: opts.forecastPollMs,
-    maxDays: opts.actualsMaxDays,
+    forecastFullRescanEvery: opts.forecastFullRescanEvery,
+    actualsTtlMs: opts.actualsTtlMs,
+    actualsMaxDays: opts.actualsMaxDays,
     correctionWindowMs: config.INGEST_CORRECTION_WINDOW_H * 3_600_000,
+    responseCacheEntries: opts.responseCacheEntries,
+    responseCacheBytes: opts.responseCacheBytes,
   });
-  // Answers are kept through their stale-while-revalidate window (predictRoute's), then dropped.
-  const responseCache = new ResponseCache(
-    opts.responseCacheEntries,
-    opts.responseCacheBytes,
-    opts.actualsTtlMs,
-  );
+  const { forecast: forecastCache, actuals: actualsCache, responses: responseCache } = caches;
 
   let accepting = true;
   const app = new Koa({ proxy: opts.trustProxy });
@@ -206,7 +200,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
       return server;
     },
     async start() {
-      await Promise.all([forecastCache.start(), actualsCache.start()]);
+      await caches.start();
       log.info({ branchesWithForecast: forecastCache.status().branches }, 'api caches loaded');
     },
     listen(port = config.PORT, host = config.HOST) {
@@ -292,7 +286,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
           }
           clearInterval(sweeper);
         }
-        await Promise.all([forecastCache.stop(), actualsCache.stop()]);
+        await caches.stop();
         log.info('api stopped');
       })();
       return stopping;
