@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { assemblePrediction, type AssembleInput } from './predict-service';
 import { GRANULARITIES, predictResponseSchema, type Granularity } from './schemas';
 import { toCents, toMilli, type ActualHour, type ServedRun } from './served-types';
-import { dayLayout, formatCivilDate, HOUR_MS, isoWeekLabel, parseCivilDate } from './time';
+import { formatCivilDate, parseCivilDate } from '../lib/time/civil-date';
+import { HOUR_MS } from '../lib/time/units';
 
 const DUBLIN = { id: 'b1', name: 'Nory Sushi', timezone: 'Europe/Dublin', currency: 'EUR' };
 const day = (s: string) => parseCivilDate(s) as number;
@@ -61,39 +62,6 @@ function input(
 
 const sum = (xs: (number | null)[]) => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
 const cents = (x: number | null) => (x === null ? null : Math.round(x * 100));
-
-describe('calendar', () => {
-  it('Europe/Dublin 2020-10-25 has 25 local hours, 2021-03-28 has 23', () => {
-    const fall = dayLayout('Europe/Dublin', day('2020-10-25'));
-    expect(fall.hours).toBe(25);
-    expect(fall.labels.slice(0, 4)).toEqual([
-      '2020-10-25T00:00:00+01:00',
-      '2020-10-25T01:00:00+01:00',
-      '2020-10-25T01:00:00+00:00',
-      '2020-10-25T02:00:00+00:00',
-    ]);
-    expect(fall.labels.at(-1)).toBe('2020-10-25T23:00:00+00:00');
-    const spring = dayLayout('Europe/Dublin', day('2021-03-28'));
-    expect(spring.hours).toBe(23);
-    expect(spring.labels.slice(0, 2)).toEqual(['2021-03-28T00:00:00+00:00', '2021-03-28T02:00:00+01:00']);
-    expect(spring.firstHour).toBe(utc('2021-03-28T00:00:00Z'));
-  });
-
-  it('rejects impossible dates and labels ISO weeks', () => {
-    expect(parseCivilDate('2021-02-30')).toBeNull();
-    expect(parseCivilDate('2021-2-3')).toBeNull();
-    expect(parseCivilDate('2020-02-29')).not.toBeNull();
-    expect(parseCivilDate('2021-02-29')).toBeNull();
-    expect(isoWeekLabel(day('2021-01-03'))).toBe('2020-W53');
-    expect(isoWeekLabel(day('2021-01-04'))).toBe('2021-W01');
-  });
-
-  it('half-hour zones use the UTC hours starting on the local date', () => {
-    const k = dayLayout('Asia/Kolkata', day('2021-02-04'));
-    expect(k.hours).toBe(24);
-    expect(k.labels[0]).toBe('2021-02-04T00:30:00+05:30');
-  });
-});
 
 describe('assemblePrediction', () => {
   it('DST days: 25 and 23 hourly rows, daily hours and sums follow', () => {

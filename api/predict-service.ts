@@ -15,15 +15,10 @@
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
 import type { ActualHour, BranchInfo, ForecastSeries, RunInfo, ServedRun } from './served-types';
-import {
-  dayLayouts,
-  formatCivilDate,
-  HOUR_MS,
-  isoUtc,
-  isoWeekLabel,
-  isoWeekMonday,
-  type DayLayout,
-} from './time';
+import { formatCivilDate, isoWeekLabel, isoWeekMonday } from '../lib/time/civil-date';
+import { dayLayouts, type DayLayout } from '../lib/time/local-days';
+import { HOUR_MS } from '../lib/time/units';
+import { isoUtc } from '../lib/time/wall-clock';
 
 export interface AssembleInput {
   branch: BranchInfo;

@@ -18,7 +18,7 @@ import {
   predictQuerySchema,
   type Granularity,
 } from './schemas';
-import { parseCivilDate } from './time';
+import { parseCivilDate } from '../lib/time/civil-date';
 
 export interface ParsedPredictQuery {
   branchId: string;

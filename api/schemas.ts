@@ -6,7 +6,7 @@
  */
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { parseCivilDate } from './time';
+import { parseCivilDate } from '../lib/time/civil-date';
 
 extendZodWithOpenApi(z);
 

@@ -5,7 +5,7 @@ import type { ActualsCache } from '../actuals-cache';
 import type { ForecastCache } from '../forecast-cache';
 import { runInfoJson } from '../predict-service';
 import type { BranchesResponse } from '../schemas';
-import { isoUtc } from '../time';
+import { isoUtc } from '../../lib/time/wall-clock';
 
 export interface BranchesDeps {
   branches: BranchDirectory;
