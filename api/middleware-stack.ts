@@ -1,0 +1,59 @@
+/**
+ * The API's middleware, outermost first: request context (id, security headers, access log,
+ * latency metric) -> CORS -> errors -> URL/method guard -> rate limit -> routes -> static
+ * files -> JSON 404.
+ */
+import cors from '@koa/cors';
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type { Logger } from '../lib/logger';
+import { errorMiddleware } from './error-middleware';
+import { requestContext, requestGuard, type RateLimiter } from './http-middleware';
+import { staticFiles } from './static-files';
+
+export interface MiddlewareParts {
+  log: Logger;
+  /** false while shutting down: answers ask clients to close their connection. */
+  isAccepting: () => boolean;
+  /** Allowed origins ('*': any). */
+  corsOrigins: readonly string[];
+  maxUrlLength: number;
+  limiter: RateLimiter;
+  router: Router;
+  staticDir: string;
+}
+
+export function useMiddlewareStack(app: Koa, parts: MiddlewareParts): void {
+  app.use(requestContext(parts.log, parts.isAccepting));
+  app.use(corsPolicy(parts.corsOrigins));
+  app.use(errorMiddleware(parts.log));
+  app.use(requestGuard(parts.maxUrlLength));
+  app.use(parts.limiter.middleware);
+  app.use(parts.router.routes());
+  app.use(staticFiles(parts.staticDir));
+}
+
+/** CORS for the allowed origins (GET, HEAD, OPTIONS), exposing the headers clients read. */
+export function corsPolicy(origins: readonly string[]): Koa.Middleware {
+  const allowAll = origins.includes('*');
+  const allowed = new Set(origins);
+  const corsHeaders = cors({
+    origin: (ctx) => {
+      const origin = ctx.get('Origin');
+      if (allowAll) return '*';
+      return allowed.has(origin) ? origin : '';
+    },
+    allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag'],
+    maxAge: 600,
+  });
+  return (ctx, next): Promise<unknown> => {
+    // Without an Origin header (same-origin pages, servers, probes) there is nothing for CORS to
+    // answer; only Vary, so that a cache never hands this answer to a cross-origin request.
+    if (ctx.get('Origin') === '') {
+      ctx.vary('Origin');
+      return next();
+    }
+    return corsHeaders(ctx, next) as Promise<unknown>;
+  };
+}

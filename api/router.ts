@@ -1,0 +1,64 @@
+/**
+ * Every route of the API: /predict and /branches (also under /v1), the operations endpoints
+ * (/health, /ready, /metrics) and the documentation (/openapi.json, /docs).
+ */
+import Router from '@koa/router';
+import type { ClickHouse } from '../clickhouse/client';
+import type { BranchDirectory } from '../lib/branches';
+import type { Logger } from '../lib/logger';
+import type { ApiCaches } from './caches';
+import { branchesRoute } from './routes/branches';
+import { docsRoute, openApiRoute } from './routes/docs';
+import { healthRoute, metricsRoute, readyRoute } from './routes/health';
+import { predictRoute } from './routes/predict';
+
+export interface RouterDeps {
+  ch: ClickHouse;
+  branches: BranchDirectory;
+  caches: ApiCaches;
+  logger: Logger;
+  /** false while shutting down: /ready answers 503. */
+  isAccepting: () => boolean;
+  /** Retry-After (s) of the 503 for a branch without a forecast. */
+  noForecastRetryAfterS: number;
+  /** Time limit of a /predict cache miss (its ClickHouse work). */
+  requestTimeoutMs: number;
+  /** How long past its actuals' TTL a /predict answer is served while rebuilt. */
+  staleWhileRevalidateMs: number;
+}
+
+export function apiRouter(deps: RouterDeps): Router {
+  const { branches, caches } = deps;
+  const router = new Router();
+  const predict = predictRoute({
+    branches,
+    forecastCache: caches.forecast,
+    actualsCache: caches.actuals,
+    responseCache: caches.responses,
+    noForecastRetryAfterS: deps.noForecastRetryAfterS,
+    buildTimeoutMs: deps.requestTimeoutMs,
+    staleWhileRevalidateMs: deps.staleWhileRevalidateMs,
+    logger: deps.logger,
+  });
+  const branchList = branchesRoute({
+    branches,
+    forecastCache: caches.forecast,
+    actualsCache: caches.actuals,
+  });
+  for (const prefix of ['/v1', '']) {
+    router.get(`${prefix}/predict`, predict);
+    router.get(`${prefix}/branches`, branchList);
+  }
+  router.get('/health', healthRoute());
+  router.get(
+    '/ready',
+    readyRoute({ ch: deps.ch, forecastCache: caches.forecast, isAccepting: deps.isAccepting }),
+  );
+  router.get('/metrics', metricsRoute());
+  router.get('/openapi.json', openApiRoute());
+  router.get('/docs', docsRoute());
+  return router;
+}
+
+/** Paths the per-IP rate limit never counts (probes and scrapes). */
+export const EXEMPT_FROM_RATE_LIMIT: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
