@@ -7,8 +7,9 @@
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
+import { horizonEnd } from '../../lib/time/local-days';
+import { HOUR_MS } from '../../lib/time/units';
 import { newRunId, type ForecastRun, type ForecastStore } from '../../clickhouse/store/forecast-store';
-import { HOUR_MS, horizonEnd } from './horizon';
 import * as metrics from './metrics';
 import type { ModelInUse } from './model-in-use';
 

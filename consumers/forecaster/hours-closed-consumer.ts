@@ -10,9 +10,9 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config';
 import { commitBatch } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
+import { HOUR_MS } from '../../lib/time/units';
 import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
-import { HOUR_MS } from './horizon';
 import * as metrics from './metrics';
 import type { PartitionOwnership } from './partition-ownership';
 

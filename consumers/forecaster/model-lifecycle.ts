@@ -28,19 +28,18 @@ import type { Kafka, Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { BranchDirectory } from '../../lib/branches';
 import type { Config } from '../../lib/config';
-import { localWallClock } from '../../lib/local-time';
+import { DAY_MS, HOUR_MS } from '../../lib/time/units';
+import { localWallClock } from '../../lib/time/wall-clock';
 import type { Logger } from '../../lib/logger';
 import { topicNames } from '../../lib/topics';
 import { seriesEnd, type HourlySeries } from '../../model/series';
 import type { ForecastStore, ModelRecord } from '../../clickhouse/store/forecast-store';
-import { HOUR_MS } from './horizon';
 import * as metrics from './metrics';
 import type { TrainJob } from './train-runner';
 import type { TrainOutcome } from './training-job';
 
 /** Data age at which the daily training is a full retrain instead of a fine-tune. */
-export const RETRAIN_AFTER_MS = 7 * 86_400_000;
-const DAY_MS = 86_400_000;
+export const RETRAIN_AFTER_MS = 7 * DAY_MS;
 
 // ---------------------------------------------------------------- training decisions
 

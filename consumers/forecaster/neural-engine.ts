@@ -9,9 +9,7 @@ import { forecast, LOOKBACK_DAYS } from '../../model/forecast';
 import { MAX_HORIZON_DAYS } from '../../model/features';
 import type { ForecastEngine, ForecastRequest } from './engine';
 import type { ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
-import { HOUR_MS } from './horizon';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS, HOUR_MS } from '../../lib/time/units';
 
 /** Full local days after the origin's day that `[origin, end)` needs (the model's `days`). */
 function daysFor(r: ForecastRequest): number {
