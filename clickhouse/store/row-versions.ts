@@ -31,6 +31,8 @@
  * Versions are UInt64 beyond 2^53, so they are bigints here and travel as decimal text
  * (ClickHouse parses a quoted number into a UInt64 column of JSONEachRow).
  */
+import { HOUR_MS } from '../../lib/time/units';
+
 const DERIVED = 1n << 63n;
 
 const EVENT_BITS = 32n;
@@ -66,7 +68,7 @@ export function clockVersion(clock: { watermark: number; closedThrough: number }
   return (
     DERIVED |
     (field('watermark', clock.watermark, WATERMARK_BITS) << CLOSED_THROUGH_BITS) |
-    field('closed_through hour', clock.closedThrough / 3_600_000, CLOSED_THROUGH_BITS)
+    field('closed_through hour', clock.closedThrough / HOUR_MS, CLOSED_THROUGH_BITS)
   );
 }
 

@@ -21,13 +21,14 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaJSError } from 'kafkajs';
 import type { Config } from '../../lib/config';
 import { commitBatch, protocolErrorIn } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
+import { HOUR_MS } from '../../lib/time/units';
 import { topicNames } from '../../lib/topics';
 import * as metrics from './metrics';
 import { coalesceDecisions, decodeDecision, type TrainingDecision } from './model-lifecycle';
 import { TRAINING_TIMEOUT_MS } from './train-runner';
 
 /** Longest wait before a failed training is tried again. */
-const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
+const MAX_RETRY_DELAY_MS = 4 * HOUR_MS;
 const HEARTBEAT_MS = 3_000;
 
 export interface TrainerOptions {

@@ -6,7 +6,7 @@ import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../../lib/logger';
 import type { BatchResult, IngestDeps } from './batch-context';
 import { processBatch } from './batch-processor';
-import { HOUR_MS } from './hour-close';
+import { HOUR_MS } from '../../lib/time/units';
 import * as metrics from './metrics';
 import { commitStep, type BatchOffsets } from './steps/commit';
 

@@ -16,7 +16,8 @@ import { defaultCodec } from '../../schemas/avro-codec';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import { testConfig } from '../../test/test-config';
 import { processBatch, type DeadLetter, type IngestDeps, type RawMessage } from './batch-processor';
-import { HOUR_MS, type BranchClock } from './hour-close';
+import { HOUR_MS } from '../../lib/time/units';
+import type { BranchClock } from './hour-close';
 import { SalesStore } from '../../clickhouse/store/sales-store';
 
 const BRANCH = NORY_BRANCHES[0]!.id; // Europe/Dublin, EUR

@@ -19,7 +19,8 @@ import { defaultCodec } from '../../schemas/avro-codec';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import { testConfig } from '../../test/test-config';
 import { processBatch, type IngestDeps, type RawMessage } from './batch-processor';
-import { HOUR_MS, type BranchClock } from './hour-close';
+import { HOUR_MS } from '../../lib/time/units';
+import type { BranchClock } from './hour-close';
 import { clockVersion, eventsOfHourVersion, hourVersion } from '../../clickhouse/store/row-versions';
 import {
   emptyAggregate,

@@ -1,4 +1,5 @@
-import { advance, classify, HOUR_MS, hourOf, laterClock, type BranchClock } from './hour-close';
+import { floorToHour, HOUR_MS } from '../../lib/time/units';
+import { advance, classify, laterClock, type BranchClock } from './hour-close';
 
 const s = { allowedLatenessMs: 5 * 60_000, correctionWindowMs: 24 * HOUR_MS };
 const t = (iso: string) => Date.parse(iso);
@@ -59,7 +60,7 @@ describe('hour close', () => {
     expect(classify(clock, t('2021-01-02T00:00:00Z'), s)).toBe('correction');
     expect(classify(clock, t('2021-01-01T23:59:59Z'), s)).toBe('too_late');
     expect(classify(undefined, 0, s)).toBe('on_time');
-    expect(hourOf(t('2021-01-01T10:59:59.999Z'))).toBe(t('2021-01-01T10:00:00Z'));
+    expect(floorToHour(t('2021-01-01T10:59:59.999Z'))).toBe(t('2021-01-01T10:00:00Z'));
   });
 });
 

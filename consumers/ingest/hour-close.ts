@@ -13,9 +13,7 @@
  * Hours are UTC hours; for branch time zones with whole-hour offsets they are also
  * exactly the branch's local hours.
  */
-export const HOUR_MS = 3_600_000;
-
-export const hourOf = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+import { floorToHour, HOUR_MS } from '../../lib/time/units';
 
 export interface BranchClock {
   /** Latest event time seen, epoch ms (-Infinity when nothing seen yet). */
@@ -33,7 +31,7 @@ export interface HourCloseSettings {
 
 export function classify(clock: BranchClock | undefined, occurredAt: number, s: HourCloseSettings): Lateness {
   if (!clock || clock.closedThrough === null) return 'on_time';
-  const hour = hourOf(occurredAt);
+  const hour = floorToHour(occurredAt);
   if (hour >= clock.closedThrough) return 'on_time';
   if (hour >= clock.closedThrough - s.correctionWindowMs) return 'correction';
   return 'too_late';
@@ -56,11 +54,11 @@ export function advance(
 ): ClockAdvance {
   const watermark = Math.max(clock?.watermark ?? -Infinity, batch.maxEventTime);
   let closedThrough = clock?.closedThrough ?? null;
-  if (closedThrough === null && batch.minSaleTime !== null) closedThrough = hourOf(batch.minSaleTime);
+  if (closedThrough === null && batch.minSaleTime !== null) closedThrough = floorToHour(batch.minSaleTime);
   if (closedThrough === null || !Number.isFinite(watermark)) {
     return { next: { watermark, closedThrough }, closing: [] };
   }
-  const target = hourOf(watermark - s.allowedLatenessMs);
+  const target = floorToHour(watermark - s.allowedLatenessMs);
   const closing: number[] = [];
   for (let h = closedThrough; h < target; h += HOUR_MS) closing.push(h);
   return { next: { watermark, closedThrough: Math.max(closedThrough, target) }, closing };

@@ -21,7 +21,8 @@ import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
 import type { IngestDeps } from './batch-context';
 import { createBatchHandler, type BatchHandlerOptions } from './batch-handler';
-import { HOUR_MS, type BranchClock } from './hour-close';
+import { HOUR_MS } from '../../lib/time/units';
+import type { BranchClock } from './hour-close';
 import { createBatchOutputs } from './produce';
 import { SalesStore } from '../../clickhouse/store/sales-store';
 

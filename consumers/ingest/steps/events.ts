@@ -1,7 +1,8 @@
 /** The steps of a batch that sort its sales into new events and duplicates, and store the new ones. */
 import type { SaleEvent } from '../../../schemas/events';
 import { addHour, reject, sawSale, type BatchContext, type RawMessage } from '../batch-context';
-import { classify, hourOf } from '../hour-close';
+import { floorToHour } from '../../../lib/time/units';
+import { classify } from '../hour-close';
 
 /** What dedupe compares of a stored (or earlier in the batch) copy of an event. */
 interface KnownEvent {
@@ -59,7 +60,7 @@ function duplicate(ctx: BatchContext, m: RawMessage, e: SaleEvent, prior: KnownE
   // Harmless: recomputing its hour fixes an aggregate a crash may have left behind. Unless the
   // stored copy was too late: its hour is beyond correction and must not be touched.
   if (classify(deps.clocks.get(e.branch_id), prior.occurred_at, deps.settings) !== 'too_late') {
-    addHour(ctx.touched, e.branch_id, hourOf(prior.occurred_at));
+    addHour(ctx.touched, e.branch_id, floorToHour(prior.occurred_at));
   }
 }
 
@@ -76,7 +77,7 @@ function newSale(ctx: BatchContext, m: RawMessage, e: SaleEvent): void {
     );
   } else {
     ctx.result.accepted++;
-    addHour(ctx.touched, e.branch_id, hourOf(e.occurred_at));
+    addHour(ctx.touched, e.branch_id, floorToHour(e.occurred_at));
   }
 }
 
