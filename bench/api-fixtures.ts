@@ -5,11 +5,11 @@
  * with the same column conventions as ingest and the forecaster.
  * Lives in bench/ (not test/) because the compiled bench uses it; the tests import it from here.
  */
-import { DateTime } from 'luxon';
 import type { Branch } from '../lib/branches';
 import type { ClickHouse } from '../clickhouse/client';
 import { toDateTime, toDateTime64 } from '../clickhouse/datetime-text';
 import { HOUR_MS } from '../lib/time/units';
+import { localWallClock, utcToLocal } from '../lib/time/wall-clock';
 
 export interface ActualValues {
   sales_minor: number;
@@ -27,7 +27,7 @@ export interface ForecastValues {
 
 /** A plausible restaurant day: closed at night, lunch and dinner peaks (local time). */
 export function syntheticActual(branch: Branch, hourStart: number, seed = 1): ActualValues {
-  const local = DateTime.fromMillis(hourStart, { zone: branch.timezone });
+  const local = utcToLocal(branch.timezone, hourStart);
   const h = local.hour;
   const shape = h < 11 || h > 22 ? 0 : h === 12 || h === 13 ? 1 : h >= 18 && h <= 20 ? 1.3 : 0.5;
   const weekend = local.weekday >= 5 ? 1.25 : 1;
@@ -57,12 +57,12 @@ let versionCounter = 0;
 export const nextVersion = (): number => Date.now() * 1000 + (versionCounter++ % 1000);
 
 const localColumns = (hourStart: number, zone: string) => {
-  const local = DateTime.fromMillis(hourStart, { zone });
+  const local = localWallClock(zone, hourStart);
   return {
     hour_start: toDateTime(hourStart),
-    hour_start_local: local.toFormat('yyyy-MM-dd HH:mm:ss'),
-    local_date: local.toISODate(),
-    utc_offset_min: local.offset,
+    hour_start_local: local.text,
+    local_date: local.date,
+    utc_offset_min: local.offsetMin,
   };
 };
 

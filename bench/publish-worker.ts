@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
+import { DAY_MS, HOUR_MS } from '../lib/time/units';
 import { Publisher } from '../producers/publisher';
 import { simulate, simulatedBranches } from '../producers/simulator';
 import { defaultCodec } from '../schemas/avro-codec';
@@ -38,9 +39,9 @@ async function run(job: Job) {
   for (const m of simulate({
     branches: simulatedBranches(job.branches),
     from: job.from,
-    to: job.from + 400 * 86_400_000,
+    to: job.from + 400 * DAY_MS,
     seed: 7,
-    heartbeatEveryMs: 3_600_000,
+    heartbeatEveryMs: HOUR_MS,
   })) {
     // Every worker walks the same event sequence and stops at the same point: the shards add up to it.
     if (m.kind === 'sale' && ++all > job.events) break;

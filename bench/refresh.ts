@@ -20,6 +20,7 @@ import { createClickHouse } from '../clickhouse/client';
 import { toDateTime } from '../clickhouse/datetime-text';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
+import { HOUR_MS } from '../lib/time/units';
 import { ensureTopicsOn, topicNames } from '../lib/topics';
 import { migrate } from '../clickhouse/migrate';
 import { createForecasterRole } from '../consumers/forecaster/forecaster-role';
@@ -36,7 +37,6 @@ import { percentile, startBenchStack, stopBenchStack } from './bench-stack';
 const BRANCHES = Number(process.env.BENCH_BRANCHES ?? 1000);
 const REFRESHES = Number(process.env.BENCH_REFRESHES ?? 50);
 const HISTORY_DAYS = 40;
-const HOUR = 3_600_000;
 /** History ends at 09:00 UTC (= 09:00 Dublin in winter): the measured hours close mid-morning, away from midnight. */
 const HISTORY_END = Date.UTC(2024, 1, 20, 9);
 
@@ -59,7 +59,7 @@ async function main() {
 
   // History: one synthetic restaurant per branch (level varies), written in chunks.
   const t0 = Date.now();
-  const start = HISTORY_END - HISTORY_DAYS * 24 * HOUR;
+  const start = HISTORY_END - HISTORY_DAYS * 24 * HOUR_MS;
   const series = sims.map((b, i) =>
     syntheticSeries({
       branchId: b.id,
@@ -73,7 +73,7 @@ async function main() {
   let rows: HourRow[] = [];
   for (const [i, s] of series.entries()) {
     for (let h = 0; h < s.sales.length; h++)
-      rows.push(hourRow(sims[i]!, s.start + h * HOUR, s.sales[h]!, s.orders[h]!));
+      rows.push(hourRow(sims[i]!, s.start + h * HOUR_MS, s.sales[h]!, s.orders[h]!));
     if (rows.length >= 200_000) {
       await sales.insertHours(rows);
       rows = [];
@@ -154,14 +154,14 @@ async function main() {
     const b = sims[i % sims.length]!;
     const t = Date.now();
     await closeHour([b], HISTORY_END);
-    while (!(await runVisible(b.id, HISTORY_END + HOUR))) await new Promise((r) => setTimeout(r, 5));
+    while (!(await runVisible(b.id, HISTORY_END + HOUR_MS))) await new Promise((r) => setTimeout(r, 5));
     latencies.push(Date.now() - t);
   }
   latencies.sort((a, b) => a - b);
 
   // Burst: every branch closes the next hour at once.
   written.clear();
-  const burstHour = HISTORY_END + HOUR;
+  const burstHour = HISTORY_END + HOUR_MS;
   const allWritten = new Promise<void>((resolve) => {
     onWritten = () => {
       if (written.size >= sims.length) resolve();

@@ -40,6 +40,7 @@ import { toDateTime } from '../clickhouse/datetime-text';
 import { loadConfig, type Config } from '../lib/config';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
+import { HOUR_MS } from '../lib/time/units';
 import { isolatedKafkaEnv, topicNames } from '../lib/topics';
 import { SalesStore, type HourRow } from '../clickhouse/store/sales-store';
 import { closedHourRow } from '../test/closed-hours';
@@ -65,7 +66,6 @@ const CLUSTER_PORT = Number(process.env.BENCH_CLUSTER_PORT ?? 19600);
  * mostly stored, in a few seconds).
  */
 const REPLAY_SPEED = process.env.BENCH_REPLAY_SPEED ?? 'x500000';
-const HOUR = 3_600_000;
 const HISTORY_DAYS = 40;
 /** The burst's history ends mid-morning, away from midnight (as bench:refresh). */
 const BURST_HISTORY_END = Date.UTC(2024, 1, 20, 9);
@@ -422,7 +422,7 @@ async function main(): Promise<void> {
     // --- phase 2: the refresh burst, shared by the forecaster members
     const sims: Branch[] = simulatedBranches(BURST_BRANCHES);
     let version = 1;
-    const start = BURST_HISTORY_END - HISTORY_DAYS * 24 * HOUR;
+    const start = BURST_HISTORY_END - HISTORY_DAYS * 24 * HOUR_MS;
     let rows: HourRow[] = [];
     const sales = new SalesStore(ch);
     const writeRows = (list: HourRow[]) => sales.insertHours(list);
@@ -436,7 +436,7 @@ async function main(): Promise<void> {
         seed: i + 1,
       });
       for (let h = 0; h < s.sales.length; h++)
-        rows.push(closedHourRow(b, s.start + h * HOUR, s.sales[h]!, s.orders[h]!, version++));
+        rows.push(closedHourRow(b, s.start + h * HOUR_MS, s.sales[h]!, s.orders[h]!, version++));
       if (rows.length >= 100_000) {
         await writeRows(rows);
         rows = [];
@@ -476,7 +476,7 @@ async function main(): Promise<void> {
     await closeHour(BURST_HISTORY_END);
     await until(
       'the warm-up refresh of every simulated branch',
-      async () => (await runsFrom(BURST_HISTORY_END + HOUR)) >= sims.length,
+      async () => (await runsFrom(BURST_HISTORY_END + HOUR_MS)) >= sims.length,
       1_800_000,
       1000,
     );
@@ -485,10 +485,10 @@ async function main(): Promise<void> {
       forecasterPorts.map((p) => metricValue(p, 'tillcast_forecast_refreshes_total')),
     );
     const tBurst = Date.now();
-    await closeHour(BURST_HISTORY_END + HOUR);
+    await closeHour(BURST_HISTORY_END + HOUR_MS);
     await until(
       'the burst refresh of every simulated branch',
-      async () => (await runsFrom(BURST_HISTORY_END + 2 * HOUR)) >= sims.length,
+      async () => (await runsFrom(BURST_HISTORY_END + 2 * HOUR_MS)) >= sims.length,
       1_800_000,
       250,
     );

@@ -16,6 +16,8 @@
 import autocannon from 'autocannon';
 import { createApp, type ForecasterAppRole } from '../app/app';
 import type { ApiRole } from '../api/role';
+import { dateToDayNumber, formatCivilDate } from '../lib/time/civil-date';
+import { HOUR_MS } from '../lib/time/units';
 import { topicNames } from '../lib/topics';
 import { Publisher } from '../producers/publisher';
 import type { SaleEvent } from '../schemas/events';
@@ -83,7 +85,7 @@ async function main() {
   const t0 = Date.now();
   const end = t0 + MINUTES * 60_000;
   const sampler = setInterval(() => {
-    rss.push({ t: (Date.now() - t0) / 3_600_000, mb: process.memoryUsage().rss / MB });
+    rss.push({ t: (Date.now() - t0) / HOUR_MS, mb: process.memoryUsage().rss / MB });
     lag().then(
       (n) => (lagMax = Math.max(lagMax, n)),
       (err: unknown) => log.error({ err }, 'lag sample failed'),
@@ -93,7 +95,7 @@ async function main() {
 
   // API load for the whole soak, on a mix of branches and ranges.
   const today = new Date().toISOString().slice(0, 10);
-  const plus = (d: string, n: number) => new Date(Date.parse(d) + n * 86_400_000).toISOString().slice(0, 10);
+  const plus = (d: string, n: number) => formatCivilDate(dateToDayNumber(d) + n);
   const requests = branches.flatMap((b) =>
     [0, 1, 3, 6, 13].map((days) => ({
       method: 'GET' as const,
@@ -170,7 +172,7 @@ async function main() {
   await publisher.close();
   const result = await load;
   clearInterval(sampler);
-  rss.push({ t: (Date.now() - t0) / 3_600_000, mb: process.memoryUsage().rss / MB });
+  rss.push({ t: (Date.now() - t0) / HOUR_MS, mb: process.memoryUsage().rss / MB });
 
   // Let the ingest catch up, then count.
   while ((await lag()) > 0) await new Promise((r) => setTimeout(r, 500));

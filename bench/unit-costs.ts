@@ -18,6 +18,7 @@ import { NORY_BRANCHES, BranchDirectory } from '../lib/branches';
 import { createClickHouse } from '../clickhouse/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { DAY_MS, floorToHour, HOUR_MS } from '../lib/time/units';
 import { ForecastRuns, newRunId, type ForecastRun } from '../clickhouse/store/forecast-runs';
 import { SalesStore, type HourRow } from '../clickhouse/store/sales-store';
 import { closedHourRow } from '../test/closed-hours';
@@ -26,8 +27,6 @@ import { syntheticSeries } from '../model/testing/synthetic';
 import { loadPosExport } from '../producers/pos-export';
 import { requireSharedExport } from '../test/shared-data';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const GRID = (process.env.BENCH_TRAIN_GRID ?? '3x8,3x26,12x8,12x26,48x8')
   .split(',')
   .map((s) => s.split('x').map(Number) as [number, number]);
@@ -41,7 +40,7 @@ async function trainingCosts(): Promise<{ branches: number; weeks: number; s: nu
     const series = Array.from({ length: branches }, (_, i) =>
       syntheticSeries({
         branchId: `b${i}`,
-        start: end - hours * HOUR,
+        start: end - hours * HOUR_MS,
         hours,
         level: 60 + (i % 17) * 10,
         seed: i + 1,
@@ -74,14 +73,14 @@ async function storageCosts() {
       mine.map((event, i) => ({ event, tooLate: false, partition: 0, offset: String(i) })),
     );
     const hours: HourRow[] = [];
-    for (let h = Math.floor(first / HOUR) * HOUR, v = 1; h <= last; h += HOUR, v++)
+    for (let h = floorToHour(first), v = 1; h <= last; h += HOUR_MS, v++)
       hours.push(closedHourRow(branch, h, 120, 4, v));
     await sales.insertHours(hours);
     const store = new ForecastRuns(ch);
     const runs: ForecastRun[] = [];
-    const origin0 = Math.floor(last / HOUR) * HOUR;
+    const origin0 = floorToHour(last);
     for (let r = 0; r < RUNS; r++) {
-      const origin = origin0 + r * HOUR;
+      const origin = origin0 + r * HOUR_MS;
       runs.push({
         runId: newRunId(),
         branchId: branch.id,
@@ -91,7 +90,7 @@ async function storageCosts() {
         points: Array.from({ length: 14 * 24 }, (_, i) => {
           const s = 50 + ((r * 7 + i * 13) % 90) + Math.sin(i / 3) * 10;
           return {
-            hourStart: origin + i * HOUR,
+            hourStart: origin + i * HOUR_MS,
             salesP10: s * 0.7,
             salesP50: s,
             salesP90: s * 1.4,
@@ -118,7 +117,7 @@ async function storageCosts() {
       const p = parts.get(t);
       return p ? Number(p.bytes) / Number(p.rows) : NaN;
     };
-    const eventsPerYear = (mine.length / ((last - first) / DAY)) * 365;
+    const eventsPerYear = (mine.length / ((last - first) / DAY_MS)) * 365;
     const runsKept = config.FORECAST_RUN_TTL_DAYS * 24;
     const pointsPerRun = 14 * 24;
     const bytesPerYear = {
