@@ -74,7 +74,15 @@ function apiOf(roles: ReadonlyMap<string, Role>): ApiRole['api'] | undefined {
 
 export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
   ingest: (ctx, app) => {
-    const r = createIngestRole({ ...ctx, onFatal: (err) => app.fail(err) });
+    const r = createIngestRole({
+      ...ctx,
+      onFatal: (err) => app.fail(err),
+      // In one process a corrected closed hour shows in the API at once instead of after its TTL.
+      onHoursCorrected: (branchIds) => {
+        const api = apiOf(app.roles);
+        for (const id of branchIds) api?.notifyActuals(id);
+      },
+    });
     return { name: 'ingest', start: () => r.start(), stop: () => r.stop(), stopNeedsKafka: true };
   },
   forecaster: (ctx, app) => {

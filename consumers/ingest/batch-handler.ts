@@ -18,6 +18,8 @@ export interface BatchHandlerOptions {
   /** After every committed batch, before onCommitted (the role's liveness). */
   onProgress: () => void;
   onCommitted?: (info: { partition: number; messages: number; timestamps: string[] }) => void;
+  /** After a committed batch that corrected closed hours (a revision above 1), with their branches. */
+  onHoursCorrected?: (branchIds: string[]) => void;
 }
 
 export function createBatchHandler(o: BatchHandlerOptions): (payload: EachBatchPayload) => Promise<void> {
@@ -43,6 +45,8 @@ export function createBatchHandler(o: BatchHandlerOptions): (payload: EachBatchP
       timestamps: batch.messages.map((m) => m.timestamp),
     });
     recordCommitted(batch, r, o.now);
+    const corrected = correctedBranches(r);
+    if (corrected.length > 0) o.onHoursCorrected?.(corrected);
     o.log.debug(
       {
         ...offsets,
@@ -54,6 +58,11 @@ export function createBatchHandler(o: BatchHandlerOptions): (payload: EachBatchP
     );
     await payload.heartbeat();
   };
+}
+
+/** Branches with a closed hour the batch corrected (published with a revision above 1). */
+export function correctedBranches(r: Pick<BatchResult, 'hoursClosed'>): string[] {
+  return [...new Set(r.hoursClosed.filter((h) => h.revision > 1).map((h) => h.branch_id))];
 }
 
 /** The metrics of a committed batch: outcomes, rejections, closes and their delay, the partition's lag. */

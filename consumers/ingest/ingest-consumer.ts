@@ -44,6 +44,8 @@ export interface IngestOptions {
   now?: () => number;
   /** Called after a batch is committed, with its messages' Kafka timestamps (benchmarks measure latency with it). */
   onCommitted?: BatchHandlerOptions['onCommitted'];
+  /** A committed batch corrected closed hours of these branches (the in-process API re-reads their recent days). */
+  onHoursCorrected?: BatchHandlerOptions['onHoursCorrected'];
   /**
    * Called once when the consumer stopped for good: kafkajs crashed it with an error it does not
    * restart from (a non-retriable one), so nothing would be consumed again. The app shuts the
@@ -83,6 +85,7 @@ export function createIngestRole(opts: IngestOptions): IngestRole {
     now,
     onProgress: () => (state.heartbeatAt = now()),
     onCommitted: opts.onCommitted,
+    onHoursCorrected: opts.onHoursCorrected,
   });
 
   return {
