@@ -9,7 +9,7 @@
  *
  * Dates are local calendar dates `yyyy-mm-dd` (no time zone involved).
  */
-import { dateToDayNumber, formatCivilDate } from '../lib/time/civil-date';
+import { dateToDayNumber, daysFromCivil, formatCivilDate, isoWeekday } from '../lib/time/civil-date';
 
 export type SpecialDayKind = 'public_holiday' | 'trading_day';
 
@@ -84,7 +84,7 @@ export const IRELAND: CountryCalendar = {
       // First Monday of February, or 1 February when that is a Friday.
       rule: {
         type: 'custom',
-        date: (y) => (isoWeekday(y, 2, 1) === 5 ? isoDate(y, 2, 1) : nthWeekday(y, 2, 1, 1)),
+        date: (y) => (weekdayOfFields(y, 2, 1) === 5 ? isoDate(y, 2, 1) : nthWeekday(y, 2, 1, 1)),
       },
     },
     {
@@ -163,24 +163,24 @@ export function countryCalendar(country: string): CountryCalendar {
 
 // ------------------------------------------------------------------------------ dates
 
+/** yyyy-mm-dd of year-month-day; a day past the month's end runs on into the next month. */
 export function isoDate(year: number, month: number, day: number): string {
-  return new Date(Date.UTC(year, month - 1, day)).toISOString().slice(0, 10);
+  return formatCivilDate(daysFromCivil(year, month, day));
 }
 
-/** ISO weekday (1 = Monday … 7 = Sunday). */
-export function isoWeekday(year: number, month: number, day: number): number {
-  const d = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
-  return d === 0 ? 7 : d;
+/** ISO weekday (1 = Monday … 7 = Sunday) of year-month-day. */
+function weekdayOfFields(year: number, month: number, day: number): number {
+  return isoWeekday(daysFromCivil(year, month, day));
 }
 
 function nthWeekday(year: number, month: number, weekday: number, n: number): string {
-  const first = isoWeekday(year, month, 1);
+  const first = weekdayOfFields(year, month, 1);
   return isoDate(year, month, 1 + ((weekday - first + 7) % 7) + 7 * (n - 1));
 }
 
 function lastWeekday(year: number, month: number, weekday: number): string {
   const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  const last = isoWeekday(year, month, lastDay);
+  const last = weekdayOfFields(year, month, lastDay);
   return isoDate(year, month, lastDay - ((last - weekday + 7) % 7));
 }
 
@@ -264,9 +264,9 @@ export function specialDays(calendar: CountryCalendar, year: number): SpecialDay
   return out.sort((a, b) => a.date.localeCompare(b.date) || a.name.localeCompare(b.name));
 }
 
+/** ISO weekday (1 = Monday … 7 = Sunday) of a yyyy-mm-dd. */
 export function weekdayOf(date: string): number {
-  const d = new Date(`${date}T00:00:00Z`).getUTCDay();
-  return d === 0 ? 7 : d;
+  return isoWeekday(dateToDayNumber(date));
 }
 
 const NO_FLAGS: DayFlags = Object.freeze({
