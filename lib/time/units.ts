@@ -2,7 +2,6 @@
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
-export const WEEK_MS = 7 * DAY_MS;
 
 /** Start of the UTC hour that contains `ms`. */
 export const floorToHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
