@@ -1,6 +1,6 @@
 /**
  * What a receipt contributes to an hour's totals — the rule of `sales_hourly`.
- * The ingest aggregates the same rule in SQL (consumers/ingest/sales-store.ts,
+ * The ingest aggregates the same rule in SQL (clickhouse/store/sales-hourly.ts,
  * aggregateHours); this TypeScript form serves tools that read a POS export
  * directly (`tillcast train|backtest --export`). Keep the two in step.
  *
