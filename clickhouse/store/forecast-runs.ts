@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Branch } from '../../lib/branches';
+import type { HourlyForecast } from '../../model/forecast-types';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';
@@ -13,16 +14,7 @@ import { toDateTime, toDateTime64 } from '../datetime-text';
 import { QueryRunner } from '../query-runner';
 
 /** One forecast hour (UTC hour start, sales and orders p10/p50/p90): exactly the model's output. */
-export interface ForecastPoint {
-  /** UTC hour start (epoch ms). */
-  hourStart: number;
-  salesP10: number;
-  salesP50: number;
-  salesP90: number;
-  ordersP10: number;
-  ordersP50: number;
-  ordersP90: number;
-}
+export type ForecastPoint = HourlyForecast;
 
 export interface ForecastRun {
   runId: string;

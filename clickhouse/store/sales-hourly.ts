@@ -6,6 +6,7 @@
  * readers take argMax(…, version), so a late stale row is outranked, never read.
  */
 import type { Branch, BranchDirectory } from '../../lib/branches';
+import type { HourlySeries } from '../../model/series';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';
@@ -47,17 +48,9 @@ export interface HourRow extends HourAggregate {
 
 /**
  * Contiguous hourly history of one branch, zeros for closed hours without sales, sales in major
- * units: exactly the model's input series (model/series.ts HourlySeries).
+ * units: exactly the model's input series.
  */
-export interface BranchHistory {
-  branchId: string;
-  timezone: string;
-  country: string;
-  /** UTC start (epoch ms) of the first hour. */
-  start: number;
-  sales: Float64Array;
-  orders: Float64Array;
-}
+export type BranchHistory = HourlySeries;
 
 /** A closed hour as the API serves it: sales in cents, orders. */
 export interface ClosedHourActual {

@@ -13,14 +13,11 @@
  * Hours are UTC hours; for branch time zones with whole-hour offsets they are also
  * exactly the branch's local hours.
  */
+import type { StoredClock } from '../../clickhouse/store/branch-clocks';
 import { floorToHour, HOUR_MS } from '../../lib/time/units';
 
-export interface BranchClock {
-  /** Latest event time seen, epoch ms (-Infinity when nothing seen yet). */
-  watermark: number;
-  /** Every hour starting before this is closed; null until the branch's first sale. */
-  closedThrough: number | null;
-}
+/** A branch's clock is what branch_watermarks stores of it (one shape, defined by the store). */
+export type BranchClock = StoredClock;
 
 export type Lateness = 'on_time' | 'correction' | 'too_late';
 
