@@ -90,18 +90,18 @@ describe('QueryRunner', () => {
   test('a write is sent again after a reset only when it is idempotent', async () => {
     const once = fakeClickHouse([reset(), []]);
     await expect(
-      new QueryRunner(once.ch).insert('test_table.append', 't', [{ a: 1 }]),
+      new QueryRunner(once.ch).insert('test_table.append', 'models', [{ a: 1 }]),
     ).rejects.toBeInstanceOf(StorageError);
     expect(once.sent).toHaveLength(1);
 
     const again = fakeClickHouse([reset(), []]);
-    await new QueryRunner(again.ch).insert('test_table.replace', 't', [[1, 'x']], {
+    await new QueryRunner(again.ch).insert('test_table.replace', 'models', [[1, 'x']], {
       columns: ['a', 'b'],
       idempotent: true,
     });
     expect(again.sent).toHaveLength(2);
     expect(again.sent[1]!.params).toMatchObject({
-      table: 'db.t',
+      table: 'db.models',
       values: [[1, 'x']],
       columns: ['a', 'b'],
       format: 'JSONCompactEachRow',
@@ -115,7 +115,7 @@ describe('QueryRunner', () => {
       ),
     ]);
     const runner = new QueryRunner(ch);
-    await runner.insert('test_table.nothing', 't', []);
+    await runner.insert('test_table.nothing', 'models', []);
     expect(sent).toHaveLength(0);
     const err = await runner.command('test_table.bad', 'SELEC 1').catch((e: unknown) => e);
     expect(sent).toHaveLength(1);

@@ -18,6 +18,20 @@ import { MAX_PARAM_CHARS } from './query-parameters';
 
 export type QueryParams = Record<string, unknown>;
 
+/**
+ * The tables rows are inserted into. A union of literals, not `string`: the compiler holds every
+ * caller to a fixed name, and the static SQL check (test/sql-assembly.ts, rule 7) relies on it.
+ */
+export type TableName =
+  | 'sales_events'
+  | 'sales_hourly'
+  | 'branch_watermarks'
+  | 'ingest_rejections'
+  | 'forecasts'
+  | 'forecast_runs'
+  | 'models'
+  | 'model_promotions';
+
 type Outcome = 'ok' | 'retriable' | 'permanent';
 
 export const clickhouseQueryDuration = new Histogram({
@@ -75,7 +89,7 @@ export class QueryRunner {
   /** Inserts rows into `table` (unqualified name); nothing is sent for no rows. */
   async insert(
     op: string,
-    table: string,
+    table: TableName,
     values: readonly unknown[],
     opts: InsertOptions = {},
   ): Promise<void> {

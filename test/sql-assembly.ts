@@ -23,8 +23,11 @@
  *      with `[]` whose every `.push(...)` in the file passes only string literals
  *      (conditions assembled from fixed clauses, e.g. `branch_id = {branch:String}`);
  *   6. `<x>.table(<parameter>)` inside a private method whose every call in the
- *      file (`this.<method>(...)`) passes a literal table name for that parameter.
- * Also: `.insert({ table: ... })` must name its table with rule 1 or 6.
+ *      file (`this.<method>(...)`) passes a literal table name for that parameter;
+ *   7. `<x>.table(<parameter>)` where the parameter's declared type is a type alias of
+ *      the same file that is a union of literal table names (the compiler then holds
+ *      every caller, in any file, to those names).
+ * Also: `.insert({ table: ... })` must name its table with rule 1, 6 or 7.
  * Anything else — an identifier from elsewhere, a property, a call — is reported.
  */
 import ts from 'typescript';
@@ -116,7 +119,32 @@ export function scanSource(file: string, text: string): ScanResult {
     )
       return false;
     const arg = e.arguments[0]!;
-    return (isStringLiteral(arg) && TABLE_NAME.test(arg.text)) || isLiteralTableParameter(arg);
+    return (
+      (isStringLiteral(arg) && TABLE_NAME.test(arg.text)) ||
+      isLiteralTableParameter(arg) ||
+      isTableNameTypedParameter(arg)
+    );
+  };
+
+  // rule 7: a parameter declared with a same-file type alias that is a union of literal table names.
+  const isTableNameTypedParameter = (arg: ts.Expression): boolean => {
+    if (!ts.isIdentifier(arg) || reassigned.has(arg.text)) return false;
+    // The nearest enclosing function that declares it (the use may sit in a callback inside).
+    let param: ts.ParameterDeclaration | undefined;
+    for (let n: ts.Node | undefined = arg.parent; n && !param; n = n.parent)
+      if (ts.isFunctionLike(n))
+        param = n.parameters.find((p) => ts.isIdentifier(p.name) && p.name.text === arg.text);
+    const type = param?.type;
+    if (!type || !ts.isTypeReferenceNode(type) || !ts.isIdentifier(type.typeName)) return false;
+    const aliasName = type.typeName.text;
+    const alias = sf.statements.find(
+      (st): st is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(st) && st.name.text === aliasName,
+    );
+    if (!alias) return false;
+    const members = ts.isUnionTypeNode(alias.type) ? alias.type.types : [alias.type];
+    return members.every(
+      (m) => ts.isLiteralTypeNode(m) && ts.isStringLiteral(m.literal) && TABLE_NAME.test(m.literal.text),
+    );
   };
 
   // rule 6: a parameter of a private method that every call in the file fills with a literal table name.

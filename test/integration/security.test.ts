@@ -63,6 +63,10 @@ describe('no SQL assembled from values (static check of the source)', () => {
         await ch.client.query({ query: \`SELECT \${x.y} FROM \${ch.table(name)}\` });
         await ch.client.query({ query: \`ALTER TABLE \${ch.table(\`t_\${suffix}\`)} DELETE WHERE 1\` });
         await ch.client.insert({ table: name, values: [] });
+      }
+      type Loose = string | 'sales_events';
+      async function g(ch: any, t: Loose) {
+        await ch.client.insert({ table: ch.table(t), values: [] });
       }`;
     const found = scanSource('bad.ts', bad).findings.map((f) => f.expression);
     expect(found).toEqual([
@@ -74,9 +78,11 @@ describe('no SQL assembled from values (static check of the source)', () => {
       'ch.table(name)',
       'ch.table(`t_${suffix}`)',
       'name',
+      'ch.table(t)',
     ]);
 
     const good = `
+      type Table = 'sales_events' | 'forecasts';
       class Store {
         constructor(private readonly ch: any) {}
         async q(branchId: string, since?: number) {
@@ -90,6 +96,9 @@ describe('no SQL assembled from values (static check of the source)', () => {
             query: \`SELECT argMax(x, \${k}) FROM \${this.ch.table('forecast_runs')} \${where.length > 0 ? \`WHERE \${where.join(' AND ')}\` : ''}\`,
             query_params: { branch: branchId, since },
           });
+        }
+        async append(table: Table, values: object[]) {
+          await Promise.resolve().then(() => this.ch.client.insert({ table: this.ch.table(table), values }));
         }
         private async insert(table: string, values: object[]) {
           await this.ch.client.insert({ table: this.ch.table(table), values, format: 'JSONEachRow' });
