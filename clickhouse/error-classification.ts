@@ -65,9 +65,20 @@ const PERMANENT_TYPES: ReadonlySet<string> = new Set([...STATEMENT_ERRORS, ...AC
 /** CANNOT_PARSE_TEXT, CANNOT_PARSE_DATETIME, CANNOT_PARSE_INPUT_ASSERTION_FAILED, …: bad values. */
 const PERMANENT_PREFIX = 'CANNOT_PARSE_';
 
+/**
+ * A ClickHouseError of either copy of the class: @clickhouse/client bundles its own (dist/common),
+ * while chdb's connection (embedded mode) throws @clickhouse/client-common's, which `instanceof`
+ * the client's class does not recognise (the embedded engine's syntax errors were retriable).
+ */
+function isClickHouseError(err: unknown): err is ClickHouseError {
+  return (
+    err instanceof ClickHouseError || (err instanceof Error && err.constructor.name === 'ClickHouseError')
+  );
+}
+
 /** The ClickHouse error name of a failure (`MEMORY_LIMIT_EXCEEDED`), undefined when it is not one. */
 export function clickHouseErrorType(err: unknown): string | undefined {
-  return err instanceof ClickHouseError && err.type ? err.type : undefined;
+  return isClickHouseError(err) && err.type ? err.type : undefined;
 }
 
 /** False when ClickHouse said the statement itself (or the user's right to run it) is wrong. */
