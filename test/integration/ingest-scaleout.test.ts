@@ -481,6 +481,11 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
     const joinsBefore = zombie.logs('joined ingest group').length;
     // Continued well within its ClickHouse request timeout (30 s), so its statement in flight completes.
     expect(Date.now() - stoppedAt).toBeLessThan(25_000);
+    const linesBeforeContinue = zombie.lines.length;
+    // branch_watermarks is a ReplacingMergeTree(version): a background merge folds the zombie's
+    // late row into the owner's newer one (as it should) and the row would vanish before it is
+    // looked for. Merges of that table wait until it has been seen.
+    await ch.client.command({ query: `SYSTEM STOP MERGES ${ch.table('branch_watermarks')}` });
     signal(zombie.pid, 'SIGCONT');
     // (Its batches of other partitions in flight are refused too.)
     const refusedLine = await zombie
@@ -502,7 +507,16 @@ describe('ingest members in one group, sharing one ClickHouse (facade process), 
       { mark },
     );
     const stale = late.filter((r) => Number(r.wm) < (before.watermarks.get(r.b) ?? Infinity));
+    if (stale.length === 0)
+      process.stderr.write(
+        `[ingest-scaleout] c: no stale clock row; late rows ${JSON.stringify(late)}, owner's ${JSON.stringify([...before.watermarks])}; the zombie after SIGCONT:\n${zombie.lines
+          .slice(linesBeforeContinue)
+          .filter((l) => l.module !== 'kafkajs')
+          .map((l) => JSON.stringify(l))
+          .join('\n')}\n`,
+      );
     expect(stale.length).toBeGreaterThan(0);
+    await ch.client.command({ query: `SYSTEM START MERGES ${ch.table('branch_watermarks')}` });
 
     // Nothing regressed: no closed hour reopened or changed, no watermark went back.
     const after = { hours: await hourly(ch), watermarks: await watermarks(ch) };
