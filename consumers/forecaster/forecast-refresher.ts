@@ -3,6 +3,14 @@
  * batched inference and one bulk write (a batch of HourClosed events is folded into "latest closed
  * hour per branch" before it gets here). A refresh without an event (at start, with a new model)
  * covers only this member's own branches: another member's are its business.
+ *
+ * A correction (an HourClosed revision above 1) of an hour before a branch's latest run origin
+ * changed that run's inputs: if the engine reads the hour, the branch is refreshed again from that
+ * origin (a new run replaces the served one). Ingest writes the corrected row before it publishes
+ * the event, so a run written after the event has read at least that revision; remembering the
+ * revisions read keeps duplicates of a correction (HourClosed is at least once) from refreshing
+ * again. That memory is this member's: after a restart or a rebalance a duplicate still pending
+ * costs at most one more run.
  */
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { Config } from '../../lib/config';
@@ -10,6 +18,7 @@ import type { Logger } from '../../lib/logger';
 import { horizonEnd } from '../../lib/time/local-days';
 import { HOUR_MS } from '../../lib/time/units';
 import { newRunId, type ForecastRun, type ForecastStore } from '../../clickhouse/store/forecast-store';
+import type { ClosedHoursBatch } from './hours-closed-consumer';
 import * as metrics from './metrics';
 import type { ModelInUse } from './model-in-use';
 
@@ -28,6 +37,11 @@ export interface ForecastRefresherOptions {
 export class ForecastRefresher {
   /** Origin of the latest run this member wrote per branch. */
   private readonly refreshedOrigin = new Map<string, number>();
+  /**
+   * Per branch, the highest revision of each corrected hour this member has dealt with: a run of
+   * its read it, or the model reads no such old hour.
+   */
+  private readonly readRevision = new Map<string, Map<number, number>>();
   private readonly log: Logger;
 
   constructor(private readonly opts: ForecastRefresherOptions) {
@@ -65,6 +79,99 @@ export class ForecastRefresher {
     this.logRuns(runs);
     this.opts.onRunsWritten?.(runs.map((r) => r.branchId));
     return runs;
+  }
+
+  /**
+   * Refreshes after a batch of HourClosed events: every branch from the newest origin of its
+   * events, and a branch whose unread corrections the model reads from its latest run's origin.
+   */
+  async refreshClosedHours(batch: ClosedHoursBatch): Promise<ForecastRun[]> {
+    const engine = this.opts.inUse.engine;
+    if (!engine || !this.opts.inUse.model) return [];
+    const origins = new Map(batch.newest);
+    const unread = this.unreadCorrections(batch.corrections);
+    if (batch.corrections.size > 0)
+      await this.planCorrections([...batch.corrections.keys()], unread, origins, engine.historyHours);
+    const runs = await this.refresh(origins);
+    // Only once the runs are written: a failed batch is delivered again and must refresh then.
+    this.markRead(unread, engine.historyHours);
+    return runs;
+  }
+
+  /** The corrections of a batch whose revision no run of this member has read yet. */
+  private unreadCorrections(corrections: ClosedHoursBatch['corrections']): Map<string, Map<number, number>> {
+    const unread = new Map<string, Map<number, number>>();
+    for (const [branchId, hours] of corrections) {
+      const read = this.readRevision.get(branchId);
+      for (const [hour, revision] of hours) {
+        if ((read?.get(hour) ?? 1) >= revision) {
+          metrics.corrections.inc({ outcome: 'already_read' });
+          continue;
+        }
+        const list = unread.get(branchId) ?? new Map<number, number>();
+        list.set(hour, revision);
+        unread.set(branchId, list);
+      }
+    }
+    return unread;
+  }
+
+  /**
+   * Sets in `origins` where each corrected branch is refreshed from, or removes it when nothing
+   * its latest run read has changed. The origin a correction brings (the end of its hour) is older
+   * than the latest run's: a run from it would replace the served forecast with an older one.
+   */
+  private async planCorrections(
+    corrected: string[],
+    unread: Map<string, Map<number, number>>,
+    origins: Map<string, number>,
+    historyHours: number,
+  ): Promise<void> {
+    const stored = await this.opts.store.latestOrigins();
+    for (const branchId of corrected) {
+      const hours = unread.get(branchId) ?? new Map<number, number>();
+      const latest = Math.max(
+        stored.get(branchId) ?? -Infinity,
+        this.refreshedOrigin.get(branchId) ?? -Infinity,
+      );
+      const origin = origins.get(branchId) ?? -Infinity;
+      if (origin > latest) {
+        // The batch's own newer run reads the corrected rows (or the branch has no run yet).
+        metrics.corrections.inc({ outcome: 'newer_run' }, hours.size);
+        continue;
+      }
+      // The run at `latest` read the `historyHours` before it (912 h for the neural engine:
+      // LOOKBACK_DAYS 36 + 2 days of slack; the store loads no more). A correction older than
+      // that changes nothing the model reads: a new run would equal the served one.
+      const from = latest - historyHours * HOUR_MS;
+      const read = [...hours.keys()].filter((h) => h >= from && h < latest);
+      metrics.corrections.inc({ outcome: 'not_read' }, hours.size - read.length);
+      if (read.length === 0) {
+        origins.delete(branchId); // a run at `latest` (or later) exists and its inputs are unchanged
+        continue;
+      }
+      metrics.corrections.inc({ outcome: 'refreshed' }, read.length);
+      origins.set(branchId, latest);
+      this.log.info(
+        {
+          branch_id: branchId,
+          origin: new Date(latest).toISOString(),
+          hours: read.map((h) => new Date(h).toISOString()),
+        },
+        'corrected hours before the latest origin: refreshing',
+      );
+    }
+  }
+
+  /** Records the revisions now read, forgetting hours too old for any run to read. */
+  private markRead(unread: Map<string, Map<number, number>>, historyHours: number): void {
+    for (const [branchId, hours] of unread) {
+      const read = this.readRevision.get(branchId) ?? new Map<number, number>();
+      for (const [hour, revision] of hours) read.set(hour, revision);
+      const from = Math.max(...read.keys()) - historyHours * HOUR_MS;
+      for (const hour of read.keys()) if (hour < from) read.delete(hour);
+      this.readRevision.set(branchId, read);
+    }
   }
 
   /** The known branches of `origins` that have no run at a newer origin. */

@@ -3,7 +3,8 @@
  * processes (members) share the work through Kafka. This module only composes its parts:
  *
  * - hours-closed-consumer.ts: the members' consumer group on the hours-closed topic; each batch,
- *   folded into "latest closed hour per branch", is refreshed and then committed.
+ *   folded into "latest closed hour per branch" and its corrected hours, is refreshed and then
+ *   committed.
  * - partition-ownership.ts: which branches are this member's (for refreshes without an event).
  * - forecast-refresher.ts: the run writer (one batched inference and one bulk write per batch; at
  *   start and with a new model, a catch-up of this member's branches).
@@ -99,9 +100,9 @@ function forecasterParts(opts: ForecasterOptions, member: string) {
     codec: opts.codec,
     logger,
     member,
-    onHoursClosed: async (latest) => {
-      if (inUse.engine) await refresher.refresh(latest);
-      await lifecycle.decideOnHoursClosed(latest);
+    onHoursClosed: async (batch) => {
+      if (inUse.engine) await refresher.refreshClosedHours(batch);
+      await lifecycle.decideOnHoursClosed(batch.newest);
     },
   });
   const trainer = createTrainer({

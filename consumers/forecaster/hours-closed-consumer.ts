@@ -3,8 +3,9 @@
  * (KAFKA_FORECASTER_GROUP) on the hours-closed topic, keyed by branch, so each branch's events reach
  * the member that owns its partition. A batch is folded into "latest closed hour per branch" (a
  * replay that closes thousands of hours per second costs one refresh per branch per batch, never a
- * queue) and handed on; its offsets are committed after the handler is done. State lives in
- * ClickHouse, so events are only triggers.
+ * queue) plus the corrections it carries (revision above 1: the highest revision per corrected
+ * hour), and handed on; its offsets are committed after the handler is done. State lives in
+ * ClickHouse, so events are only triggers: the refresher reads the hours themselves.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config';
@@ -22,8 +23,16 @@ export interface HoursClosedConsumerOptions {
   codec: AvroCodec;
   logger: Logger;
   member: string;
-  /** Handles a batch: the newest origin (end of the closed hour) per branch. */
-  onHoursClosed: (latest: Map<string, number>) => Promise<void>;
+  /** Handles a batch, folded per branch. */
+  onHoursClosed: (batch: ClosedHoursBatch) => Promise<void>;
+}
+
+/** A batch of HourClosed events, folded per branch. */
+export interface ClosedHoursBatch {
+  /** The newest origin (end of the closed or corrected hour) per branch. */
+  newest: Map<string, number>;
+  /** Per branch, its corrected hours (revision above 1): hour start → highest revision seen. */
+  corrections: Map<string, Map<number, number>>;
 }
 
 export class HoursClosedConsumer {
@@ -68,16 +77,20 @@ export class HoursClosedConsumer {
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-    await this.opts.onHoursClosed(this.latestPerBranch(payload));
+    await this.opts.onHoursClosed(this.fold(payload));
     const last = batch.lastOffset();
     await commitBatch(this.consumer, payload, (BigInt(last) + 1n).toString());
     payload.resolveOffset(last);
     await payload.heartbeat();
   }
 
-  /** The newest origin per branch of a batch; the events folded into a newer one are counted. */
-  private latestPerBranch({ batch }: EachBatchPayload): Map<string, number> {
+  /**
+   * The newest origin per branch of a batch (the events folded into a newer one are counted) and
+   * its corrections.
+   */
+  private fold({ batch }: EachBatchPayload): ClosedHoursBatch {
     const latest = new Map<string, number>();
+    const corrections = new Map<string, Map<number, number>>();
     let seen = 0;
     for (const m of batch.messages) {
       if (!m.value) continue;
@@ -87,12 +100,17 @@ export class HoursClosedConsumer {
         seen++;
         const origin = d.value.hour_start + HOUR_MS;
         latest.set(d.value.branch_id, Math.max(latest.get(d.value.branch_id) ?? -Infinity, origin));
+        if (d.value.revision > 1) {
+          const hours = corrections.get(d.value.branch_id) ?? new Map<number, number>();
+          hours.set(d.value.hour_start, Math.max(hours.get(d.value.hour_start) ?? 0, d.value.revision));
+          corrections.set(d.value.branch_id, hours);
+        }
       } catch (err) {
         // Our own ingest writes this topic; a bad message is a bug worth a loud log, not a stuck partition.
         this.log.error({ err, offset: m.offset }, 'undecodable HourClosed message skipped');
       }
     }
     metrics.coalescedEvents.inc(Math.max(0, seen - latest.size));
-    return latest;
+    return { newest: latest, corrections };
   }
 }

@@ -33,3 +33,8 @@ export const trainingsAbandonedTotal = new Counter({
   name: 'tillcast_model_trainings_abandoned_total',
   help: 'Trainings stopped because this member lost the training partition (its new owner carries the decision out)',
 });
+export const corrections = new Counter({
+  name: 'tillcast_forecast_corrections_total',
+  help: 'Corrected hours (HourClosed revision above 1) by what they caused: refreshed (the latest run read the hour), newer_run (the batch refreshes from a newer origin anyway), not_read (older than the history the model reads), already_read (a duplicate)',
+  labelNames: ['outcome'] as const,
+});
