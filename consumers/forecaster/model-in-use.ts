@@ -6,6 +6,7 @@
  * (e.g. MODELS_DIR is not shared with the member that trained it) leaves the one in use serving.
  */
 import type { Logger } from '../../lib/logger';
+import { Poller } from '../../lib/poller';
 import type { EngineLoader, ForecastEngine } from './engine';
 import type { ForecastStore, ModelRecord } from '../../clickhouse/store/forecast-store';
 import * as metrics from './metrics';
@@ -42,7 +43,7 @@ export class ModelInUse {
   private readonly log: Logger;
   private adopting: Promise<void> = Promise.resolve();
   private unloadable = '';
-  private poll: NodeJS.Timeout | undefined;
+  private poller: Poller | undefined;
   private stopped = false;
 
   constructor(private readonly opts: ModelInUseOptions) {
@@ -102,14 +103,15 @@ export class ModelInUse {
 
   /** Polls the registry: a model promoted by another member (or by an operator) is picked up within one poll. */
   startPolling(intervalMs: number): void {
-    this.poll = setInterval(() => void this.adoptCurrent(), intervalMs);
-    this.poll.unref();
+    this.poller = new Poller(this.opts.logger);
+    this.poller.add({ name: 'current model', everyMs: intervalMs, run: () => this.adoptCurrent() });
+    this.poller.start();
   }
 
   /** No more polls or switches (a switch in progress finishes: close waits for it). */
   stopPolling(): void {
     this.stopped = true;
-    clearInterval(this.poll);
+    void this.poller?.stop();
   }
 
   async close(): Promise<void> {
