@@ -4,7 +4,7 @@
  * of their UTC midnight, the local date of an instant in a branch's IANA zone
  * (the browser's zone data, through Intl), and the parts of an hour row's local
  * start. The server keeps its own TypeScript copy of this math (its calendar
- * modules under lib/ and api/); a browser cannot import TypeScript without a
+ * module lib/time/); a browser cannot import TypeScript without a
  * build step, so this is the one copy the dashboard has. The API decides what a
  * branch's days and hours are; this module only moves ranges and reads the
  * rows' own local times.
