@@ -4,6 +4,7 @@
  * both build on this file, never on each other's types.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
+import type { GrainCalibration } from './grain-intervals';
 
 export interface HourlyForecast {
   /** UTC hour start (epoch ms). */
@@ -34,6 +35,11 @@ export interface IntervalCalibration {
   hours: number;
   from: string;
   to: string;
+  /**
+   * p10–p90 factors of days and weeks (grain-intervals.ts), measured on the same forecasts.
+   * Absent (models trained before them): a day's or week's p10/p90 are the sums of the hourly ones.
+   */
+  grains?: GrainCalibration;
 }
 
 export const MODEL_FORMAT_VERSION = 1;

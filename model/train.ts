@@ -8,7 +8,7 @@
 import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs';
 import { DAY_MS } from '../lib/time/units';
 import { backendName, loadTf, type Tf } from './backend';
-import { calibrationOrigins, measureCalibration } from './calibration';
+import { applyCalibration, calibrationOrigins, measureCalibration } from './calibration';
 import { forecast } from './forecast';
 import {
   DEFAULT_HORIZON_DAYS,
@@ -19,6 +19,7 @@ import {
   type ModelMeta,
 } from './forecast-types';
 import { FEATURE_COUNT, FEATURE_NAMES } from './features';
+import { measureGrainFactors } from './grain-intervals';
 import { buildNetwork, isKernel, type NetworkConfig } from './network';
 import { dailyTotalLoss, OUTPUTS, pinballLoss, QUANTILES } from './quantile-loss';
 import { Rng } from './rng';
@@ -109,6 +110,13 @@ export async function train(series: HourlySeries[], options: TrainOptions = {}):
       const probe: ForecastModel = { net, meta: { hyperParameters: hp } as ModelMeta };
       const forecasts = await forecast(probe, histories, perHistory, { days: hp.calibrationDays });
       calibration = measureCalibration(forecasts, histories, end);
+      // Day and week factors on the hourly intervals as the production model will serve them.
+      const c = calibration;
+      calibration.grains = measureGrainFactors(
+        forecasts.map((f) => applyCalibration(f, c)),
+        histories,
+        end,
+      );
       net.dispose();
     }
   }

@@ -1,0 +1,114 @@
+import { HOUR_MS } from '../lib/time/units';
+import type { BranchForecast, HourlyForecast } from './forecast-types';
+import { bucketInterval, grainForHours, measureGrainFactors, type GrainFactors } from './grain-intervals';
+
+const hour = (h: Omit<HourlyForecast, 'hourStart'>): HourlyForecast => ({ hourStart: 0, ...h });
+const twoHours = [
+  hour({ salesP10: 8, salesP50: 10, salesP90: 13, ordersP10: 1, ordersP50: 2, ordersP90: 3 }),
+  hour({ salesP10: 1, salesP50: 2, salesP90: 6, ordersP10: 0, ordersP50: 1, ordersP90: 2 }),
+];
+const factors = (spread: GrainFactors['spread']): GrainFactors => ({
+  spread,
+  day: { sales: 0.5, orders: 1 },
+  week: { sales: 2, orders: 3 },
+});
+
+describe('bucketInterval', () => {
+  test('without factors or at grain hour: the sums of the hourly quantiles (the former rule)', () => {
+    const former = { salesP10: 9, salesP50: 12, salesP90: 19, ordersP10: 1, ordersP50: 3, ordersP90: 5 };
+    expect(bucketInterval(twoHours, undefined, 'day')).toEqual(former);
+    expect(bucketInterval(twoHours, factors('sum'), 'hour')).toEqual(former);
+  });
+
+  test('sum spread: p50 ± k × the summed half-widths (sales below 3, above 7; orders 2 and 2)', () => {
+    expect(bucketInterval(twoHours, factors('sum'), 'day')).toEqual({
+      salesP10: 10.5,
+      salesP50: 12,
+      salesP90: 15.5,
+      ordersP10: 1,
+      ordersP50: 3,
+      ordersP90: 5,
+    });
+    // Week: orders 3 − 3 × 2 floors at 0.
+    expect(bucketInterval(twoHours, factors('sum'), 'week')).toEqual({
+      salesP10: 6,
+      salesP50: 12,
+      salesP90: 26,
+      ordersP10: 0,
+      ordersP50: 3,
+      ordersP90: 9,
+    });
+  });
+
+  test('rss spread: p50 ± k × the root-sum-of-squares of the half-widths', () => {
+    const w = bucketInterval(twoHours, factors('rss'), 'week');
+    expect(w.salesP10).toBeCloseTo(12 - 2 * Math.sqrt(5), 12);
+    expect(w.salesP90).toBe(22);
+    expect(w.ordersP10).toBe(0); // 3 − 3√2 floors at 0
+    expect(w.ordersP90).toBeCloseTo(3 + 3 * Math.sqrt(2), 12);
+  });
+
+  test('the grain of a bucket by its forecast hours', () => {
+    expect([1, 4, 5, 24, 63, 64, 168, 336].map(grainForHours)).toEqual([
+      'hour',
+      'hour',
+      'day',
+      'day',
+      'day',
+      'week',
+      'week',
+      'week',
+    ]);
+  });
+});
+
+describe('measureGrainFactors', () => {
+  // 14 UTC days from a Monday midnight; the forecast says 10 ± 1 every hour (day: 240 ± 24, sum
+  // spread; 7-day block: 1680 ± 168). Day d's actual sales are 240 + e[d]; orders are sales / 5.
+  const start = Date.UTC(2021, 0, 4);
+  const days = 14;
+  const e = [0, 24, -48, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 72];
+  const n = 20 * 24;
+  const sales = new Float64Array(n).map((_, i) => 10 + (e[Math.floor(i / 24)] ?? 0) / 24);
+  const series = {
+    branchId: 'b',
+    timezone: 'UTC',
+    country: 'IE',
+    start,
+    sales,
+    orders: sales.map((x) => x / 5),
+  };
+  const forecast: BranchForecast = {
+    branchId: 'b',
+    origin: start,
+    hours: Array.from({ length: days * 24 }, (_, i) => ({
+      hourStart: start + i * HOUR_MS,
+      salesP10: 9,
+      salesP50: 10,
+      salesP90: 11,
+      ordersP10: 1.8,
+      ordersP50: 2,
+      ordersP90: 2.2,
+    })),
+  };
+
+  test('k per grain covers 80% of the days and of the overlapping 7-day blocks', () => {
+    const g = measureGrainFactors([forecast], [series], start + days * 24 * HOUR_MS);
+    // Days: stretches |e|/24 = ten 0s, 0.5, 1, 2, 3: the 80% quantile (index 11 of 14) is 1.
+    expect(g.day.sales).toBe(1);
+    // Blocks 0..7 of 7 days: e sums −12, −12, −36, 12, 0, 0, 0, 72 over a spread of 168: the
+    // 80% quantile (index 6 of 8) is 36/168.
+    expect(g.week.sales).toBeCloseTo(36 / 168, 12);
+    // Orders are sales / 5, forecast and actual alike: the same factors.
+    expect(g.day.orders).toBeCloseTo(1, 12);
+    expect(g.week.orders).toBeCloseTo(36 / 168, 12);
+    // Equal-width buckets: both spreads give the same intervals; the tie keeps 'sum'.
+    expect(g.spread).toBe('sum');
+    expect({ days: g.days, weeks: g.weeks }).toEqual({ days: 28, weeks: 16 });
+  });
+
+  test('days cut by the end of the window and blocks that would cross it are not scored', () => {
+    const g = measureGrainFactors([forecast], [series], start + (days * 24 - 3) * HOUR_MS);
+    expect({ days: g.days, weeks: g.weeks }).toEqual({ days: 26, weeks: 14 });
+  });
+});

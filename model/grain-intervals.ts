@@ -1,0 +1,260 @@
+/**
+ * p10–p90 of a bucket of hours (a local day, an ISO week, a range total), calibrated for that
+ * bucket. Quantiles do not add: the sum of 168 hourly p10s is far below the p10 of the week. So
+ * a bucket's interval is built around its summed p50 (kept exact: a day's p50 is the sum of its
+ * hours) with half-widths k_g × spread(hourly half-widths), below and above p50, where
+ * - spread is the sum of the hourly half-widths ('sum', errors moving together, as a level error
+ *   does) or their root-sum-of-squares ('rss', independent hours); measureGrainFactors computes
+ *   both and keeps the one that gives the narrower intervals at the same 80% coverage;
+ * - k_g is measured per grain (day, week) and quantity at training time, out of sample, exactly
+ *   like the hourly k (calibration.ts, conformal with a time split): the calibration model
+ *   forecasts from every local midnight of the calibration window, and every complete local day
+ *   and every complete 7-day block of each forecast inside the window is scored; k_g is the
+ *   stretch that covers 80% of them.
+ * Weeks: a 14-day window holds only two disjoint weeks per branch, so the 7-day blocks overlap
+ * (every block starting at a local midnight of a forecast, from its first day up to the block
+ * that ends at the window's end: 36 blocks per branch from 14 origins, over 8 distinct weeks at
+ * horizons 1–8 days). They are not independent, and k_week is the least certain factor.
+ * Horizon: one factor per grain, not per horizon bucket: in a 14-day window a day 8–14 days out
+ * has 28 scores per branch (against 77 for days 1–7) and no 7-day block can start after day 8,
+ * so a second set of factors would rest on too few, strongly overlapping buckets.
+ * Grain 'hour' (or no factors: a model trained before this existed) is the former rule: the sums
+ * of the hourly p10s and p90s.
+ */
+import { localSlotOf } from '../lib/time/wall-clock';
+import { HOUR_MS } from '../lib/time/units';
+import type { BranchForecast, HourlyForecast } from './forecast-types';
+import type { HourlySeries } from './series';
+
+export type Grain = 'hour' | 'day' | 'week';
+export type SpreadRule = 'sum' | 'rss';
+
+export interface QuantityFactors {
+  sales: number;
+  orders: number;
+}
+
+/** Per-grain p10–p90 factors of a model (ModelMeta.calibration.grains, carried by each run). */
+export interface GrainFactors {
+  spread: SpreadRule;
+  day: QuantityFactors;
+  week: QuantityFactors;
+}
+
+/** The factors with what they were measured on. */
+export interface GrainCalibration extends GrainFactors {
+  /** Scored day buckets and 7-day blocks (sales and orders together). */
+  days: number;
+  weeks: number;
+}
+
+/** A bucket's sums: p50 exact, p10/p90 as calibrated for the grain. */
+export type BucketInterval = Omit<HourlyForecast, 'hourStart'>;
+
+const TARGET = 0.8;
+const K_MIN = 0.05;
+const K_MAX = 5;
+/** A bucket needs this many forecast hours for 'day' and for 'week' factors (geometric midpoints of 1, 24, 168). */
+const DAY_FROM_HOURS = 5;
+const WEEK_FROM_HOURS = 64;
+
+/** The grain whose factors a bucket of `forecastHours` forecast hours takes (a partial day or week included). */
+export function grainForHours(forecastHours: number): Grain {
+  return forecastHours >= WEEK_FROM_HOURS ? 'week' : forecastHours >= DAY_FROM_HOURS ? 'day' : 'hour';
+}
+
+type Side = (h: HourlyForecast) => [number, number, number];
+const SALES: Side = (h) => [h.salesP10, h.salesP50, h.salesP90];
+const ORDERS: Side = (h) => [h.ordersP10, h.ordersP50, h.ordersP90];
+
+interface Sums {
+  p10: number;
+  p50: number;
+  p90: number;
+  /** Sum and sum of squares of the lower and upper half-widths. */
+  lo: number;
+  hi: number;
+  lo2: number;
+  hi2: number;
+}
+
+function sums(hours: readonly HourlyForecast[], side: Side): Sums {
+  const s: Sums = { p10: 0, p50: 0, p90: 0, lo: 0, hi: 0, lo2: 0, hi2: 0 };
+  for (const h of hours) {
+    const [a, b, c] = side(h);
+    s.p10 += a;
+    s.p50 += b;
+    s.p90 += c;
+    const lo = Math.max(0, b - a);
+    const hi = Math.max(0, c - b);
+    s.lo += lo;
+    s.hi += hi;
+    s.lo2 += lo * lo;
+    s.hi2 += hi * hi;
+  }
+  return s;
+}
+
+const spreadOf = (s: Sums, rule: SpreadRule): [number, number] =>
+  rule === 'sum' ? [s.lo, s.hi] : [Math.sqrt(s.lo2), Math.sqrt(s.hi2)];
+
+function interval(s: Sums, rule: SpreadRule | undefined, k: number | undefined): [number, number, number] {
+  if (rule === undefined || k === undefined) return [s.p10, s.p50, s.p90];
+  const [lo, hi] = spreadOf(s, rule);
+  return [Math.max(0, s.p50 - k * lo), s.p50, s.p50 + k * hi];
+}
+
+/**
+ * The p10/p50/p90 of a bucket of forecast hours: p50 the sum of the hourly p50s, p10/p90 at
+ * k_g × spread around it for grain 'day' or 'week' (p10 floored at 0); the sums of the hourly
+ * p10s/p90s for grain 'hour' or without factors.
+ */
+export function bucketInterval(
+  hours: readonly HourlyForecast[],
+  factors: GrainFactors | undefined,
+  grain: Grain,
+): BucketInterval {
+  const f = factors && grain !== 'hour' ? factors[grain] : undefined;
+  const rule = f ? factors?.spread : undefined;
+  const [salesP10, salesP50, salesP90] = interval(sums(hours, SALES), rule, f?.sales);
+  const [ordersP10, ordersP50, ordersP90] = interval(sums(hours, ORDERS), rule, f?.orders);
+  return { salesP10, salesP50, salesP90, ordersP10, ordersP50, ordersP90 };
+}
+
+/** Stretch of the spread around p50 that the actual y needs (Infinity if the side has no width). */
+function stretchNeeded(y: number, p50: number, lo: number, hi: number): number {
+  if (y > p50) return hi > 0 ? (y - p50) / hi : Infinity;
+  if (y < p50) return lo > 0 ? (p50 - y) / lo : Infinity;
+  return 0;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+interface Scored {
+  sums: Sums;
+  y: number;
+}
+
+/** One bucket's scores per quantity: skipped when closed and forecast closed. */
+function score(
+  hours: HourlyForecast[],
+  ys: number[],
+  yo: number[],
+  into: { sales: Scored[]; orders: Scored[] },
+): void {
+  const s = sums(hours, SALES);
+  const o = sums(hours, ORDERS);
+  const sy = ys.reduce((a, b) => a + b, 0);
+  const oy = yo.reduce((a, b) => a + b, 0);
+  if (sy !== 0 || s.p90 > 0) into.sales.push({ sums: s, y: sy });
+  if (oy !== 0 || o.p90 > 0) into.orders.push({ sums: o, y: oy });
+}
+
+/** k covering 80% of `xs` for `rule`, and the mean relative width it gives. */
+function fit(xs: Scored[], rule: SpreadRule): { k: number; width: number } {
+  if (xs.length === 0) return { k: 1, width: 0 };
+  const k = Math.min(
+    K_MAX,
+    Math.max(
+      K_MIN,
+      quantile(
+        xs.map((x) => {
+          const [lo, hi] = spreadOf(x.sums, rule);
+          return stretchNeeded(x.y, x.sums.p50, lo, hi);
+        }),
+        TARGET,
+      ),
+    ),
+  );
+  let w = 0;
+  let p = 0;
+  for (const x of xs) {
+    const [lo, hi] = spreadOf(x.sums, rule);
+    w += Math.min(x.sums.p50, k * lo) + k * hi;
+    p += x.sums.p50;
+  }
+  return { k, width: p > 0 ? w / p : 0 };
+}
+
+/**
+ * The grain factors from out-of-sample forecasts from local midnights (`forecasts[i]` for
+ * `series[i]`, hourly intervals already calibrated), scored on the complete local days and
+ * 7-day blocks before `end`.
+ */
+export function measureGrainFactors(
+  forecasts: readonly BranchForecast[],
+  series: readonly HourlySeries[],
+  end: number,
+): GrainCalibration {
+  const day = { sales: [] as Scored[], orders: [] as Scored[] };
+  const week = { sales: [] as Scored[], orders: [] as Scored[] };
+  forecasts.forEach((f, i) => {
+    const s = series[i]!;
+    // The forecast's complete local days before `end`, in order.
+    const days: { hours: HourlyForecast[]; ys: number[]; yo: number[] }[] = [];
+    let current: number | undefined;
+    for (const h of f.hours) {
+      if (h.hourStart >= end) break;
+      const j = (h.hourStart - s.start) / HOUR_MS;
+      if (j < 0 || j >= s.sales.length) continue;
+      const d = localSlotOf(s.timezone, h.hourStart).day;
+      if (d !== current) {
+        days.push({ hours: [], ys: [], yo: [] });
+        current = d;
+      }
+      const b = days.at(-1)!;
+      b.hours.push(h);
+      b.ys.push(s.sales[j]!);
+      b.yo.push(s.orders[j]!);
+    }
+    // A day is complete when the hours either side of it are other local days and it ends
+    // before `end` and the series' end (the first day of an intraday origin is not).
+    const limit = Math.min(end, s.start + s.sales.length * HOUR_MS);
+    const complete = days.filter((b) => {
+      const first = b.hours[0]!.hourStart;
+      const after = b.hours.at(-1)!.hourStart + HOUR_MS;
+      const d = localSlotOf(s.timezone, first).day;
+      return (
+        after <= limit &&
+        localSlotOf(s.timezone, first - HOUR_MS).day !== d &&
+        localSlotOf(s.timezone, after).day !== d
+      );
+    });
+    for (const b of complete) score(b.hours, b.ys, b.yo, day);
+    for (let k = 0; k + 7 <= complete.length; k++) {
+      const block = complete.slice(k, k + 7);
+      score(
+        block.flatMap((b) => b.hours),
+        block.flatMap((b) => b.ys),
+        block.flatMap((b) => b.yo),
+        week,
+      );
+    }
+  });
+  // The spread rule with the narrower intervals overall at the same coverage ('rss' only when
+  // clearly narrower: on equal-width buckets the two are the same up to rounding).
+  const rules: SpreadRule[] = ['sum', 'rss'];
+  const fits = rules.map((rule) => {
+    const ds = fit(day.sales, rule);
+    const dO = fit(day.orders, rule);
+    const ws = fit(week.sales, rule);
+    const wo = fit(week.orders, rule);
+    return {
+      rule,
+      width: ds.width + dO.width + ws.width + wo.width,
+      day: { sales: ds.k, orders: dO.k },
+      week: { sales: ws.k, orders: wo.k },
+    };
+  });
+  const best = fits[1]!.width < 0.99 * fits[0]!.width ? fits[1]! : fits[0]!;
+  return {
+    spread: best.rule,
+    day: best.day,
+    week: best.week,
+    days: day.sales.length + day.orders.length,
+    weeks: week.sales.length + week.orders.length,
+  };
+}
