@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { loadBranchDirectory } from '../app/app';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { acceptance, runBacktest } from '../model/backtest';
+import { backtestLine, runBacktest } from '../model/backtest';
 import { writeBacktestReport, writeDataExploration } from '../model/report';
 import type { HourlySeries } from '../model/series';
 import { createProgress, type Progress } from './progress';
@@ -33,11 +33,15 @@ export function registerBacktestCommands(program: Command): void {
   program
     .command('backtest')
     .description(
-      'rolling-origin backtest of the neural model against seasonal-naive and 4-week-mean baselines',
+      'rolling-origin backtest of the neural model against seasonal-naive, 4-week-mean, structural-base and Holt-Winters baselines',
     )
     .option('--export <file>', 'a POS export (default: the closed hours in ClickHouse)')
     .option('--through <date>', 'last local date of the export to use (yyyy-mm-dd)')
-    .option('--weeks <n>', 'weekly origins', '8')
+    .option('--weeks <n>', 'keep only the last n weekly origins (default: every Monday from --from)')
+    .option(
+      '--from <date>',
+      'first local date an origin may fall on (yyyy-mm-dd; default: 70 days after the data start)',
+    )
     .option('--horizon-days <n>', 'days scored after each origin', '14')
     .option('--scheme <scheme>', 'retrain (a fresh model per origin) or warm (fine-tune forward)', 'retrain')
     .option('--out <dir>', 'report folder (backtest.md, backtest.json, chart-<branch>.svg)', 'out/backtest')
@@ -45,7 +49,8 @@ export function registerBacktestCommands(program: Command): void {
       'after',
       [
         '',
-        'Prints one JSON line: {"origins": [...], "neural": M, "seasonal_naive": M, "mean_4w": M, "acceptance": {...}}',
+        'Prints one JSON line: {"origins": n, "neural": {sales, orders, coverage}, "seasonal_naive": M, "mean_4w": M,',
+        '  "structural_base": M, "holt_winters": M, ..., "acceptance": {ok, failed}} (M = {sales|orders: {hourly|daily|weekly: WAPE}})',
         'Exit codes: 0 done (acceptance met or not: see the JSON), 1 failure, 2 bad usage.',
         '',
         'Examples:',
@@ -57,18 +62,21 @@ export function registerBacktestCommands(program: Command): void {
       async (opts: {
         export?: string;
         through?: string;
-        weeks: string;
+        weeks?: string;
+        from?: string;
         horizonDays: string;
         scheme: string;
         out: string;
       }) => {
-        const weeks = intOption('--weeks', opts.weeks, 1, 52);
+        const weeks = opts.weeks === undefined ? undefined : intOption('--weeks', opts.weeks, 1, 520);
+        const firstDay = dateOption('--from', opts.from);
         const horizonDays = intOption('--horizon-days', opts.horizonDays, 1, 14);
         const scheme = choiceOption('--scheme', opts.scheme, ['retrain', 'warm'] as const);
         const series = await loadSeries(opts.export, dateOption('--through', opts.through));
         let progress: Progress | undefined;
         const result = await runBacktest(series, {
-          weeks,
+          ...(weeks === undefined ? {} : { weeks }),
+          ...(firstDay === undefined ? {} : { firstDay }),
           horizonDays,
           scheme,
           onProgress: (p) => {
@@ -83,7 +91,7 @@ export function registerBacktestCommands(program: Command): void {
         progress?.stop();
         const files = await writeBacktestReport(result, path.resolve(opts.out));
         process.stderr.write(`report: ${files.join(', ')}\n`);
-        console.log(JSON.stringify({ ...result.summary, acceptance: acceptance(result.summary) }));
+        console.log(JSON.stringify(backtestLine(result)));
       },
     );
 

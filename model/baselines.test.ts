@@ -1,7 +1,8 @@
 import { dateToDayNumber } from '../lib/time/civil-date';
 import { localMidnightUtc } from '../lib/time/local-days';
 import { HOUR_MS } from '../lib/time/units';
-import { mean4Weeks, seasonalNaive } from './baselines';
+import { holtWintersBaseline, mean4Weeks, seasonalNaive } from './baselines';
+import { structuralBaseline } from './structural-baseline';
 import { syntheticSeries } from './testing/synthetic';
 
 const ZONE = 'Europe/Dublin';
@@ -35,4 +36,33 @@ test('mean of 4 weeks at the same local hour of week', () => {
       at(Date.UTC(2020, 9, 6, 18))) /
     4;
   expect(h.salesP50).toBeCloseTo(want, 9);
+});
+
+test('Holt-Winters on a series that repeats every week forecasts that week again, hour by hour', () => {
+  // November–December 2020: no DST change, so a week is 168 UTC hours at the same local hours.
+  const from = localMidnightUtc(ZONE, dateToDayNumber('2020-11-02'));
+  const base = syntheticSeries({ start: from, hours: 24 * 63, seed: 9 });
+  const sales = base.sales.map((_, i) => base.sales[i % 168]!);
+  const orders = base.orders.map((_, i) => base.orders[i % 168]!);
+  const periodic = { ...base, sales, orders };
+  const origin = localMidnightUtc(ZONE, dateToDayNumber('2020-12-21'));
+  const [hw] = holtWintersBaseline([periodic], [origin], 6);
+  const [naive] = seasonalNaive([periodic], [origin], 6);
+  expect(hw!.hours).toHaveLength(7 * 24);
+  hw!.hours.forEach((h, i) => {
+    expect(h.salesP50).toBeCloseTo(naive!.hours[i]!.salesP50, 6);
+    expect(h.ordersP50).toBeCloseTo(naive!.hours[i]!.ordersP50, 6);
+    expect(h.salesP10).toBe(h.salesP50);
+  });
+});
+
+test('the structural base: point forecasts, 0 at hours never open in 28 days, positive at open hours', () => {
+  const origin = localMidnightUtc(ZONE, dateToDayNumber('2020-11-02'));
+  const [f] = structuralBaseline([series], [origin], 13);
+  expect(f!.hours).toHaveLength(14 * 24);
+  expect(f!.hours.every((h) => h.salesP10 === h.salesP50 && h.salesP90 === h.salesP50)).toBe(true);
+  // The synthetic branch opens 12:00–22:00 local (GMT here): nothing at 03:00, something at 19:00.
+  const at = (t: number): number => f!.hours.find((h) => h.hourStart === t)!.salesP50;
+  expect(at(Date.UTC(2020, 10, 3, 3))).toBe(0);
+  expect(at(Date.UTC(2020, 10, 3, 19))).toBeGreaterThan(0);
 });

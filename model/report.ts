@@ -8,23 +8,67 @@ import { join } from 'node:path';
 import { dateToDayNumber, formatCivilDate, weekdayOfDayNumber } from '../lib/time/civil-date';
 import { DAY_MS, HOUR_MS } from '../lib/time/units';
 import { localSlotOf } from '../lib/time/wall-clock';
-import { acceptance, MODEL_NAMES, type BacktestResult, type BacktestSummary } from './backtest';
+import { acceptance, MODEL_NAMES, type BacktestResult, type ModelSummaries } from './backtest';
 import { toLocalGrid } from './local-grid';
 import { GRAINS, QUANTITIES, type WapeSummary } from './metrics';
 import type { HourlySeries } from './series';
 import { chartSvg, type Shade } from './svg';
 
-const COLORS = { actual: '#222', neural: '#1f6fd1', band: '#8fb8ee', naive: '#d1721f', mean4w: '#2a9d4a' };
+const COLORS = {
+  actual: '#222',
+  neural: '#1f6fd1',
+  band: '#8fb8ee',
+  naive: '#d1721f',
+  mean4w: '#2a9d4a',
+  structural: '#8a3fc2',
+  holtWinters: '#b8860b',
+};
 const pct = (x: number | undefined): string =>
   x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(1)}%`;
 
-/** Markdown table: one row per model, WAPE per quantity and grain, coverage. */
-export function summaryTable(s: Omit<BacktestSummary, 'origins'>): string {
-  const head = `| model | ${QUANTITIES.flatMap((q) => GRAINS.map((g) => `${q} ${g}`)).join(' | ')} | p10–p90 coverage |`;
-  const sep = `|---|${QUANTITIES.flatMap(() => GRAINS.map(() => '---:')).join('|')}|---:|`;
-  const row = (name: string, m: WapeSummary): string =>
-    `| ${name} | ${QUANTITIES.flatMap((q) => GRAINS.map((g) => pct(m[q][g]))).join(' | ')} | ${pct(m.coverage_p10_p90)} |`;
+/** Markdown table: one row per model, WAPE (and skill vs seasonal naive) per quantity and grain. */
+export function summaryTable(s: ModelSummaries): string {
+  const head = `| model | ${QUANTITIES.flatMap((q) => GRAINS.map((g) => `${q} ${g}`)).join(' | ')} |`;
+  const sep = `|---|${QUANTITIES.flatMap(() => GRAINS.map(() => '---:')).join('|')}|`;
+  const row = (name: (typeof MODEL_NAMES)[number], m: WapeSummary): string =>
+    `| ${name} | ${QUANTITIES.flatMap((q) =>
+      GRAINS.map((g) =>
+        name === 'seasonal_naive' ? pct(m[q][g]) : `${pct(m[q][g])} (${signed(s.skill[name][q][g])})`,
+      ),
+    ).join(' | ')} |`;
   return [head, sep, ...MODEL_NAMES.map((m) => row(m, s[m]))].join('\n');
+}
+
+const signed = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}` : '–');
+
+/** Markdown table: the network's p10–p90 coverage and relative Winkler score per quantity and grain. */
+export function intervalTable(s: WapeSummary): string {
+  const head = `| measure | ${QUANTITIES.flatMap((q) => GRAINS.map((g) => `${q} ${g}`)).join(' | ')} |`;
+  const sep = `|---|${QUANTITIES.flatMap(() => GRAINS.map(() => '---:')).join('|')}|`;
+  const row = (
+    name: string,
+    v: Record<string, Record<string, number>> | undefined,
+    f: (x: number) => string,
+  ): string =>
+    `| ${name} | ${QUANTITIES.flatMap((q) => GRAINS.map((g) => f(v?.[q]?.[g] ?? NaN))).join(' | ')} |`;
+  return [
+    head,
+    sep,
+    row('p10–p90 coverage', s.coverage, pct),
+    row('Winkler / Σ actual', s.winkler, (x) => (Number.isFinite(x) ? x.toFixed(3) : '–')),
+  ].join('\n');
+}
+
+/** Markdown table: per horizon day (1 = the origin's day), daily sales WAPE of every model and the network's hourly coverage. */
+export function horizonDayTable(s: ModelSummaries): string {
+  const days = s.neural.byHorizonDay ?? [];
+  const head = `| day | ${MODEL_NAMES.map((m) => `${m} sales daily`).join(' | ')} | neural sales hourly | neural orders daily | neural hourly coverage |`;
+  const sep = `|---:|${MODEL_NAMES.map(() => '---:').join('|')}|---:|---:|---:|`;
+  const rows = days.map(
+    (d, k) =>
+      `| ${k + 1} | ${MODEL_NAMES.map((m) => pct(s[m].byHorizonDay?.[k]?.sales.daily)).join(' | ')} | ${pct(d.sales.hourly)} | ${pct(d.orders.daily)} | ${pct(d.coverage)} |`,
+  );
+  return [head, sep, ...rows].join('\n');
 }
 
 /** Writes `backtest.md`, `backtest.json` and `chart-<branch>.svg` into `outDir`; returns the file paths. */
@@ -36,13 +80,23 @@ export async function writeBacktestReport(result: BacktestResult, outDir: string
     '# Backtest',
     '',
     `Rolling origin, weekly, local midnight; horizon ${result.horizonDays} days; the network is retrained before each origin on data before it only.`,
-    `Origins: ${result.summary.origins.map((o) => o.slice(0, 10)).join(', ')}.`,
+    `Origins (${result.summary.originDates.length}, Mondays, local midnight): ${result.summary.originDates.join(', ')}.`,
     '',
-    'WAPE = Σ|p50 − actual| / Σ|actual|: hourly per UTC hour, daily per local date, weekly per 7-day block from the origin. Each number is the mean over origins of the WAPE pooled over branches. Coverage: share of open hours (actual ≠ 0 or p90 > 0) with p10 ≤ actual ≤ p90.',
+    "WAPE = Σ|p50 − actual| / Σ|actual|: hourly per UTC hour, daily per local date, weekly per 7-day block from the origin (days 1–7, 8–14). Each number is the mean over origins of the WAPE pooled over branches; in brackets the skill against seasonal naive, 1 − WAPE / WAPE of seasonal naive. Baselines: seasonal naive (last week repeated), mean of 4 weeks (same hour of week), structural base (the network's own level × shape, no network), Holt-Winters (damped additive ETS, weekly seasonality, on daily totals spread by the recent hour-of-day shape of the weekday); baselines give p50 only.",
+    '',
+    'Coverage: share of buckets with p10 ≤ actual ≤ p90; hourly over open hours (actual ≠ 0 or p90 > 0) with the hourly quantiles, daily and weekly with the calibrated bucket intervals (– where none). Winkler score of the 80% interval, Σ score / Σ|actual| (lower is better).',
     '',
     '## All branches',
     '',
     summaryTable(result.summary),
+    '',
+    "### The network's ranges",
+    '',
+    intervalTable(result.summary.neural),
+    '',
+    '### Per horizon day',
+    '',
+    horizonDayTable(result.summary),
     '',
     `Acceptance: **${acc.ok ? 'met' : 'NOT met'}**`,
     '',
@@ -55,10 +109,10 @@ export async function writeBacktestReport(result: BacktestResult, outDir: string
   md.push(
     '## Per origin (sales, hourly WAPE)',
     '',
-    '| origin | neural | seasonal naive | mean 4w | training s |',
-    '|---|---:|---:|---:|---:|',
+    `| origin | ${MODEL_NAMES.join(' | ')} | training s |`,
+    `|---|${MODEL_NAMES.map(() => '---:').join('|')}|---:|`,
   );
-  for (const o of result.perOrigin) {
+  for (const [i, o] of result.perOrigin.entries()) {
     const w = (m: (typeof MODEL_NAMES)[number]): string => {
       let e = 0;
       let a = 0;
@@ -69,7 +123,7 @@ export async function writeBacktestReport(result: BacktestResult, outDir: string
       return pct(a > 0 ? e / a : NaN);
     };
     md.push(
-      `| ${new Date(o.origin).toISOString().slice(0, 10)} | ${w('neural')} | ${w('seasonal_naive')} | ${w('mean_4w')} | ${o.trainSeconds.toFixed(1)} |`,
+      `| ${result.summary.originDates[i]} | ${MODEL_NAMES.map(w).join(' | ')} | ${o.trainSeconds.toFixed(1)} |`,
     );
   }
   md.push('', `Training time, all origins: ${result.trainSecondsTotal.toFixed(1)} s.`, '');
@@ -93,8 +147,8 @@ export async function writeBacktestReport(result: BacktestResult, outDir: string
 
 /**
  * Two panels for one branch: hourly sales over the last origin's horizon (actual, p50, p10–p90
- * band, seasonal naive), and daily sales over the first week of every origin (8 consecutive
- * weeks, never overlapping) with the daily sums of the hourly forecasts.
+ * band, seasonal naive), and daily sales over the first week of every origin (consecutive
+ * weeks, never overlapping) with the daily sums of the hourly forecasts of every model.
  */
 export function backtestChart(result: BacktestResult, s: HourlySeries): string {
   const last = result.perOrigin[result.perOrigin.length - 1]!;
@@ -114,7 +168,7 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
       label: formatCivilDate(localSlotOf(s.timezone, h.hourStart).day).slice(5),
     }));
   const hourly = chartSvg({
-    title: `${s.branchId}: hourly sales from ${new Date(last.origin).toISOString().slice(0, 10)} (last origin)`,
+    title: `${s.branchId}: hourly sales from ${result.summary.originDates.at(-1)} (last origin)`,
     n: hours.length,
     xTicks: ticks,
     yLabel: 'sales per hour',
@@ -147,12 +201,16 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
     p90: number;
     naive: number;
     mean4w: number;
+    structural: number;
+    holtWinters: number;
   }> = [];
   const markers: Array<{ at: number; label: string }> = [];
   for (const o of result.perOrigin) {
     const f = o.forecasts.neural[bi]!;
     const n = o.forecasts.seasonal_naive[bi]!;
     const m = o.forecasts.mean_4w[bi]!;
+    const sb = o.forecasts.structural_base[bi]!;
+    const hw = o.forecasts.holt_winters[bi]!;
     const originDay = localSlotOf(s.timezone, o.origin).day;
     markers.push({ at: days.length, label: formatCivilDate(originDay).slice(5) });
     for (let d = 0; d < 7; d++) {
@@ -164,6 +222,8 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
         p90: 0,
         naive: 0,
         mean4w: 0,
+        structural: 0,
+        holtWinters: 0,
       };
       f.hours.forEach((h, j) => {
         if (localSlotOf(s.timezone, h.hourStart).day !== originDay + d) return;
@@ -173,6 +233,8 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
         row.p90 += h.salesP90;
         row.naive += n.hours[j]?.salesP50 ?? 0;
         row.mean4w += m.hours[j]?.salesP50 ?? 0;
+        row.structural += sb.hours[j]?.salesP50 ?? 0;
+        row.holtWinters += hw.hours[j]?.salesP50 ?? 0;
       });
       days.push(row);
     }
@@ -196,6 +258,18 @@ export function backtestChart(result: BacktestResult, s: HourlySeries): string {
       { name: 'neural p50', color: COLORS.neural, values: days.map((d) => d.p50), width: 2 },
       { name: 'seasonal naive', color: COLORS.naive, values: days.map((d) => d.naive), dashed: true },
       { name: 'mean 4w', color: COLORS.mean4w, values: days.map((d) => d.mean4w), dashed: true },
+      {
+        name: 'structural base',
+        color: COLORS.structural,
+        values: days.map((d) => d.structural),
+        dashed: true,
+      },
+      {
+        name: 'Holt-Winters',
+        color: COLORS.holtWinters,
+        values: days.map((d) => d.holtWinters),
+        dashed: true,
+      },
     ],
   });
   return stack([hourly, daily], 960, 320);
