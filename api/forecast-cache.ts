@@ -340,6 +340,7 @@ export class ForecastCache {
       ordersP10: o10,
       ordersP50: o50,
       ordersP90: o90,
+      grainFactors: c.grainFactors,
     };
   }
 }

@@ -326,3 +326,127 @@ describe('assemblePrediction', () => {
     );
   });
 });
+
+describe('assemblePrediction with the run’s grain factors (calibrated day/week/total ranges)', () => {
+  // Every forecast hour: sales p10/p50/p90 5/10/20, orders 1/2/4 (half-widths below 5 and 1,
+  // above 10 and 2); spread 'sum'. A bucket of n forecast hours: p50 ± k × n × half-width.
+  const monday = utc('2021-01-04T00:00:00Z'); // Europe/Dublin is UTC in January
+  const factors = {
+    spread: 'sum' as const,
+    day: { sales: 0.5, orders: 0.25 },
+    week: { sales: 0.2, orders: 0.1 },
+  };
+  const calibrated = (): ServedRun => ({ ...run(monday, 24 * 10), grainFactors: factors });
+
+  it('a forecast day: p50 the sum of its hours, p10/p90 at k_day × the summed half-widths', () => {
+    const out = assemblePrediction(
+      input({ startDay: day('2021-01-05'), endDay: day('2021-01-05'), run: calibrated() }),
+    );
+    // sales 240 − 0.5 × 120, 240 + 0.5 × 240; orders 48 − 0.25 × 24, 48 + 0.25 × 48.
+    expect(out.daily?.[0]).toMatchObject({
+      sales: 240,
+      sales_p10: 180,
+      sales_p90: 360,
+      orders: 48,
+      orders_p10: 42,
+      orders_p90: 60,
+      source: 'forecast',
+    });
+    // Hours keep their own quantiles.
+    expect(out.hourly?.[0]).toMatchObject({ sales: 10, sales_p10: 5, sales_p90: 20 });
+  });
+
+  it('a mixed day and its week: the actual sum exactly plus the interval of the forecast hours', () => {
+    const out = assemblePrediction(
+      input({
+        startDay: day('2021-01-04'),
+        endDay: day('2021-01-10'),
+        run: calibrated(),
+        actuals: actuals(monday, monday + 12 * HOUR_MS), // 12 × (12.34, 3)
+      }),
+    );
+    // Day: actual 148.08 / 36; 12 forecast hours at k_day: sales 120 − 30, 120 + 60; orders 24 − 3, 24 + 6.
+    expect(out.daily?.[0]).toMatchObject({
+      sales: 268.08,
+      sales_p10: 238.08,
+      sales_p90: 328.08,
+      orders: 60,
+      orders_p10: 57,
+      orders_p90: 66,
+      source: 'mixed',
+    });
+    // Week: 156 forecast hours at k_week: sales 1560 − 0.2 × 780, 1560 + 0.2 × 1560; orders 312 ∓ 0.1 × 156 / 312.
+    const week = {
+      sales: 1708.08,
+      sales_p10: 1552.08,
+      sales_p90: 2020.08,
+      orders: 348,
+      orders_p10: 332.4,
+      orders_p90: 379.2,
+    };
+    expect(out.weekly?.[0]).toMatchObject({ iso_week: '2021-W01', ...week, source: 'mixed' });
+    expect(out.totals).toMatchObject(week);
+  });
+
+  it('partial ISO weeks take the grain of their forecast hours: 72 → week, 48 → day; the total 120 → week', () => {
+    const out = assemblePrediction(
+      input({ startDay: day('2021-01-08'), endDay: day('2021-01-12'), run: calibrated() }),
+    );
+    expect(
+      out.weekly?.map((w) => [
+        w.iso_week,
+        w.sales,
+        w.sales_p10,
+        w.sales_p90,
+        w.orders,
+        w.orders_p10,
+        w.orders_p90,
+      ]),
+    ).toEqual([
+      ['2021-W01', 720, 648, 864, 144, 136.8, 158.4],
+      ['2021-W02', 480, 360, 720, 96, 84, 120],
+    ]);
+    expect(out.totals).toMatchObject({
+      sales: 1200,
+      sales_p10: 1080,
+      sales_p90: 1440,
+      orders: 240,
+      orders_p10: 228,
+      orders_p90: 264,
+    });
+  });
+
+  it('a day with fewer than 5 forecast hours sums their hourly quantiles (grain hour)', () => {
+    const out = assemblePrediction(
+      input({
+        startDay: day('2021-01-04'),
+        endDay: day('2021-01-04'),
+        run: calibrated(),
+        actuals: actuals(monday, monday + 21 * HOUR_MS),
+      }),
+    );
+    // Actual 21 × 12.34 = 259.14; 3 forecast hours: 15 / 30 / 60.
+    expect(out.daily?.[0]).toMatchObject({
+      sales: 289.14,
+      sales_p10: 274.14,
+      sales_p90: 319.14,
+      orders: 69,
+      orders_p10: 66,
+      orders_p90: 75,
+    });
+  });
+
+  it('a run without factors (written before them) keeps the former rule: sums of the hourly quantiles', () => {
+    const out = assemblePrediction(
+      input({ startDay: day('2021-01-05'), endDay: day('2021-01-05'), run: run(monday, 24 * 10) }),
+    );
+    expect(out.daily?.[0]).toMatchObject({
+      sales: 240,
+      sales_p10: 120,
+      sales_p90: 480,
+      orders: 48,
+      orders_p10: 24,
+      orders_p90: 96,
+    });
+  });
+});

@@ -19,6 +19,8 @@ import { formatCivilDate, isoWeekLabel, isoWeekMonday } from '../lib/time/civil-
 import { dayLayouts, type DayLayout } from '../lib/time/local-days';
 import { HOUR_MS } from '../lib/time/units';
 import { isoUtc } from '../lib/time/wall-clock';
+import type { HourlyForecast } from '../model/forecast-types';
+import { bucketInterval, grainForHours, type GrainFactors } from '../model/grain-intervals';
 
 export interface AssembleInput {
   branch: BranchInfo;
@@ -32,39 +34,24 @@ export interface AssembleInput {
   lastClosedHour: number | null;
 }
 
+/** A bucket's hours so far: the actual sums exactly, the forecast hours as they are. */
 interface Acc {
-  s10: number;
-  s50: number;
-  s90: number;
-  o10: number;
-  o50: number;
-  o90: number;
+  /** Sums of the actual hours (integer cents, thousandths). */
+  sales: number;
+  orders: number;
+  /** The forecast hours, in integer units (their count is the bucket's forecast hours). */
+  forecastHours: HourlyForecast[];
   actual: number;
-  forecast: number;
   missing: number;
 }
 
-const newAcc = (): Acc => ({
-  s10: 0,
-  s50: 0,
-  s90: 0,
-  o10: 0,
-  o50: 0,
-  o90: 0,
-  actual: 0,
-  forecast: 0,
-  missing: 0,
-});
+const newAcc = (): Acc => ({ sales: 0, orders: 0, forecastHours: [], actual: 0, missing: 0 });
 
 function addAcc(into: Acc, a: Acc): void {
-  into.s10 += a.s10;
-  into.s50 += a.s50;
-  into.s90 += a.s90;
-  into.o10 += a.o10;
-  into.o50 += a.o50;
-  into.o90 += a.o90;
+  into.sales += a.sales;
+  into.orders += a.orders;
+  for (const h of a.forecastHours) into.forecastHours.push(h);
   into.actual += a.actual;
-  into.forecast += a.forecast;
   into.missing += a.missing;
 }
 
@@ -83,17 +70,22 @@ const NULL_VALUES: Values = Object.freeze({
   source: 'missing',
 });
 
-function values(acc: Acc): Values {
-  if (acc.missing > 0 || acc.actual + acc.forecast === 0) return NULL_VALUES;
-  const source: Source =
-    acc.actual > 0 && acc.forecast > 0 ? 'mixed' : acc.actual > 0 ? 'actual' : 'forecast';
+/**
+ * A bucket's values: the actual sums plus the interval of its forecast hours, at the grain their
+ * number calls for (grainForHours), rounded to whole cents and thousandths.
+ */
+function values(acc: Acc, factors: GrainFactors | undefined): Values {
+  const forecast = acc.forecastHours.length;
+  if (acc.missing > 0 || acc.actual + forecast === 0) return NULL_VALUES;
+  const source: Source = acc.actual > 0 && forecast > 0 ? 'mixed' : acc.actual > 0 ? 'actual' : 'forecast';
+  const f = bucketInterval(acc.forecastHours, factors, grainForHours(forecast));
   return {
-    sales: acc.s50 / 100,
-    sales_p10: acc.s10 / 100,
-    sales_p90: acc.s90 / 100,
-    orders: acc.o50 / 1000,
-    orders_p10: acc.o10 / 1000,
-    orders_p90: acc.o90 / 1000,
+    sales: (acc.sales + f.salesP50) / 100,
+    sales_p10: (acc.sales + Math.round(f.salesP10)) / 100,
+    sales_p90: (acc.sales + Math.round(f.salesP90)) / 100,
+    orders: (acc.orders + f.ordersP50) / 1000,
+    orders_p10: (acc.orders + Math.round(f.ordersP10)) / 1000,
+    orders_p90: (acc.orders + Math.round(f.ordersP90)) / 1000,
     source,
   };
 }
@@ -102,16 +94,10 @@ function values(acc: Acc): Values {
 function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<number, ActualHour>): Values {
   const a = actuals.get(h);
   if (a !== undefined) {
-    const s = a.salesCents;
-    const o = a.orders * 1000;
-    acc.s10 += s;
-    acc.s50 += s;
-    acc.s90 += s;
-    acc.o10 += o;
-    acc.o50 += o;
-    acc.o90 += o;
+    acc.sales += a.salesCents;
+    acc.orders += a.orders * 1000;
     acc.actual++;
-    const sales = s / 100;
+    const sales = a.salesCents / 100;
     return {
       sales,
       sales_p10: sales,
@@ -126,25 +112,23 @@ function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<
   if (i >= 0 && i < run.hours && Number.isInteger(i)) {
     const s50 = run.salesP50[i] as number;
     if (!Number.isNaN(s50)) {
-      const s10 = run.salesP10[i] as number;
-      const s90 = run.salesP90[i] as number;
-      const o10 = run.ordersP10[i] as number;
-      const o50 = run.ordersP50[i] as number;
-      const o90 = run.ordersP90[i] as number;
-      acc.s10 += s10;
-      acc.s50 += s50;
-      acc.s90 += s90;
-      acc.o10 += o10;
-      acc.o50 += o50;
-      acc.o90 += o90;
-      acc.forecast++;
+      const p: HourlyForecast = {
+        hourStart: h,
+        salesP10: run.salesP10[i] as number,
+        salesP50: s50,
+        salesP90: run.salesP90[i] as number,
+        ordersP10: run.ordersP10[i] as number,
+        ordersP50: run.ordersP50[i] as number,
+        ordersP90: run.ordersP90[i] as number,
+      };
+      acc.forecastHours.push(p);
       return {
-        sales: s50 / 100,
-        sales_p10: s10 / 100,
-        sales_p90: s90 / 100,
-        orders: o50 / 1000,
-        orders_p10: o10 / 1000,
-        orders_p90: o90 / 1000,
+        sales: p.salesP50 / 100,
+        sales_p10: p.salesP10 / 100,
+        sales_p90: p.salesP90 / 100,
+        orders: p.ordersP50 / 1000,
+        orders_p10: p.ordersP10 / 1000,
+        orders_p90: p.ordersP90 / 1000,
         source: 'forecast',
       };
     }
@@ -165,6 +149,7 @@ export function runInfoJson(run: RunInfo): PredictResponse['forecast'] {
 
 export function assemblePrediction(input: AssembleInput): PredictResponse {
   const { branch, startDay, endDay, run, actuals } = input;
+  const factors = run.grainFactors;
   const wantHourly = input.granularity.has('hourly');
   const days: DayLayout[] = dayLayouts(branch.timezone, startDay, endDay);
 
@@ -178,7 +163,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       if (wantHourly) hourly.push({ start: day.labels[i] as string, ...v });
     }
     dayAccs.push(acc);
-    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...values(acc) });
+    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...values(acc, factors) });
   }
 
   const weekly: WeekRow[] = [];
@@ -192,7 +177,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       first_date: formatCivilDate(week.first),
       last_date: formatCivilDate(week.last),
       days: week.last - week.first + 1,
-      ...values(week.acc),
+      ...values(week.acc, factors),
     });
   };
   days.forEach((day, i) => {
@@ -209,7 +194,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
   flushWeek();
 
   const missing = daily.filter((d) => d.missing_hours > 0).map((d) => d.date);
-  const totals: Totals = { days: days.length, ...values(total) };
+  const totals: Totals = { days: days.length, ...values(total, factors) };
   const granularity = GRANULARITIES.filter((g) => input.granularity.has(g));
   const out: PredictResponse = {
     branch: { id: branch.id, name: branch.name, timezone: branch.timezone, currency: branch.currency },

@@ -3,6 +3,7 @@
  * in integer units, closed-hour actuals, the branch fields an answer shows, and the conversions
  * to integer units (sums of integers are exact, so a day equals the sum of its hours).
  */
+import type { GrainFactors } from '../model/grain-intervals';
 
 /** Integer cents of an amount in major units, rounding half away from zero (1.005 -> 101). */
 export function toCents(major: number): number {
@@ -35,7 +36,12 @@ export interface RunInfo {
   readonly horizonEnd: number;
 }
 
-export type ServedRun = RunInfo & ForecastSeries;
+/**
+ * A served run: its identity, its points and the model's day/week p10–p90 factors
+ * (model/grain-intervals.ts; undefined for a run written without them: buckets then sum the
+ * hourly quantiles).
+ */
+export type ServedRun = RunInfo & ForecastSeries & { readonly grainFactors?: GrainFactors | undefined };
 
 /** A run as the forecast cache holds it: served as a whole, never mixed with another. */
 export interface LoadedRun extends ServedRun {

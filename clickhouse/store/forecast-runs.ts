@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { Branch } from '../../lib/branches';
 import type { HourlyForecast } from '../../model/forecast-types';
+import type { GrainFactors } from '../../model/grain-intervals';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';
@@ -24,6 +25,8 @@ export interface ForecastRun {
   origin: number;
   generatedAt: number;
   points: ForecastPoint[];
+  /** The model's day/week p10–p90 factors; absent: unknown (the API sums hourly quantiles). */
+  grainFactors?: GrainFactors;
 }
 
 /** A run row as stored: what the API decides by before it loads the points. */
@@ -37,6 +40,8 @@ export interface StoredRun {
   /** Points the run announces (a run with fewer stored is incomplete). */
   points: number;
   generatedAt: number;
+  /** Undefined when the run row has none (written before migration 0006 or by an older model). */
+  grainFactors?: GrainFactors;
 }
 
 /** A stored forecast point of a run (sales in major units, as written). */
@@ -46,6 +51,29 @@ export interface StoredPoint extends ForecastPoint {
 }
 
 export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
+
+/** The run row's grain columns: '' and 0 ("unknown") without factors. */
+function grainColumns(f: GrainFactors | undefined): Record<string, string | number> {
+  return {
+    grain_spread: f?.spread ?? '',
+    k_day_sales: f?.day.sales ?? 0,
+    k_day_orders: f?.day.orders ?? 0,
+    k_week_sales: f?.week.sales ?? 0,
+    k_week_orders: f?.week.orders ?? 0,
+  };
+}
+
+/** The factors of a run row, or undefined when any is unknown. */
+function grainFactorsOf(spread: string, ks: number[]): GrainFactors | undefined {
+  if (spread !== 'sum' && spread !== 'rss') return undefined;
+  if (!ks.every((k) => Number.isFinite(k) && k > 0)) return undefined;
+  const [daySales, dayOrders, weekSales, weekOrders] = ks as [number, number, number, number];
+  return {
+    spread,
+    day: { sales: daySales, orders: dayOrders },
+    week: { sales: weekSales, orders: weekOrders },
+  };
+}
 
 const round2 = (x: number) => Math.round(Math.max(0, x) * 100) / 100;
 const round3 = (x: number) => Math.round(Math.max(0, x) * 1000) / 1000;
@@ -95,6 +123,7 @@ export class ForecastRuns {
         horizon_end: toDateTime((run.points.at(-1)?.hourStart ?? run.origin - HOUR_MS) + HOUR_MS),
         points: run.points.length,
         generated_at: toDateTime64(run.generatedAt),
+        ...grainColumns(run.grainFactors),
       })),
     );
   }
@@ -135,6 +164,11 @@ export class ForecastRuns {
       he: number | string;
       pts: number | string;
       gen: number | string;
+      gs: string;
+      kds: number | string;
+      kdo: number | string;
+      kws: number | string;
+      kwo: number | string;
     }>(
       'forecast_runs.latest',
       `SELECT branch_id AS b,
@@ -144,22 +178,32 @@ export class ForecastRuns {
               toUnixTimestamp(argMax(data_through, ${k})) AS dt,
               toUnixTimestamp(argMax(horizon_end, ${k})) AS he,
               argMax(points, ${k}) AS pts,
+              argMax(grain_spread, ${k}) AS gs,
+              argMax(k_day_sales, ${k}) AS kds,
+              argMax(k_day_orders, ${k}) AS kdo,
+              argMax(k_week_sales, ${k}) AS kws,
+              argMax(k_week_orders, ${k}) AS kwo,
               toUnixTimestamp64Milli(max(generated_at)) AS gen
        FROM ${this.q.table('forecast_runs')}
        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
        GROUP BY branch_id`,
       params,
     );
-    return rows.map((r) => ({
-      branchId: r.b,
-      runId: r.rid,
-      modelVersion: r.mv,
-      origin: Number(r.o) * 1000,
-      dataThrough: Number(r.dt) * 1000,
-      horizonEnd: Number(r.he) * 1000,
-      points: Number(r.pts),
-      generatedAt: Number(r.gen),
-    }));
+    return rows.map((r) => {
+      const run: StoredRun = {
+        branchId: r.b,
+        runId: r.rid,
+        modelVersion: r.mv,
+        origin: Number(r.o) * 1000,
+        dataThrough: Number(r.dt) * 1000,
+        horizonEnd: Number(r.he) * 1000,
+        points: Number(r.pts),
+        generatedAt: Number(r.gen),
+      };
+      const factors = grainFactorsOf(r.gs, [r.kds, r.kdo, r.kws, r.kwo].map(Number));
+      if (factors) run.grainFactors = factors;
+      return run;
+    });
   }
 
   /** The stored points of the given runs (any order). */

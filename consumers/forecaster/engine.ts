@@ -4,6 +4,7 @@
  * promoted model that turns histories into hourly quantile forecasts.
  */
 import type { BranchHistory, ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
+import type { GrainFactors } from '../../model/grain-intervals';
 
 export interface ForecastRequest {
   history: BranchHistory;
@@ -18,6 +19,8 @@ export interface ForecastEngine {
   readonly backend: string;
   /** Hours of history the model reads before an origin. */
   readonly historyHours: number;
+  /** The model's day/week p10–p90 factors, written with each run (undefined: a model without them). */
+  readonly grainFactors?: GrainFactors | undefined;
   /** Batched inference: one result per request, in order. */
   forecast(requests: ForecastRequest[]): Promise<ForecastPoint[][]>;
   dispose(): void;

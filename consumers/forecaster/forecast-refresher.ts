@@ -71,6 +71,7 @@ export class ForecastRefresher {
       origin: r.origin,
       generatedAt,
       points: points[i] ?? [],
+      grainFactors: inUse.engine?.grainFactors,
     }));
     await store.writeRuns(runs, new Map(requests.map((r) => [r.branch.id, r.branch])));
     for (const r of runs) this.refreshedOrigin.set(r.branchId, r.origin);

@@ -25,6 +25,7 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
     backend: backendName() ?? record.backend,
     // The lookback window plus two days of slack for DST and the origin's partial day.
     historyHours: (LOOKBACK_DAYS + 2) * 24,
+    grainFactors: model.meta.calibration?.grains,
     async forecast(requests) {
       // Requests with the same `days` go through one batched forward pass.
       const byDays = new Map<number, number[]>();

@@ -1,0 +1,78 @@
+/**
+ * The run row's day/week p10–p90 factors (migration 0006) on the real engine (a fresh embedded
+ * database): written with a run and read back exactly; a run without them, and a row written by
+ * a writer that does not know the columns (before 0006), read back as "unknown".
+ */
+import { NORY_BRANCHES, type Branch } from '../../lib/branches';
+import { createLogger } from '../../lib/logger';
+import { HOUR_MS } from '../../lib/time/units';
+import { testConfig } from '../../test/test-config';
+import { createClickHouse, type ClickHouse } from '../client';
+import { migrate } from '../migrate';
+import { ForecastRuns, type ForecastRun } from './forecast-runs';
+
+jest.setTimeout(60_000);
+
+const logger = createLogger('silent');
+const [a, b, c] = NORY_BRANCHES.slice(0, 3) as [Branch, Branch, Branch];
+const origin = Date.UTC(2021, 0, 4);
+let ch: ClickHouse;
+
+beforeAll(async () => {
+  ch = createClickHouse(testConfig(), logger);
+  await migrate(ch, logger);
+});
+
+afterAll(async () => {
+  await ch.client.command({ query: `DROP DATABASE IF EXISTS ${ch.database}` });
+  await ch.close();
+});
+
+const runOf = (branchId: string, runId: string): ForecastRun => ({
+  runId,
+  branchId,
+  modelVersion: 'm1',
+  origin,
+  // Now: the tables drop rows generated more than 90 days ago (TTL), at any merge.
+  generatedAt: Date.now(),
+  points: [0, 1].map((i) => ({
+    hourStart: origin + i * HOUR_MS,
+    salesP10: 5,
+    salesP50: 10,
+    salesP90: 20,
+    ordersP10: 1,
+    ordersP50: 2,
+    ordersP90: 4,
+  })),
+});
+
+test('grain factors round-trip; without them, or from a writer before 0006, they are unknown', async () => {
+  const runs = new ForecastRuns(ch);
+  const factors = {
+    spread: 'rss' as const,
+    day: { sales: 1.25, orders: 0.875 },
+    week: { sales: 2.5, orders: 3.0625 },
+  };
+  await runs.writeRuns(
+    [{ ...runOf(a.id, 'r-with'), grainFactors: factors }, runOf(b.id, 'r-without')],
+    new Map(NORY_BRANCHES.map((x) => [x.id, x])),
+  );
+  // A run row as a writer before migration 0006 wrote it: the new columns take their defaults.
+  await ch.client.command({
+    query: `INSERT INTO ${ch.database}.forecast_runs (run_id, branch_id, model_version, origin, data_through, horizon_end, points, generated_at)
+            VALUES ('r-old', '${c.id}', 'm0', '2021-01-04 00:00:00', '2021-01-03 23:00:00', '2021-01-04 02:00:00', 2, now64(3))`,
+  });
+  const byBranch = new Map((await runs.latestRuns()).map((r) => [r.branchId, r]));
+  expect(byBranch.get(a.id)?.grainFactors).toEqual(factors);
+  expect(byBranch.get(b.id)).toMatchObject({ runId: 'r-without' });
+  expect(byBranch.get(b.id)?.grainFactors).toBeUndefined();
+  expect(byBranch.get(c.id)).toMatchObject({ runId: 'r-old' });
+  expect(byBranch.get(c.id)?.grainFactors).toBeUndefined();
+  const [raw] = await ch.client
+    .query({
+      query: `SELECT grain_spread, k_day_sales, k_week_orders FROM ${ch.database}.forecast_runs WHERE run_id = 'r-old'`,
+      format: 'JSONEachRow',
+    })
+    .then((r) => r.json<{ grain_spread: string; k_day_sales: number; k_week_orders: number }>());
+  expect(raw).toEqual({ grain_spread: '', k_day_sales: 0, k_week_orders: 0 });
+});
