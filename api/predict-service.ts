@@ -10,7 +10,13 @@
  *   day equals the sum of its rounded hours and the totals the sum of the days.
  * - A day, week or total with any missing hour is null with source `missing`;
  *   otherwise `actual`, `forecast`, or `mixed` when it has both.
- * - p10/p90 of a day/week/total are sums of the hourly quantiles.
+ * - p50 of a day/week/total is the sum of its hours. Its p10/p90 are calibrated for the bucket
+ *   (model/grain-intervals.ts bucketInterval with the run's grain factors): the actual hours'
+ *   sum exactly, plus the interval of its forecast hours at the grain their number calls for
+ *   (grainForHours: fewer than 5 forecast hours 'hour', up to 63 'day', 64 or more 'week'; so a
+ *   partial week or a total of 3+ days takes the week's factors). 'hour', and every bucket of a
+ *   run without factors (written before them), is the former rule: sums of the hourly quantiles.
+ *   Bucket p10/p90 are rounded to whole cents and thousandths.
  */
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
