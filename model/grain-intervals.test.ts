@@ -1,6 +1,12 @@
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchForecast, HourlyForecast } from './forecast-types';
-import { bucketInterval, grainForHours, measureGrainFactors, type GrainFactors } from './grain-intervals';
+import {
+  bucketInterval,
+  conformalLevel,
+  grainForHours,
+  measureGrainFactors,
+  type GrainFactors,
+} from './grain-intervals';
 
 const hour = (h: Omit<HourlyForecast, 'hourStart'>): HourlyForecast => ({ hourStart: 0, ...h });
 const twoHours = [
@@ -92,19 +98,24 @@ describe('measureGrainFactors', () => {
     })),
   };
 
-  test('k per grain covers 80% of the days and of the overlapping 7-day blocks', () => {
+  test('k per grain covers 80% of the days and of the overlapping 7-day blocks, conformal-corrected', () => {
     const g = measureGrainFactors([forecast], [series], start + days * 24 * HOUR_MS);
-    // Days: stretches |e|/24 = ten 0s, 0.5, 1, 2, 3: the 80% quantile (index 11 of 14) is 1.
-    expect(g.day.sales).toBe(1);
-    // Blocks 0..7 of 7 days: e sums −12, −12, −36, 12, 0, 0, 0, 72 over a spread of 168: the
-    // 80% quantile (index 6 of 8) is 36/168.
-    expect(g.week.sales).toBeCloseTo(36 / 168, 12);
+    // Days: 14 distinct, level ⌈15 × 0.8⌉ / 14 = 12/14; stretches |e|/24 = ten 0s, 0.5, 1, 2, 3:
+    // index 12 of 14 is 2.
+    expect(g.day.sales).toBe(2);
+    // Blocks 0..7 of 7 days: 8 distinct, level ⌈9 × 0.8⌉ / 8 = 1; e sums −12, −12, −36, 12, 0,
+    // 0, 0, 72 over a spread of 168: the largest, 72/168.
+    expect(g.week.sales).toBeCloseTo(72 / 168, 12);
     // Orders are sales / 5, forecast and actual alike: the same factors.
-    expect(g.day.orders).toBeCloseTo(1, 12);
-    expect(g.week.orders).toBeCloseTo(36 / 168, 12);
+    expect(g.day.orders).toBeCloseTo(2, 12);
+    expect(g.week.orders).toBeCloseTo(72 / 168, 12);
     // Equal-width buckets: both spreads give the same intervals; the tie keeps 'sum'.
     expect(g.spread).toBe('sum');
     expect({ days: g.days, weeks: g.weeks }).toEqual({ days: 28, weeks: 16 });
+  });
+
+  test('the conformal level counts distinct buckets: ⌈(n + 1) × 0.8⌉ / n', () => {
+    expect([1, 4, 8, 14, 24, 42].map(conformalLevel)).toEqual([1, 1, 1, 12 / 14, 20 / 24, 35 / 42]);
   });
 
   test('days cut by the end of the window and blocks that would cross it are not scored', () => {
