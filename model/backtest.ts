@@ -21,7 +21,8 @@
  *
  * Summary numbers are means over origins of the WAPE pooled over branches at that origin (each
  * origin weighs the same); per-branch numbers are means over origins of that branch's WAPE.
- * Skill = 1 − WAPE / WAPE of seasonal naive, from those means.
+ * Skill = 1 − WAPE / WAPE of seasonal naive, from those means. Per horizon day, the errors are
+ * pooled over origins and branches (see summarizeModels).
  */
 import { dateToDayNumber, formatCivilDate, weekdayOfDayNumber } from '../lib/time/civil-date';
 import { localMidnightUtc } from '../lib/time/local-days';
@@ -206,7 +207,12 @@ export async function runBacktest(
       const per = perOrigin.map((o) =>
         summarize(pick(o, m).reduce(addAccuracy, emptyAccuracy()), m === 'neural', true),
       );
-      s[m] = meanSummary(per, m === 'neural');
+      // Per horizon day: pooled over origins (and branches), not a mean of per-origin ratios: on
+      // a day every branch was closed (Christmas) an origin's own WAPE of that day is infinite.
+      const all = perOrigin.flatMap((o) => pick(o, m)).reduce(addAccuracy, emptyAccuracy());
+      s[m] = { ...meanSummary(per, m === 'neural') };
+      const byHorizonDay = summarize(all, m === 'neural', true).byHorizonDay;
+      if (byHorizonDay) s[m].byHorizonDay = byHorizonDay;
     }
     return { ...s, skill: skillOf(s) };
   };

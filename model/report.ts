@@ -59,7 +59,10 @@ export function intervalTable(s: WapeSummary): string {
   ].join('\n');
 }
 
-/** Markdown table: per horizon day (1 = the origin's day), daily sales WAPE of every model and the network's hourly coverage. */
+/**
+ * Markdown table: per horizon day (1 = the origin's day), pooled over origins and branches, daily
+ * sales WAPE of every model and the network's hourly coverage.
+ */
 export function horizonDayTable(s: ModelSummaries): string {
   const days = s.neural.byHorizonDay ?? [];
   const head = `| day | ${MODEL_NAMES.map((m) => `${m} sales daily`).join(' | ')} | neural sales hourly | neural orders daily | neural hourly coverage |`;
@@ -95,6 +98,8 @@ export async function writeBacktestReport(result: BacktestResult, outDir: string
     intervalTable(result.summary.neural),
     '',
     '### Per horizon day',
+    '',
+    "Day 1 is the origin's day (a Monday). Pooled over origins and branches (Σ|error| / Σ|actual| of that horizon day), so days every branch was closed (Christmas) count without dividing by zero.",
     '',
     horizonDayTable(result.summary),
     '',
