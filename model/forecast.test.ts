@@ -51,6 +51,16 @@ describe('train and forecast', () => {
     expect(model.meta.backend).toBe('tensorflow');
   });
 
+  test('records day and week p10–p90 factors measured in the calibration window', () => {
+    const g = model.meta.calibration?.grains;
+    // 14 origins × 2 branches: the 7-day blocks of each forecast inside the window (8 + 7 + … + 1 = 36 per
+    // branch), for sales and orders.
+    expect(g?.weeks).toBe(36 * 2 * 2);
+    expect(['sum', 'rss']).toContain(g?.spread);
+    for (const k of [g?.day.sales, g?.day.orders, g?.week.sales, g?.week.orders])
+      expect(k).toBeGreaterThan(0);
+  });
+
   test('hourly sales and orders, ordered quantiles, never negative, closed hours 0, DST day of 25 hours', async () => {
     const [fb, fq] = await forecast(model, [busy, quiet], [origin]);
     for (const f of [fb!, fq!]) {
