@@ -50,6 +50,31 @@ export interface StoredPoint extends ForecastPoint {
   runId: string;
 }
 
+/** A point as both point reads select it: `h` = hour start in seconds, then the six quantiles. */
+interface PointRow {
+  h: number | string;
+  s10: number;
+  s50: number;
+  s90: number;
+  o10: number;
+  o50: number;
+  o90: number;
+}
+
+/** The point columns of a `forecasts` row aliased `f`, named as in PointRow. */
+const POINT_COLUMNS =
+  'toUnixTimestamp(f.hour_start) AS h, f.sales_p10 AS s10, f.sales_p50 AS s50, f.sales_p90 AS s90, f.orders_p10 AS o10, f.orders_p50 AS o50, f.orders_p90 AS o90';
+
+const pointOf = (p: PointRow): ForecastPoint => ({
+  hourStart: Number(p.h) * 1000,
+  salesP10: Number(p.s10),
+  salesP50: Number(p.s50),
+  salesP90: Number(p.s90),
+  ordersP10: Number(p.o10),
+  ordersP50: Number(p.o50),
+  ordersP90: Number(p.o90),
+});
+
 export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
 /** The run row's grain columns: '' and 0 ("unknown") without factors. */
@@ -209,57 +234,24 @@ export class ForecastRuns {
   /** The stored points of the given runs (any order). */
   async runPoints(runs: readonly { branchId: string; runId: string }[]): Promise<StoredPoint[]> {
     if (runs.length === 0) return [];
-    const rows = await this.q.rows<{
-      branch_id: string;
-      run_id: string;
-      h: number | string;
-      s10: number;
-      s50: number;
-      s90: number;
-      o10: number;
-      o50: number;
-      o90: number;
-    }>(
+    const rows = await this.q.rows<PointRow & { branch_id: string; run_id: string }>(
       'forecasts.run_points',
-      `SELECT branch_id AS branch_id, run_id AS run_id, toUnixTimestamp(hour_start) AS h,
-              sales_p10 AS s10, sales_p50 AS s50, sales_p90 AS s90, orders_p10 AS o10, orders_p50 AS o50, orders_p90 AS o90
-       FROM ${this.q.table('forecasts')}
+      `SELECT branch_id AS branch_id, run_id AS run_id, ${POINT_COLUMNS}
+       FROM ${this.q.table('forecasts')} AS f
        WHERE branch_id IN {branches:Array(String)} AND run_id IN {runs:Array(String)}`,
       { branches: runs.map((r) => r.branchId), runs: runs.map((r) => r.runId) },
     );
-    return rows.map((p) => ({
-      branchId: p.branch_id,
-      runId: p.run_id,
-      hourStart: Number(p.h) * 1000,
-      salesP10: Number(p.s10),
-      salesP50: Number(p.s50),
-      salesP90: Number(p.s90),
-      ordersP10: Number(p.o10),
-      ordersP50: Number(p.o50),
-      ordersP90: Number(p.o90),
-    }));
+    return rows.map((p) => ({ branchId: p.branch_id, runId: p.run_id, ...pointOf(p) }));
   }
 
   /** The latest run of one branch (greatest generated_at) with its points by hour, or undefined. */
   async latestRunOf(
     branchId: string,
   ): Promise<{ runId: string; modelVersion: string; origin: number; points: ForecastPoint[] } | undefined> {
-    const rows = await this.q.rows<{
-      run_id: string;
-      model_version: string;
-      origin: number;
-      h: number;
-      s10: number;
-      s50: number;
-      s90: number;
-      o10: number;
-      o50: number;
-      o90: number;
-    }>(
+    const rows = await this.q.rows<PointRow & { run_id: string; model_version: string; origin: number }>(
       'forecasts.latest_run_of',
       `SELECT r.run_id AS run_id, r.model_version AS model_version, toUnixTimestamp(r.origin) * 1000 AS origin,
-              toUnixTimestamp(f.hour_start) * 1000 AS h, f.sales_p10 AS s10, f.sales_p50 AS s50, f.sales_p90 AS s90,
-              f.orders_p10 AS o10, f.orders_p50 AS o50, f.orders_p90 AS o90
+              ${POINT_COLUMNS}
        FROM ${this.q.table('forecasts')} AS f
        INNER JOIN (SELECT argMax(run_id, generated_at) AS run_id, argMax(model_version, generated_at) AS model_version,
                           argMax(origin, generated_at) AS origin
@@ -274,15 +266,7 @@ export class ForecastRuns {
       runId: first.run_id,
       modelVersion: first.model_version,
       origin: Number(first.origin),
-      points: rows.map((r) => ({
-        hourStart: Number(r.h),
-        salesP10: Number(r.s10),
-        salesP50: Number(r.s50),
-        salesP90: Number(r.s90),
-        ordersP10: Number(r.o10),
-        ordersP50: Number(r.o50),
-        ordersP90: Number(r.o90),
-      })),
+      points: rows.map(pointOf),
     };
   }
 }
