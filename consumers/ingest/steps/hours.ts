@@ -91,7 +91,7 @@ function closedAfterBatch(ctx: BatchContext): Map<string, Set<number>> {
 
 /** A closed hour: a new revision if the events say something new, else the stored one's HourClosed again if it may be lost. */
 function closeHour(ctx: BatchContext, hour: TouchedHour, rows: HourRow[]): void {
-  const { agg, stored, branch_id, hour_start } = hour;
+  const { agg, stored, hour_start } = hour;
   if (stored?.closed && sameTotals(stored, agg) && stored.revision === stored.topRevision) {
     // Nothing new to write. But the HourClosed of the stored row may have been lost: a crash
     // between writing it and publishing (the batch is redelivered: its hours close again, or
@@ -99,22 +99,25 @@ function closeHour(ctx: BatchContext, hour: TouchedHour, rows: HourRow[]): void 
     // event is a trigger, readers take the hour itself from sales_hourly).
     const closesNow = hour.closedBefore === null || hour_start >= hour.closedBefore;
     if (closesNow || stored.revision > 1) {
-      const { sales_minor, orders, revision } = stored;
-      ctx.result.hoursClosed.push({
-        branch_id,
-        hour_start,
-        sales_minor,
-        orders,
-        revision,
-        closed_at: ctx.deps.now(),
-      });
+      announceClose(ctx, hour, stored, stored.revision);
     }
     return;
   }
   // The first close (1), or a correction: above every revision stored, a stale one of a zombie included.
   const revision = (stored?.topRevision ?? 0) + 1;
   rows.push(hourRow(hour, true, revision));
-  const { sales_minor, orders } = agg;
+  announceClose(ctx, hour, agg, revision);
+}
+
+/** The HourClosed of `hour` at `revision`, with the totals of the row that says it. */
+function announceClose(
+  ctx: BatchContext,
+  hour: TouchedHour,
+  totals: { sales_minor: number; orders: number },
+  revision: number,
+): void {
+  const { branch_id, hour_start } = hour;
+  const { sales_minor, orders } = totals;
   ctx.result.hoursClosed.push({
     branch_id,
     hour_start,
