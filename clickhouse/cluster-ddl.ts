@@ -61,6 +61,9 @@ export const REPLICATED_EVERYWHERE: ReadonlySet<string> = new Set([
   'models',
   'model_promotions',
   'ingest_rejections',
+  // api_keys, api_key_usage: a handful of rows, no branch_id; every API node reads all of them.
+  'api_keys',
+  'api_key_usage',
 ]);
 
 /** Keeper path of a sharded table's replicas (ClickHouse expands the macros on each node). */

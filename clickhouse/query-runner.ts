@@ -30,7 +30,9 @@ export type TableName =
   | 'forecasts'
   | 'forecast_runs'
   | 'models'
-  | 'model_promotions';
+  | 'model_promotions'
+  | 'api_keys'
+  | 'api_key_usage';
 
 type Outcome = 'ok' | 'retriable' | 'permanent';
 
