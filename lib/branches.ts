@@ -15,6 +15,8 @@ export const branchSchema = z.object({
   country: z.string().regex(/^[A-Z]{2}$/),
   /** Company ID in the POS export (for replays), if any. */
   pos_company_id: z.string().optional(),
+  /** Restaurant group (tenant) the branch belongs to, if any: an API key may be scoped to it. */
+  group: z.string().min(1).max(64).optional(),
 });
 export type Branch = z.infer<typeof branchSchema>;
 

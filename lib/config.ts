@@ -110,6 +110,15 @@ export const envSchema = z.object({
   API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   /** Trust X-Forwarded-For for the client IP (only behind a reverse proxy). */
   API_TRUST_PROXY: bool.default('false'),
+  /** `keys`: every data route needs `Authorization: Bearer <key>` (api/README.md "Keys"); `none`: open, local development only (refused with NODE_ENV=production). */
+  AUTH_MODE: z.enum(['keys', 'none']).default('keys'),
+  /** How long the API trusts a looked-up key: a revocation takes effect within this. */
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  /** How often the API writes the keys' last-used times (one INSERT for all keys used since). */
+  API_KEY_USAGE_FLUSH_MS: z.coerce.number().int().min(100).default(60_000),
+  /** ClickHouse user the API records key usage as (server mode; the `api` user is read-only). Empty: the API's own client. */
+  CLICKHOUSE_API_USAGE_USER: z.string().optional(),
+  CLICKHOUSE_API_USAGE_PASSWORD: z.string().default(''),
   /** /metrics and /health of a process without the API role (0: off). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
@@ -139,6 +148,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`,
       ),
     );
+  }
+  // An open API is for local development only: a production process must not serve every
+  // branch to whoever can reach it because a variable was forgotten or copied.
+  if (parsed.data.NODE_ENV === 'production' && parsed.data.AUTH_MODE === 'none') {
+    throw new ConfigError([
+      'AUTH_MODE: "none" (no API keys) is for local development only; NODE_ENV=production needs AUTH_MODE=keys',
+    ]);
   }
   return Object.freeze(parsed.data);
 }

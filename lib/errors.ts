@@ -31,6 +31,31 @@ export class NotFoundError extends TillcastError {
   readonly retriable = false;
 }
 
+/** The request carries no valid credential (API: missing, unknown or revoked key). */
+export class UnauthenticatedError extends TillcastError {
+  readonly code = 'unauthenticated';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    /** The HTTP challenge (WWW-Authenticate) that says how to authenticate. */
+    readonly challenge = 'Bearer',
+  ) {
+    super(message);
+  }
+}
+
+/** The credential is valid but may not do this (API: a branch outside the key's scopes). */
+export class ForbiddenError extends TillcastError {
+  readonly code = 'forbidden';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (ClickHouse, Kafka, model) is not available right now. */
 export class UnavailableError extends TillcastError {
   readonly code: string;
