@@ -397,3 +397,17 @@ export function featureIndex(name: string): number {
   if (i < 0) throw new Error(`no feature "${name}"`);
   return i;
 }
+
+/** The features that carry the calendar (special days of the target day and of the lag day). */
+export const CALENDAR_FEATURES: readonly number[] = Object.freeze(
+  ['public_holiday', 'eve_of_public_holiday', 'trading_day', 'closure_prone', 'lag1_public_holiday'].map(
+    featureIndex,
+  ),
+);
+
+/** A copy of feature rows as if no day were special: the counterfactual the explanation compares with. */
+export function withoutCalendar(rows: Float32Array): Float32Array {
+  const out = rows.slice();
+  for (let r = 0; r < out.length; r += FEATURE_COUNT) for (const c of CALENDAR_FEATURES) out[r + c] = 0;
+  return out;
+}

@@ -15,6 +15,31 @@ export interface HourlyForecast {
   ordersP10: number;
   ordersP50: number;
   ordersP90: number;
+  /** Where p50 comes from (forecast(…, { explain: true }) only): see HourParts. */
+  parts?: HourParts;
+}
+
+/**
+ * The parts of an hour's p50, in the same units, for sales and for orders:
+ * p50 = level + shape + calendar + network, where
+ * - level: the branch's recent level, its mean per open hour over the open days of the last 7 days
+ *   (the scale of features.ts), for every hour the network forecasts (0 for hours it does not);
+ * - shape: the weekday/hour shape, what the structural base (½ last week's hour + ½ the 4-week
+ *   open-day shape, at that level) adds to or takes from the level;
+ * - calendar: what the day's special-day flags change (public holiday, its eve, trading days such
+ *   as Valentine's Day, closure-prone days, last week's holiday): p50 minus the p50 of the same
+ *   row without them;
+ * - network: the network's correction of the structural base, the rest (p50 − the three).
+ * Only the first three are carried; the network's part is the difference, so the four add up
+ * exactly whatever the rounding.
+ */
+export interface HourParts {
+  salesLevel: number;
+  salesShape: number;
+  salesCalendar: number;
+  ordersLevel: number;
+  ordersShape: number;
+  ordersCalendar: number;
 }
 
 export interface BranchForecast {

@@ -96,6 +96,35 @@ describe('train and forecast', () => {
     expect(cut!.hours.map((h) => h.salesP50)).toEqual(alone!.hours.map((h) => h.salesP50));
   });
 
+  test('explain: level + shape + calendar + network = p50 in every hour; calendar only on special days', async () => {
+    const [plain] = await forecast(model, [busy], [origin]);
+    const [explained] = await forecast(model, [busy], [origin], { explain: true });
+    expect(plain!.hours.every((h) => h.parts === undefined)).toBe(true);
+    // Asking for the parts changes no number.
+    expect(explained!.hours.map((h) => h.salesP50)).toEqual(plain!.hours.map((h) => h.salesP50));
+    expect(explained!.hours.map((h) => h.ordersP90)).toEqual(plain!.hours.map((h) => h.ordersP90));
+    const special = new Set(['2020-10-25', '2020-10-26', '2020-11-02'].map(dateToDayNumber)); // eve, October Bank Holiday, a week later (lag day a holiday)
+    let calendarOnSpecial = 0;
+    for (const h of explained!.hours) {
+      const p = h.parts!;
+      const { day, hour } = localSlotOf(ZONE, h.hourStart);
+      if (hour < 12 || hour >= 22) {
+        // Hours the branch never sells at: not forecast, every part 0.
+        expect([p.salesLevel, p.salesShape, p.salesCalendar, h.salesP50]).toEqual([0, 0, 0, 0]);
+        continue;
+      }
+      // The level is the branch's recent mean open hour, the same for every forecast hour.
+      expect(p.salesLevel).toBe(explained!.hours.find((x) => x.parts!.salesLevel > 0)!.parts!.salesLevel);
+      if (special.has(day)) calendarOnSpecial += Math.abs(p.salesCalendar);
+      else expect(p.salesCalendar).toBe(0);
+      const network = h.salesP50 - p.salesLevel - p.salesShape - p.salesCalendar;
+      expect(p.salesLevel + p.salesShape + p.salesCalendar + network).toBeCloseTo(h.salesP50, 9);
+      // The structural base (level + shape) is the branch's weekly hour profile: positive when open.
+      expect(p.salesLevel + p.salesShape).toBeGreaterThan(0);
+    }
+    expect(calendarOnSpecial).toBeGreaterThan(0);
+  });
+
   test('intraday origin: the rest of the local day and the next days', async () => {
     const mid = Date.UTC(2020, 9, 20, 14); // 15:00 IST
     const [f] = await forecast(model, [busy], [mid], { days: 1 });

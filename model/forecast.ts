@@ -6,6 +6,9 @@
  * row and member the three quantiles are sorted (no crossing) and floored at 0, the members are
  * averaged, and the result is scaled back by the branch's level. Hours at which the branch sold
  * nothing in the last 28 days, and every hour of a branch with no sales in 28 days, are 0.
+ * With `explain`, every hour also carries the parts of its p50 (HourParts in forecast-types.ts):
+ * a second forward pass over the same rows without their calendar flags separates what the
+ * calendar does from the network's own correction.
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './backend';
@@ -13,7 +16,14 @@ import { originAt } from './baselines';
 import { applyCalibration } from './calibration';
 import { specialDayIndex } from './calendar';
 import { DEFAULT_HORIZON_DAYS, type BranchForecast, type ForecastModel } from './forecast-types';
-import { FEATURE_COUNT, MAX_HORIZON_DAYS, originRows, structuralBase, type OriginRows } from './features';
+import {
+  FEATURE_COUNT,
+  MAX_HORIZON_DAYS,
+  originRows,
+  structuralBase,
+  withoutCalendar,
+  type OriginRows,
+} from './features';
 import { historyGrid, slotsToHours, type HistoryGrid } from './horizon';
 import { OUTPUTS } from './quantile-loss';
 import { assertValidSeries, type HourlySeries } from './series';
@@ -24,10 +34,22 @@ export const LOOKBACK_DAYS = 36;
 export interface ForecastOptions {
   /** Full local days after the origin's day (default 14, at most 14). */
   days?: number;
+  /**
+   * Also give each hour the parts of its p50 (HourParts: level, shape, calendar; the network's
+   * correction is the rest). Costs a second pass over the rows without their calendar flags.
+   */
+  explain?: boolean;
 }
 
 type Six = [number, number, number, number, number, number];
 const ZERO: Six = [0, 0, 0, 0, 0, 0];
+
+interface Prepared {
+  hg: HistoryGrid;
+  rows: OriginRows | null;
+  /** First row of this history in the batch. */
+  offset: number;
+}
 
 /**
  * Forecasts for each history from its origin (`origins[i]`, or `origins[0]` for all): hourly
@@ -43,7 +65,7 @@ export async function forecast(
   const days = options.days ?? DEFAULT_HORIZON_DAYS;
   if (days < 0 || days > MAX_HORIZON_DAYS || !Number.isInteger(days))
     throw new Error(`forecast: days must be an integer in 0..${MAX_HORIZON_DAYS}`);
-  const prepared: Array<{ hg: HistoryGrid; rows: OriginRows | null; offset: number }> = [];
+  const prepared: Prepared[] = [];
   let total = 0;
   histories.forEach((s, i) => {
     assertValidSeries(s);
@@ -53,44 +75,41 @@ export async function forecast(
     total += rows?.slots.length ?? 0;
   });
 
-  const out = new Float32Array(total * OUTPUTS);
-  if (total > 0) {
-    const tf = await loadTf();
-    const x = new Float32Array(total * FEATURE_COUNT);
-    for (const p of prepared) if (p.rows) x.set(p.rows.rows, p.offset * FEATURE_COUNT);
-    const members = model.meta.hyperParameters.members;
-    // One big batch (predict defaults to batches of 32, ~100x slower here).
-    const raw = tf.tidy(
-      () => model.net.predict(tf.tensor2d(x, [total, FEATURE_COUNT]), { batchSize: 16_384 }) as Tensor,
-    );
-    const data = await raw.data();
-    raw.dispose();
-    const base = new Float32Array(total * 2);
-    for (const p of prepared) {
-      if (!p.rows) continue;
-      for (let j = 0; j < p.rows.slots.length; j++) {
-        base[(p.offset + j) * 2] = structuralBase(p.rows.rows, j, 0);
-        base[(p.offset + j) * 2 + 1] = structuralBase(p.rows.rows, j, 1);
-      }
-    }
-    combineMembers(data, base, total, members, out);
-  }
+  const out = await quantilesOf(model, prepared, total, (rows) => rows);
+  // The explanation's counterfactual: the same rows with no special day.
+  const plain = options.explain ? await quantilesOf(model, prepared, total, withoutCalendar) : undefined;
 
   return histories.map((s, i) => {
     const p = prepared[i]!;
     const bySlot = new Map<number, Six>();
+    const partsBySlot = new Map<number, Six>();
     if (p.rows) {
       const r = p.rows;
+      const ss = r.scaleSales;
+      const so = r.scaleOrders;
       for (let j = 0; j < r.slots.length; j++) {
-        const o = (p.offset + j) * OUTPUTS;
+        const row = p.offset + j;
+        const o = row * OUTPUTS;
         bySlot.set(r.slots[j]!, [
-          out[o]! * r.scaleSales,
-          out[o + 1]! * r.scaleSales,
-          out[o + 2]! * r.scaleSales,
-          out[o + 3]! * r.scaleOrders,
-          out[o + 4]! * r.scaleOrders,
-          out[o + 5]! * r.scaleOrders,
+          out[o]! * ss,
+          out[o + 1]! * ss,
+          out[o + 2]! * ss,
+          out[o + 3]! * so,
+          out[o + 4]! * so,
+          out[o + 5]! * so,
         ]);
+        if (plain) {
+          // Scale-free: level 1, shape = base without the calendar − 1, calendar = p50 − p50 without it.
+          const plainRows = withoutCalendar(r.rows.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT));
+          partsBySlot.set(r.slots[j]!, [
+            ss,
+            (structuralBase(plainRows, 0, 0) - 1) * ss,
+            (out[o + 1]! - plain[o + 1]!) * ss,
+            so,
+            (structuralBase(plainRows, 0, 1) - 1) * so,
+            (out[o + 4]! - plain[o + 4]!) * so,
+          ]);
+        }
       }
     }
     const f = slotsToHours(
@@ -99,9 +118,45 @@ export async function forecast(
       originAt(origins, i),
       days,
       (slot) => bySlot.get(slot) ?? ZERO,
+      plain ? (slot) => partsBySlot.get(slot) ?? ZERO : undefined,
     );
     return model.meta.calibration ? applyCalibration(f, model.meta.calibration) : f;
   });
+}
+
+/**
+ * The network's quantiles [total × 6] of every prepared row (scale-free, members combined), the
+ * rows passed through `view` first: one forward pass for all rows of all branches.
+ */
+async function quantilesOf(
+  model: ForecastModel,
+  prepared: readonly Prepared[],
+  total: number,
+  view: (rows: Float32Array) => Float32Array,
+): Promise<Float32Array> {
+  const out = new Float32Array(total * OUTPUTS);
+  if (total === 0) return out;
+  const tf = await loadTf();
+  const x = new Float32Array(total * FEATURE_COUNT);
+  const base = new Float32Array(total * 2);
+  for (const p of prepared) {
+    if (!p.rows) continue;
+    const rows = view(p.rows.rows);
+    x.set(rows, p.offset * FEATURE_COUNT);
+    for (let j = 0; j < p.rows.slots.length; j++) {
+      base[(p.offset + j) * 2] = structuralBase(rows, j, 0);
+      base[(p.offset + j) * 2 + 1] = structuralBase(rows, j, 1);
+    }
+  }
+  const members = model.meta.hyperParameters.members;
+  // One big batch (predict defaults to batches of 32, ~100x slower here).
+  const raw = tf.tidy(
+    () => model.net.predict(tf.tensor2d(x, [total, FEATURE_COUNT]), { batchSize: 16_384 }) as Tensor,
+  );
+  const data = await raw.data();
+  raw.dispose();
+  combineMembers(data, base, total, members, out);
+  return out;
 }
 
 /**
