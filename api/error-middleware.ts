@@ -6,7 +6,14 @@
  */
 import type Koa from 'koa';
 import { HttpError } from 'koa';
-import { NotFoundError, StorageError, UnavailableError, ValidationError } from '../lib/errors';
+import {
+  ForbiddenError,
+  NotFoundError,
+  StorageError,
+  UnauthenticatedError,
+  UnavailableError,
+  ValidationError,
+} from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { requestState } from './http-middleware';
 import type { ErrorResponse } from './schemas';
@@ -21,6 +28,8 @@ export interface MappedError {
 
 const HTTP_CODES: Record<number, string> = {
   400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
@@ -41,6 +50,18 @@ const retryAfter = (v: unknown, fallback: number): string => {
 export function mapError(err: unknown): MappedError {
   if (err instanceof ValidationError) {
     return { status: 400, code: err.code, message: err.message, details: { ...err.details }, headers: {} };
+  }
+  if (err instanceof UnauthenticatedError) {
+    return {
+      status: 401,
+      code: err.code,
+      message: err.message,
+      details: {},
+      headers: { 'WWW-Authenticate': err.challenge },
+    };
+  }
+  if (err instanceof ForbiddenError) {
+    return { status: 403, code: err.code, message: err.message, details: { ...err.details }, headers: {} };
   }
   if (err instanceof NotFoundError) {
     const details = (err as { details?: Record<string, unknown> }).details ?? {};

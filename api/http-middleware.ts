@@ -87,14 +87,18 @@ export function requestContext(logger: Logger, isAccepting: () => boolean = () =
   };
 }
 
-/** Refuses request targets longer than `maxUrl` characters (414) and methods other than GET/HEAD/OPTIONS (405). */
-export function requestGuard(maxUrl: number): Koa.Middleware {
+/**
+ * Refuses request targets longer than `maxUrl` characters (414) and methods other than
+ * GET/HEAD/OPTIONS (405), except POST on the paths in `postPaths` (the login code exchange).
+ */
+export function requestGuard(maxUrl: number, postPaths: ReadonlySet<string> = new Set()): Koa.Middleware {
   return (ctx, next) => {
     if (ctx.originalUrl.length > maxUrl) {
       ctx.throw(414, `the URL is longer than ${maxUrl} characters`);
     }
     const m = ctx.method;
     if (m === 'GET' || m === 'HEAD') return next();
+    if (m === 'POST' && postPaths.has(ctx.path)) return next();
     if (m === 'OPTIONS') {
       // CORS preflights were answered by the CORS middleware; other OPTIONS get the method list.
       ctx.set('Allow', 'GET, HEAD, OPTIONS');
@@ -129,15 +133,18 @@ export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 export interface RateLimiter {
   middleware: Koa.Middleware;
+  /** Counts one request of the client (its address) now; throws the 429 past the limit. */
+  chargeClient(ctx: Koa.Context): void;
   /** Stops the sweeper of expired client entries. */
   close(): void;
 }
 
 /**
- * Per client IP (ctx.ip: the socket address, or X-Forwarded-For when the app
- * trusts a proxy), at most `perMinute` requests per fixed one-minute window
- * that starts with the client's first request; 0 = off. Paths in `exempt`
- * (probes, metrics) are never limited. Past the limit: a 429 HttpError with
+ * Per client, at most `perMinute` requests per fixed one-minute window that starts with the
+ * client's first request; 0 = off. The client is what `clientOf` says: the API key's id for a
+ * request with a valid key (two keys never share a budget, and a key keeps its budget from any
+ * address), else the address (ctx.ip: the socket address, or X-Forwarded-For when the app trusts
+ * a proxy). Paths in `exempt` (probes) are never limited. Past the limit: a 429 HttpError with
  * Retry-After (seconds until the window ends), mapped by the error middleware.
  *
  * Hand-written instead of koa-ratelimit (which it replaced): same semantics,
@@ -145,31 +152,43 @@ export interface RateLimiter {
  * driver builds a limiter object per request and costs about a tenth of a
  * cached /predict answer (`npm run bench:api`).
  */
-export function rateLimiter(perMinute: number, exempt: ReadonlySet<string>): RateLimiter {
-  if (perMinute <= 0) return { middleware: (_ctx, next) => next(), close: () => undefined };
+export function rateLimiter(
+  perMinute: number,
+  exempt: ReadonlySet<string>,
+  clientOf: (ctx: Koa.Context) => string = (ctx) => `ip ${ctx.ip || 'unknown'}`,
+): RateLimiter {
+  if (perMinute <= 0)
+    return { middleware: (_ctx, next) => next(), chargeClient: () => undefined, close: () => undefined };
   const windowMs = 60_000;
   const windows = new Map<string, { endsAt: number; count: number }>();
   // Forget clients whose window has ended, so the map does not grow with every address ever seen.
   const sweeper = setInterval(() => {
     const now = Date.now();
-    for (const [ip, w] of windows) if (w.endsAt <= now) windows.delete(ip);
+    for (const [client, w] of windows) if (w.endsAt <= now) windows.delete(client);
   }, windowMs);
   sweeper.unref();
   const message = `rate limit exceeded: at most ${perMinute} requests per minute per client`;
-  const middleware: Koa.Middleware = (ctx, next) => {
-    if (exempt.has(ctx.path)) return next();
-    const ip = ctx.ip || 'unknown';
+  const charge = (ctx: Koa.Context, client: string): void => {
     const now = Date.now();
-    let w = windows.get(ip);
+    let w = windows.get(client);
     if (w === undefined || w.endsAt <= now) {
       w = { endsAt: now + windowMs, count: 0 };
-      windows.set(ip, w);
+      windows.set(client, w);
     }
     w.count += 1;
-    if (w.count <= perMinute) return next();
+    if (w.count <= perMinute) return;
     rateLimited.inc();
     const retryAfterS = Math.max(1, Math.ceil((w.endsAt - now) / 1000));
-    return ctx.throw(429, message, { headers: { 'Retry-After': String(retryAfterS) } });
+    ctx.throw(429, message, { headers: { 'Retry-After': String(retryAfterS) } });
   };
-  return { middleware, close: () => clearInterval(sweeper) };
+  const middleware: Koa.Middleware = (ctx, next) => {
+    if (exempt.has(ctx.path)) return next();
+    charge(ctx, clientOf(ctx));
+    return next();
+  };
+  return {
+    middleware,
+    chargeClient: (ctx) => charge(ctx, `ip ${ctx.ip || 'unknown'}`),
+    close: () => clearInterval(sweeper),
+  };
 }

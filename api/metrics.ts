@@ -93,3 +93,9 @@ export function observeRequest(route: string, method: string, status: number, se
   }
   child.observe(seconds);
 }
+
+export const authOutcomes = new Counter({
+  name: 'tillcast_api_auth_total',
+  help: 'Requests by authentication outcome (ok; missing: no key on a route that needs one; invalid: unknown, malformed or revoked key; forbidden: a valid key outside its scopes). Labels never carry a key or its id',
+  labelNames: ['outcome'] as const,
+});

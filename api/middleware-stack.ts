@@ -1,7 +1,7 @@
 /**
  * The API's middleware, outermost first: request context (id, security headers, access log,
- * latency metric) -> CORS -> errors -> URL/method guard -> rate limit -> routes -> static
- * files -> JSON 404.
+ * latency metric) -> CORS -> errors -> URL/method guard -> key authentication -> rate limit (per
+ * key, else per address) -> routes (data routes demand a key) -> static files -> JSON 404.
  */
 import cors from '@koa/cors';
 import type Router from '@koa/router';
@@ -9,6 +9,7 @@ import type Koa from 'koa';
 import type { Logger } from '../lib/logger';
 import { errorMiddleware } from './error-middleware';
 import { requestContext, requestGuard, type RateLimiter } from './http-middleware';
+import type { KeyAuth } from './key-auth';
 import { staticFiles } from './static-files';
 
 export interface MiddlewareParts {
@@ -19,6 +20,9 @@ export interface MiddlewareParts {
   corsOrigins: readonly string[];
   maxUrlLength: number;
   limiter: RateLimiter;
+  auth: KeyAuth;
+  /** Paths that take POST (the login code exchange). */
+  postPaths: ReadonlySet<string>;
   router: Router;
   staticDir: string;
 }
@@ -27,7 +31,8 @@ export function useMiddlewareStack(app: Koa, parts: MiddlewareParts): void {
   app.use(requestContext(parts.log, parts.isAccepting));
   app.use(corsPolicy(parts.corsOrigins));
   app.use(errorMiddleware(parts.log));
-  app.use(requestGuard(parts.maxUrlLength));
+  app.use(requestGuard(parts.maxUrlLength, parts.postPaths));
+  app.use(parts.auth.authenticate);
   app.use(parts.limiter.middleware);
   app.use(parts.router.routes());
   app.use(staticFiles(parts.staticDir));

@@ -5,7 +5,7 @@
  * stop() shuts the HTTP server down gracefully (ClickHouse is closed by the app).
  */
 import type { BranchDirectory } from '../lib/branches';
-import type { ClickHouse } from '../clickhouse/client';
+import { createClickHouse, type ClickHouse } from '../clickhouse/client';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { createApiServer, type ApiOptions, type ApiServer } from './server';
@@ -22,8 +22,21 @@ export function createApiRole(
   ctx: { config: Config; ch: ClickHouse; branches: BranchDirectory; logger: Logger },
   options: Partial<ApiOptions> = {},
 ): ApiRole {
+  // Server mode: the `api` user is read-only, so the keys' last use is written as a user that may
+  // insert into api_key_usage and nothing else (clickhouse/server/users.xml).
+  const usageCh =
+    ctx.config.CLICKHOUSE_URL !== undefined && ctx.config.CLICKHOUSE_API_USAGE_USER !== undefined
+      ? createClickHouse(
+          {
+            ...ctx.config,
+            CLICKHOUSE_USER: ctx.config.CLICKHOUSE_API_USAGE_USER,
+            CLICKHOUSE_PASSWORD: ctx.config.CLICKHOUSE_API_USAGE_PASSWORD,
+          },
+          ctx.logger,
+        )
+      : undefined;
   const api = createApiServer(
-    { config: ctx.config, ch: ctx.ch, branches: ctx.branches, logger: ctx.logger },
+    { config: ctx.config, ch: ctx.ch, branches: ctx.branches, logger: ctx.logger, usageCh },
     {
       forecastPollMs: ctx.config.API_FORECAST_POLL_MS,
       actualsTtlMs: ctx.config.API_ACTUALS_TTL_MS,
@@ -39,7 +52,13 @@ export function createApiRole(
       await api.start();
       await api.listen(ctx.config.PORT, ctx.config.HOST);
     },
-    stop: () => api.stop(),
+    async stop() {
+      try {
+        await api.stop();
+      } finally {
+        await usageCh?.close();
+      }
+    },
     drain: () => api.setReady(false),
   };
 }

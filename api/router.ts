@@ -7,7 +7,10 @@ import type { ClickHouse } from '../clickhouse/client';
 import type { BranchDirectory } from '../lib/branches';
 import type { Logger } from '../lib/logger';
 import type { ApiCaches } from './caches';
+import type { KeyAuth } from './key-auth';
+import type { LoginCodes } from './login-codes';
 import { branchesRoute } from './routes/branches';
+import { loginRoute } from './routes/login';
 import { docsRoute, openApiRoute } from './routes/docs';
 import { healthRoute, metricsRoute, readyRoute } from './routes/health';
 import { predictRoute } from './routes/predict';
@@ -25,6 +28,8 @@ export interface RouterDeps {
   requestTimeoutMs: number;
   /** How long past its actuals' TTL a /predict answer is served while rebuilt. */
   staleWhileRevalidateMs: number;
+  auth: KeyAuth;
+  loginCodes: LoginCodes;
 }
 
 export function apiRouter(deps: RouterDeps): Router {
@@ -39,26 +44,33 @@ export function apiRouter(deps: RouterDeps): Router {
     buildTimeoutMs: deps.requestTimeoutMs,
     staleWhileRevalidateMs: deps.staleWhileRevalidateMs,
     logger: deps.logger,
+    mayRead: deps.auth.assertMayRead,
   });
   const branchList = branchesRoute({
     branches,
     forecastCache: caches.forecast,
     actualsCache: caches.actuals,
+    mayRead: deps.auth.mayRead,
   });
+  // Every data route demands a key (AUTH_MODE=keys); which branches it may read is the route's.
   for (const prefix of ['/v1', '']) {
-    router.get(`${prefix}/predict`, predict);
-    router.get(`${prefix}/branches`, branchList);
+    router.get(`${prefix}/predict`, deps.auth.requireKey, predict);
+    router.get(`${prefix}/branches`, deps.auth.requireKey, branchList);
   }
+  router.post(LOGIN_PATH, loginRoute(deps.loginCodes));
   router.get('/health', healthRoute());
   router.get(
     '/ready',
     readyRoute({ ch: deps.ch, forecastCache: caches.forecast, isAccepting: deps.isAccepting }),
   );
-  router.get('/metrics', metricsRoute());
+  router.get('/metrics', deps.auth.requireMetrics, metricsRoute());
   router.get('/openapi.json', openApiRoute());
   router.get('/docs', docsRoute());
   return router;
 }
 
-/** Paths the per-IP rate limit never counts (probes and scrapes). */
+/** Paths the rate limit never counts (probes and scrapes). */
 export const EXEMPT_FROM_RATE_LIMIT: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+
+/** Where the dashboard swaps a one-time login code for its key (the API's only POST). */
+export const LOGIN_PATH = '/auth/login';

@@ -20,10 +20,13 @@ import { HOUR_MS } from '../lib/time/units';
 import type { ActualsCache } from './actuals-cache';
 import { createApiCaches } from './caches';
 import type { ForecastCache } from './forecast-cache';
+import { ApiKeys } from '../clickhouse/store/api-keys';
 import { rateLimiter } from './http-middleware';
 import { httpListener } from './http-listener';
+import { keyAuth, principalOf, type KeyAuth } from './key-auth';
+import { LoginCodes, type LoginGrant } from './login-codes';
 import { useMiddlewareStack } from './middleware-stack';
-import { apiRouter, EXEMPT_FROM_RATE_LIMIT } from './router';
+import { apiRouter, EXEMPT_FROM_RATE_LIMIT, LOGIN_PATH } from './router';
 import { DEFAULT_STATIC_DIR } from './static-files';
 
 export interface ApiDeps {
@@ -31,6 +34,8 @@ export interface ApiDeps {
   ch: ClickHouse;
   branches: BranchDirectory;
   logger: Logger;
+  /** Client that records the keys' last use (CLICKHOUSE_API_USAGE_USER); default `ch`. */
+  usageCh?: ClickHouse;
 }
 
 /** Tunables with defaults (candidates for config variables, see the report / README). */
@@ -76,6 +81,10 @@ export interface ApiServer {
   readonly app: Koa;
   readonly forecastCache: ForecastCache;
   readonly actualsCache: ActualsCache;
+  /** Key authentication (AUTH_MODE): tests flush its usage or forget its cache. */
+  readonly auth: KeyAuth;
+  /** A one-time dashboard login code for the key (api/login-codes.ts; `tillcast start`). */
+  issueLoginCode(grant: LoginGrant): string;
   /** The listening server, once listen() resolved. */
   readonly server: http.Server | undefined;
   /** Loads the caches (errors are logged; /ready stays 503 until a load succeeds) and starts polling. */
@@ -110,6 +119,21 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     responseCacheEntries: opts.responseCacheEntries,
     responseCacheBytes: opts.responseCacheBytes,
   });
+  const limiter = rateLimiter(config.API_RATE_LIMIT_PER_MIN, EXEMPT_FROM_RATE_LIMIT, (ctx) => {
+    const p = principalOf(ctx);
+    return p ? `key ${p.keyId}` : `ip ${ctx.ip || 'unknown'}`;
+  });
+  const auth = keyAuth({
+    mode: config.AUTH_MODE,
+    keys: new ApiKeys(ch),
+    usage: new ApiKeys(deps.usageCh ?? ch),
+    branches,
+    cacheTtlMs: config.API_KEY_CACHE_TTL_MS,
+    usageFlushMs: config.API_KEY_USAGE_FLUSH_MS,
+    logger: deps.logger,
+    chargeLookup: (ctx) => limiter.chargeClient(ctx),
+  });
+  const loginCodes = new LoginCodes();
   const router = apiRouter({
     ch,
     branches,
@@ -119,8 +143,9 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     noForecastRetryAfterS: opts.noForecastRetryAfterS,
     requestTimeoutMs: opts.requestTimeoutMs,
     staleWhileRevalidateMs: opts.actualsTtlMs,
+    auth,
+    loginCodes,
   });
-  const limiter = rateLimiter(config.API_RATE_LIMIT_PER_MIN, EXEMPT_FROM_RATE_LIMIT);
 
   const app = new Koa({ proxy: opts.trustProxy });
   app.silent = true;
@@ -131,6 +156,8 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     corsOrigins: config.CORS_ORIGINS,
     maxUrlLength: opts.maxUrlLength,
     limiter,
+    auth,
+    postPaths: new Set([LOGIN_PATH]),
     router,
     staticDir: opts.staticDir,
   });
@@ -149,6 +176,8 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     app,
     forecastCache: caches.forecast,
     actualsCache: caches.actuals,
+    auth,
+    issueLoginCode: (grant) => loginCodes.issue(grant),
     get server() {
       return listener.server;
     },
@@ -167,6 +196,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
         limiter.close();
         await listener.close();
         await caches.stop();
+        await auth.close();
         log.info('api stopped');
       })();
       return stopping;

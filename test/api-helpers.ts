@@ -3,6 +3,11 @@
  * scenario, an HTTP client (node:http, keep-alive, per-request timeout, any
  * header incl. Origin) and a raw-socket client for bytes node:http refuses to
  * send, and the check of a response body against the zod response schemas.
+ *
+ * API keys: the API runs with AUTH_MODE=keys as deployed. `request()` sends the file's default
+ * key (`useApiKey`; serveScenario makes an admin key and uses it) unless the request names its
+ * own Authorization header or `auth: false`, so tests that are not about keys still pass through
+ * the real authentication.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -15,6 +20,8 @@ import type { Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { Fixtures } from '../bench/api-fixtures';
 import { createApiServer, type ApiOptions, type ApiServer } from '../api/server';
+import { generateKey, type KeyScopes } from '../api/keys';
+import { ApiKeys } from '../clickhouse/store/api-keys';
 import {
   branchesResponseSchema,
   errorResponseSchema,
@@ -66,12 +73,44 @@ export interface ServedScenario {
   close(): Promise<void>;
 }
 
-/** A scenario (below) served by a real API on 127.0.0.1:0. */
+let defaultKey: string | undefined;
+
+/** The key `request()` sends when the request names none (undefined: none). */
+export function useApiKey(key: string | undefined): void {
+  defaultKey = key;
+}
+
+/** Bearer header of a key. */
+export const bearer = (key: string): Record<string, string> => ({ Authorization: `Bearer ${key}` });
+
+/** Stores a new key with these scopes (default: admin) in the database and returns it. */
+export async function createTestKey(
+  ch: ClickHouse,
+  scopes: Partial<KeyScopes> = { admin: true },
+  name = 'test',
+): Promise<{ key: string; keyId: string }> {
+  const k = generateKey();
+  await new ApiKeys(ch).create({
+    keyId: k.keyId,
+    keyHash: k.keyHash,
+    name,
+    branches: scopes.branches ?? [],
+    groups: scopes.groups ?? [],
+    admin: scopes.admin ?? false,
+    metrics: scopes.metrics ?? false,
+    createdAt: Date.now(),
+    createdBy: 'test',
+  });
+  return { key: k.key, keyId: k.keyId };
+}
+
+/** A scenario (below) served by a real API on 127.0.0.1:0; `request()` then sends an admin key with the metrics scope. */
 export async function serveScenario(
   env: Record<string, string>,
   options: Partial<ApiOptions>,
 ): Promise<ServedScenario> {
   const sc = await setupScenario(env);
+  useApiKey((await createTestKey(sc.ch, { admin: true, metrics: true }, 'test admin')).key);
   const api = createApiServer(sc, options);
   await api.start();
   await api.listen(0, '127.0.0.1');
@@ -146,9 +185,22 @@ export function destroyAgent(): void {
 export function request(
   base: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number; keepAlive?: boolean } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    keepAlive?: boolean;
+    /** false: send no key (default: the file's key, see useApiKey, unless headers has Authorization). */
+    auth?: boolean;
+    body?: string;
+  } = {},
 ): Promise<HttpAnswer> {
   const url = new URL(base);
+  const named = Object.keys(opts.headers ?? {}).some((h) => h.toLowerCase() === 'authorization');
+  const headers =
+    opts.auth === false || named || defaultKey === undefined
+      ? opts.headers
+      : { ...bearer(defaultKey), ...opts.headers };
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -156,7 +208,7 @@ export function request(
         port: url.port,
         method: opts.method ?? 'GET',
         path,
-        headers: opts.headers,
+        headers,
         agent: opts.keepAlive === false ? false : agent,
       },
       (res) => {
@@ -190,7 +242,7 @@ export function request(
       clearTimeout(timer);
       reject(err);
     });
-    req.end();
+    req.end(opts.body);
   });
 }
 

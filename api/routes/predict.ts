@@ -49,6 +49,8 @@ export interface PredictDeps {
    */
   staleWhileRevalidateMs: number;
   logger: Logger;
+  /** Throws 403 unless the request's key may read the branch id (known or not: see api/keys.ts). */
+  mayRead: (ctx: Koa.Context, branchId: string) => void;
 }
 
 /** Accept-Encoding negotiation, memoised per header value (clients send a handful of distinct ones). */
@@ -117,6 +119,8 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
 
   return async (ctx) => {
     const q = queries.parse(ctx.querystring, () => ctx.query);
+    // Before the lookup: a key learns nothing about branches outside its scopes, not even whether they exist.
+    deps.mayRead(ctx, q.branchId);
     const branch = deps.branches.get(q.branchId);
     if (!branch) throw new UnknownBranchError(q.branchId);
     const run = deps.forecastCache.get(branch.id);
