@@ -27,7 +27,8 @@ import { anyBrokerAccepts } from '../lib/broker-reachability';
 import { isRetriable } from '../lib/errors';
 import { EXIT } from '../lib/exit-codes';
 import { createLogger, type Logger } from '../lib/logger';
-import { ensureTopicsOn } from '../lib/topics';
+import { provisionKafka } from '../lib/kafka-provision';
+import { kafkaCredentialsFor, type KafkaPrincipal } from '../lib/kafka-principals';
 import { collectProcessMetrics, createMetricsServer } from '../lib/metrics-server';
 
 /** The branch directory: BRANCHES_FILE (or the built-in table) plus DEMO_BRANCHES simulated ones. */
@@ -51,7 +52,10 @@ export interface AppContext {
   config: Config;
   logger: Logger;
   ch: ClickHouse;
+  /** This process's own principal (topic checks, tools; lib/kafka-principals.ts). */
   kafka: Kafka;
+  /** The client a role authenticates with: its own principal when the config gives it one (one client per principal). */
+  kafkaFor(who: KafkaPrincipal): Kafka;
   codec: AvroCodec;
   branches: BranchDirectory;
 }
@@ -76,6 +80,7 @@ export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
   ingest: (ctx, app) => {
     const r = createIngestRole({
       ...ctx,
+      kafka: ctx.kafkaFor('ingest'),
       onFatal: (err) => app.fail(err),
       // In one process a corrected closed hour shows in the API at once instead of after its TTL.
       onHoursCorrected: (branchIds) => {
@@ -88,6 +93,7 @@ export const ROLE_FACTORIES: Record<Config['ROLES'][number], RoleFactory> = {
   forecaster: (ctx, app) => {
     const r = createForecasterRole({
       ...ctx,
+      kafka: ctx.kafkaFor('forecaster'),
       loadEngine: loadNeuralEngine,
       // In one process the API swaps in a new run at once instead of at its next poll.
       onRunsWritten: (branchIds) => {
@@ -143,11 +149,20 @@ export interface App {
 export function createApp(config: Config, opts: { logger?: Logger; branches?: BranchDirectory } = {}): App {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const log = logger.child({ module: 'app' });
+  const kafka = createKafka(config, logger);
+  const clients = new Map<string, Kafka>();
   const ctx: AppContext = {
     config,
     logger,
     ch: createClickHouse(config, logger),
-    kafka: createKafka(config, logger),
+    kafka,
+    kafkaFor: (who) => {
+      const user = kafkaCredentialsFor(config, who)?.username ?? '';
+      if (user === (kafkaCredentialsFor(config)?.username ?? '')) return kafka;
+      let client = clients.get(user);
+      if (!client) clients.set(user, (client = createKafka(config, logger, who)));
+      return client;
+    },
     codec: defaultCodec(),
     branches: opts.branches ?? loadBranchDirectory(config),
   };
@@ -177,7 +192,14 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     pendingStep: () => step,
     async start() {
       await migrate(ctx.ch, logger, undefined, config.CLICKHOUSE_CLUSTER);
-      await ensureTopicsOn(ctx.kafka, config);
+      // A process without a Kafka role (the API) never talks to Kafka (its principal may do nothing there).
+      if (roles.has('ingest') || roles.has('forecaster'))
+        await provisionKafka(
+          ctx.kafka,
+          config,
+          logger,
+          (['ingest', 'forecaster'] as const).filter((r) => roles.has(r)),
+        );
       for (const role of roles.values()) {
         await role.start();
         log.info({ role: role.name }, 'role started');

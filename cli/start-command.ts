@@ -31,7 +31,11 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
     let sampleStart: string;
     if (opts.replay) {
       const file = opts.replay;
-      const outcome = runReplay(file, { speed: 'max', heartbeats: true }, { ...app.ctx });
+      const outcome = runReplay(
+        file,
+        { speed: 'max', heartbeats: true },
+        { ...app.ctx, kafka: app.ctx.kafkaFor('pos') },
+      );
       sampleBranch = app.ctx.branches.list()[0]?.id ?? '';
       sampleStart = '2021-02-01';
       void outcome.then(
@@ -49,7 +53,7 @@ export async function runStart(opts: { replay?: string; stack: boolean }): Promi
       const branches = app.ctx.branches.list().filter((b) => b.id.startsWith('sim-'));
       const sim = startSimulation(
         { branches, seed: 1, daysOfHistory: 56, speed: 'realtime' },
-        { ...app.ctx },
+        { ...app.ctx, kafka: app.ctx.kafkaFor('pos') },
       );
       sampleBranch = branches[0]?.id ?? '';
       sampleStart = localWallClock(branches[0]?.timezone ?? 'UTC', Date.now()).date;

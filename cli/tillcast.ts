@@ -16,7 +16,7 @@ import { formatStackStatus, stackStatus } from './stack-status';
 import { createApp, loadBranchDirectory, runUntilSignal } from '../app/app';
 import { EXIT } from '../lib/exit-codes';
 import { createKafka } from '../lib/kafka-client';
-import { ensureTopicsOn } from '../lib/topics';
+import { provisionKafka } from '../lib/kafka-provision';
 import { defaultCodec } from '../schemas/avro-codec';
 import { runReplay } from './replay-command';
 import { startSimulation } from './simulate-command';
@@ -122,7 +122,7 @@ export function buildProgram(): Command {
       } finally {
         await ch.close();
       }
-      await ensureTopicsOn(createKafka(cfg, logger), cfg);
+      await provisionKafka(createKafka(cfg, logger), cfg, logger, ['pos', 'ingest', 'forecaster']);
       console.log('topics: ready');
     });
 
@@ -166,8 +166,8 @@ export function buildProgram(): Command {
       async (file: string, opts: { speed: string; from?: string; through?: string; heartbeats: boolean }) => {
         const cfg = config();
         const logger = createLogger(cfg.LOG_LEVEL);
-        const kafka = createKafka(cfg, logger);
-        await ensureTopicsOn(kafka, cfg);
+        await provisionKafka(createKafka(cfg, logger), cfg, logger, ['pos']);
+        const kafka = createKafka(cfg, logger, 'pos');
         const r = await runReplay(file, opts, {
           config: cfg,
           kafka,
@@ -202,8 +202,8 @@ export function buildProgram(): Command {
         const n = Number(opts.branches ?? config().DEMO_BRANCHES) || 5;
         const cfg = config({ DEMO_BRANCHES: String(n) });
         const logger = createLogger(cfg.LOG_LEVEL);
-        const kafka = createKafka(cfg, logger);
-        await ensureTopicsOn(kafka, cfg);
+        await provisionKafka(createKafka(cfg, logger), cfg, logger, ['pos']);
+        const kafka = createKafka(cfg, logger, 'pos');
         const branches = loadBranchDirectory(cfg)
           .list()
           .filter((b) => b.id.startsWith('sim-'));

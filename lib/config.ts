@@ -50,6 +50,27 @@ export const envSchema = z.object({
   /** Consumer group of the trainers: every forecaster process is a member. */
   KAFKA_TRAINER_GROUP: z.string().min(1).default('tillcast-trainer'),
 
+  // --- Kafka security (lib/kafka-principals.ts: principals and the ACL table) ---
+  /** SASL mechanism of every Kafka client; none: no SASL (refused with NODE_ENV=production). */
+  KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256', 'plain', 'none']).default('scram-sha-512'),
+  /** This process's principal: tools, topic checks, and the roles without a password of their own. Development default (no credentials given at all): the admin and each role its own principal with DEV_KAFKA_PASSWORDS. */
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** TLS to the brokers (SASL_SSL); the files below are PEM, read at start. */
+  KAFKA_SSL: bool.default('false'),
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  KAFKA_SSL_CERT_FILE: z.string().optional(),
+  KAFKA_SSL_KEY_FILE: z.string().optional(),
+  /** The broker's super user: a process authenticated as it creates the topics and the ACLs. */
+  KAFKA_ADMIN_USER: z.string().min(1).default('tillcast-admin'),
+  /** Role principals: ACLs are granted to these names; a role in this process authenticates as its own when its password is set. */
+  KAFKA_POS_USER: z.string().min(1).default('tillcast-pos'),
+  KAFKA_POS_PASSWORD: z.string().optional(),
+  KAFKA_INGEST_USER: z.string().min(1).default('tillcast-ingest'),
+  KAFKA_INGEST_PASSWORD: z.string().optional(),
+  KAFKA_FORECASTER_USER: z.string().min(1).default('tillcast-forecaster'),
+  KAFKA_FORECASTER_PASSWORD: z.string().optional(),
+
   // --- ClickHouse ---
   /** Empty: the embedded engine (chdb) in this process. Set: a ClickHouse server over HTTP. */
   CLICKHOUSE_URL: z.string().url().optional(),
@@ -145,7 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map(
         (i) =>
-          `${i.path.join('.') || '(env)'}: ${i.message} (got ${JSON.stringify(cleaned[String(i.path[0])])})`,
+          `${i.path.join('.') || '(env)'}: ${i.message} (got ${/PASSWORD/.test(String(i.path[0])) ? '(hidden)' : JSON.stringify(cleaned[String(i.path[0])])})`,
       ),
     );
   }
@@ -156,5 +177,67 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'AUTH_MODE: "none" (no API keys) is for local development only; NODE_ENV=production needs AUTH_MODE=keys',
     ]);
   }
+  const kafkaIssues = resolveKafkaCredentials(parsed.data);
+  if (kafkaIssues.length > 0) throw new ConfigError(kafkaIssues);
   return Object.freeze(parsed.data);
+}
+
+/**
+ * The development Kafka passwords (scripts/kafka.sh's defaults): filled in only when a process
+ * outside production is given no Kafka credentials at all, refused in production.
+ */
+export const DEV_KAFKA_PASSWORDS = Object.freeze({
+  admin: 'tillcast-admin-dev-password',
+  pos: 'tillcast-pos-dev-password',
+  ingest: 'tillcast-ingest-dev-password',
+  forecaster: 'tillcast-forecaster-dev-password',
+});
+
+/**
+ * Kafka credentials (issue 14): outside production, no credentials at all means the development
+ * ones (this process the admin, each role its own principal); given ones must come in pairs. In
+ * production SASL is required, with a password that is not a development one. Issues name the
+ * variable, never a value.
+ */
+function resolveKafkaCredentials(c: z.infer<typeof envSchema>): string[] {
+  if (c.KAFKA_SASL_MECHANISM === 'none') {
+    return c.NODE_ENV === 'production'
+      ? ['KAFKA_SASL_MECHANISM: "none" (no Kafka authentication) is for local development only']
+      : [];
+  }
+  if (
+    c.NODE_ENV !== 'production' &&
+    c.KAFKA_SASL_USERNAME === undefined &&
+    c.KAFKA_SASL_PASSWORD === undefined
+  ) {
+    c.KAFKA_SASL_USERNAME = c.KAFKA_ADMIN_USER;
+    c.KAFKA_SASL_PASSWORD = DEV_KAFKA_PASSWORDS.admin;
+    c.KAFKA_POS_PASSWORD ??= DEV_KAFKA_PASSWORDS.pos;
+    c.KAFKA_INGEST_PASSWORD ??= DEV_KAFKA_PASSWORDS.ingest;
+    c.KAFKA_FORECASTER_PASSWORD ??= DEV_KAFKA_PASSWORDS.forecaster;
+  }
+  const issues: string[] = [];
+  const why = `KAFKA_SASL_MECHANISM is ${c.KAFKA_SASL_MECHANISM}`;
+  // An API-only process never talks to Kafka: it needs no Kafka credentials.
+  const apiOnly = c.ROLES.every((r) => r === 'api');
+  if (c.KAFKA_SASL_USERNAME === undefined && (!apiOnly || c.KAFKA_SASL_PASSWORD !== undefined))
+    issues.push(`KAFKA_SASL_USERNAME: required (${why})`);
+  if (c.KAFKA_SASL_PASSWORD === undefined && (!apiOnly || c.KAFKA_SASL_USERNAME !== undefined))
+    issues.push(`KAFKA_SASL_PASSWORD: required (${why})`);
+  if (c.NODE_ENV === 'production') {
+    const dev = new Set<string>(Object.values(DEV_KAFKA_PASSWORDS));
+    for (const key of [
+      'KAFKA_SASL_PASSWORD',
+      'KAFKA_POS_PASSWORD',
+      'KAFKA_INGEST_PASSWORD',
+      'KAFKA_FORECASTER_PASSWORD',
+    ] as const) {
+      const v = c[key];
+      if (v !== undefined && dev.has(v))
+        issues.push(
+          `${key}: a development password (DEV_KAFKA_PASSWORDS) is refused with NODE_ENV=production`,
+        );
+    }
+  }
+  return issues;
 }

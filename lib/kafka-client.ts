@@ -1,12 +1,15 @@
 /**
- * The kafkajs client: brokers and client id from the config, kafkajs's own logs
+ * The kafkajs client: brokers, client id, SASL and TLS from the config, kafkajs's own logs
  * bridged into pino (`module: 'kafkajs'`), retries long enough to ride out a broker
  * restart (about a minute of backoff in all) rather than the 5 quick retries of
  * the default.
  */
+import fs from 'node:fs';
 import {
   Kafka,
   KafkaJSError,
+  type KafkaConfig,
+  type SASLOptions,
   logLevel,
   type Consumer,
   type EachBatchPayload,
@@ -15,6 +18,7 @@ import {
 } from 'kafkajs';
 import type { Config } from './config';
 import type { Logger } from './logger';
+import { kafkaCredentialsFor, type KafkaPrincipal, type KafkaSecurityConfig } from './kafka-principals';
 
 type PinoLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -79,13 +83,65 @@ export function kafkaLogCreator(logger: Logger): logCreator {
     };
 }
 
-export function createKafka(
-  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
-  logger: Logger,
-): Kafka {
+/** What createKafka reads; the security part may be left out (a client of an unsecured broker). */
+export type KafkaClientConfig = Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'> &
+  Partial<
+    KafkaSecurityConfig &
+      Pick<Config, 'KAFKA_SSL' | 'KAFKA_SSL_CA_FILE' | 'KAFKA_SSL_CERT_FILE' | 'KAFKA_SSL_KEY_FILE'>
+  >;
+
+/** A PEM file of the config, read now; a missing one fails naming its variable (never its content). */
+function pem(variable: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** kafkajs's `ssl` option: TLS with the configured CA (else the system's) and client certificate, if any. */
+export function kafkaTls(config: KafkaClientConfig): KafkaConfig['ssl'] {
+  if (config.KAFKA_SSL !== true) return undefined;
+  const ca = pem('KAFKA_SSL_CA_FILE', config.KAFKA_SSL_CA_FILE);
+  const cert = pem('KAFKA_SSL_CERT_FILE', config.KAFKA_SSL_CERT_FILE);
+  const key = pem('KAFKA_SSL_KEY_FILE', config.KAFKA_SSL_KEY_FILE);
+  if (ca === undefined && cert === undefined && key === undefined) return true;
+  return {
+    ...(ca !== undefined ? { ca: [ca] } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+  };
+}
+
+/** kafkajs's `sasl` option for `who` (lib/kafka-principals.ts decides which credentials that is). */
+export function kafkaSasl(config: KafkaClientConfig, who: KafkaPrincipal): SASLOptions | undefined {
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined || mechanism === 'none') return undefined;
+  const creds = kafkaCredentialsFor(config as KafkaSecurityConfig, who);
+  if (creds === undefined) return undefined;
+  const { username, password } = creds;
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
+  }
+}
+
+/**
+ * A kafkajs client authenticated as `who`: the admin (default) is this process's own principal
+ * (KAFKA_SASL_USERNAME), a role its own when the config gives it a password (see
+ * lib/kafka-principals.ts). Credentials go to kafkajs only: nothing here logs them.
+ */
+export function createKafka(config: KafkaClientConfig, logger: Logger, who: KafkaPrincipal = 'admin'): Kafka {
   return new Kafka({
     clientId: config.KAFKA_CLIENT_ID,
     brokers: [...config.KAFKA_BROKERS],
+    sasl: kafkaSasl(config, who),
+    ssl: kafkaTls(config),
     logLevel: kafkajsLevel(logger),
     logCreator: kafkaLogCreator(logger),
     // A busy 2-core box can take longer than kafkajs's 1 s default to accept a connection.

@@ -1,6 +1,7 @@
 /**
  * Jest global setup: the test broker (see test/kafka-broker.ts), started once for the whole
- * run and shared by the workers, which inherit KAFKA_BROKERS from here.
+ * run and shared by the workers, which inherit KAFKA_BROKERS and the Kafka credentials
+ * (testKafkaClientEnv: SASL/SCRAM as the admin) from here.
  *
  * A broker that is already running is reused. It is stopped at the end (global-teardown.ts)
  * only if a jest run started it: a marker file in its stack dir says so, which also covers a
@@ -10,7 +11,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { brokerStatus, startBroker, testBrokerAddress, TEST_STACK_DIR } from './kafka-broker';
+import {
+  brokerStatus,
+  startBroker,
+  testBrokerAddress,
+  testKafkaClientEnv,
+  TEST_STACK_DIR,
+} from './kafka-broker';
 
 export const STARTED_BY_JEST_MARKER = path.join(TEST_STACK_DIR, 'kafka', 'started-by-jest');
 
@@ -23,6 +30,8 @@ export default async function globalSetup(): Promise<void> {
     process.stderr.write(
       `\n[global-setup] reusing the test Kafka broker on ${status.brokers} (pid ${status.pid}, ${owner})\n`,
     );
+    // A no-op unless it runs with other SCRAM users (a broker from before issue 14): then it restarts.
+    await startBroker({ echo: true });
   } else {
     process.stderr.write(
       `\n[global-setup] starting the test Kafka broker on ${testBrokerAddress()} (${TEST_STACK_DIR})\n`,
@@ -35,4 +44,7 @@ export default async function globalSetup(): Promise<void> {
   }
   // Jest starts its workers after this: they inherit the variable.
   process.env.KAFKA_BROKERS = testBrokerAddress();
+  // ... and the test principal (the admin), and no role credentials of a developer's shell.
+  Object.assign(process.env, testKafkaClientEnv());
+  for (const role of ['POS', 'INGEST', 'FORECASTER']) delete process.env[`KAFKA_${role}_PASSWORD`];
 }

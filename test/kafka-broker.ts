@@ -51,6 +51,48 @@ export function dedicatedBroker(name: string, port: number): BrokerTarget & { ad
 }
 
 /**
+ * The SCRAM users of every test broker and cluster (scripts/kafka.sh creates them at format time).
+ * Not the development passwords: tests run NODE_ENV=production configs too, which refuse those.
+ * Test-only secrets, also what a secrets test greps the logs for.
+ */
+export const TEST_KAFKA_USERS = Object.freeze({
+  admin: { user: 'tillcast-admin', password: 'test-admin-6d1f0b9e' },
+  pos: { user: 'tillcast-pos', password: 'test-pos-2a7c4e81' },
+  ingest: { user: 'tillcast-ingest', password: 'test-ingest-93b5d0f2' },
+  forecaster: { user: 'tillcast-forecaster', password: 'test-forecaster-5e8a17c3' },
+});
+
+/** scripts/kafka.sh's principals for a test broker or cluster (never a developer's exported ones). */
+export function testBrokerCredentialsEnv(): Record<string, string> {
+  const u = TEST_KAFKA_USERS;
+  return {
+    KAFKA_ADMIN_USER: u.admin.user,
+    KAFKA_ADMIN_PASSWORD: u.admin.password,
+    KAFKA_POS_USER: u.pos.user,
+    KAFKA_POS_PASSWORD: u.pos.password,
+    KAFKA_INGEST_USER: u.ingest.user,
+    KAFKA_INGEST_PASSWORD: u.ingest.password,
+    KAFKA_FORECASTER_USER: u.forecaster.user,
+    KAFKA_FORECASTER_PASSWORD: u.forecaster.password,
+  };
+}
+
+/**
+ * What a test's clients authenticate with (the global setup exports it to every worker and the
+ * CLI children inherit it): the admin, a super user, so tests with isolated topics need no ACLs;
+ * no role password, so every role of a test process uses it too. test/integration/kafka-security.test.ts
+ * runs the roles under their own principals.
+ */
+export function testKafkaClientEnv(): Record<string, string> {
+  return {
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: TEST_KAFKA_USERS.admin.user,
+    KAFKA_SASL_PASSWORD: TEST_KAFKA_USERS.admin.password,
+    KAFKA_ADMIN_USER: TEST_KAFKA_USERS.admin.user,
+  };
+}
+
+/**
  * Environment for scripts/kafka.sh acting on a test broker (the shared one by default). Sets
  * every variable a developer may have exported for their own broker, so the two never collide,
  * and shares the default stack's jar cache, so the jars are fetched once per machine.
@@ -58,6 +100,7 @@ export function dedicatedBroker(name: string, port: number): BrokerTarget & { ad
 export function testBrokerEnv(target: BrokerTarget = sharedTestBroker()): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    ...testBrokerCredentialsEnv(),
     STACK_DIR: target.stackDir,
     KAFKA_PORT: String(target.port),
     KAFKA_CONTROLLER_PORT: String(target.port + 1),
@@ -234,6 +277,7 @@ export function kafkaCluster(name: string, basePort: number, opts: KafkaClusterO
     KAFKA_NODES: String(nodes),
     KAFKA_PORT: String(basePort),
     KAFKA_LIBS_DIR: process.env.KAFKA_LIBS_DIR ?? path.join(PROJECT_ROOT, '.stack', 'kafka', 'libs'),
+    ...testBrokerCredentialsEnv(),
     ...(opts.heap ? { KAFKA_HEAP: opts.heap } : {}),
   };
   // Variables a developer may have set for their own single broker must not reach the nodes.

@@ -1,0 +1,179 @@
+/**
+ * Who may do what on Kafka (issue 14): the principals of tillcast, which one each role's clients
+ * authenticate as, and the ACL table, the one place that grants them anything. The broker runs the
+ * KRaft StandardAuthorizer with allow.everyone.if.no.acl.found=false (scripts/kafka.sh,
+ * docker-compose*.yml): what is not in this table is denied. The admin is the broker's super user
+ * and needs no ACL.
+ *
+ * | principal (config)                  | may                                                                                          |
+ * | ----------------------------------- | -------------------------------------------------------------------------------------------- |
+ * | admin (KAFKA_ADMIN_USER)            | everything (super.users): creates the topics and these ACLs (`tillcast init`/`start`)        |
+ * | pos (KAFKA_POS_USER)                | WRITE + DESCRIBE the sales topic; IDEMPOTENT_WRITE on the cluster (idempotent producer)      |
+ * | ingest (KAFKA_INGEST_USER)          | READ the sales topic in the ingest group; WRITE the DLQ and the hours-closed topic; IDEMPOTENT_WRITE |
+ * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed in the forecaster group; READ + WRITE the training topic, READ the trainer group |
+ * | api                                 | nothing: the API never talks to Kafka                                                        |
+ *
+ * (READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches
+ * needs no entry of its own.) The topic and group names are the configured ones, literal: a run
+ * with other names (tests' isolated topics) gets ACLs for exactly those.
+ */
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ResourcePatternTypes,
+  type Admin,
+  type AclEntry,
+} from 'kafkajs';
+import type { Config } from './config';
+import { topicNames } from './topics';
+
+/** The principals; `admin` also stands for "this process's own principal" in tools. */
+export type KafkaPrincipal = 'admin' | 'pos' | 'ingest' | 'forecaster';
+
+export { DEV_KAFKA_PASSWORDS } from './config';
+
+export type KafkaSecurityConfig = Pick<
+  Config,
+  | 'KAFKA_SASL_MECHANISM'
+  | 'KAFKA_SASL_USERNAME'
+  | 'KAFKA_SASL_PASSWORD'
+  | 'KAFKA_ADMIN_USER'
+  | 'KAFKA_POS_USER'
+  | 'KAFKA_POS_PASSWORD'
+  | 'KAFKA_INGEST_USER'
+  | 'KAFKA_INGEST_PASSWORD'
+  | 'KAFKA_FORECASTER_USER'
+  | 'KAFKA_FORECASTER_PASSWORD'
+>;
+
+export interface KafkaCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The user name and password variables of a role's own principal. */
+function roleCredentials(
+  config: KafkaSecurityConfig,
+  role: Exclude<KafkaPrincipal, 'admin'>,
+): { username: string; password: string | undefined } {
+  switch (role) {
+    case 'pos':
+      return { username: config.KAFKA_POS_USER, password: config.KAFKA_POS_PASSWORD };
+    case 'ingest':
+      return { username: config.KAFKA_INGEST_USER, password: config.KAFKA_INGEST_PASSWORD };
+    case 'forecaster':
+      return { username: config.KAFKA_FORECASTER_USER, password: config.KAFKA_FORECASTER_PASSWORD };
+  }
+}
+
+/**
+ * Which credentials a part of this process authenticates with: a role with a password of its own
+ * (KAFKA_<ROLE>_PASSWORD) as KAFKA_<ROLE>_USER; anything else (tools, topic checks, a role without
+ * one: a container that runs one role gets only KAFKA_SASL_*) as KAFKA_SASL_USERNAME. Undefined:
+ * no SASL (KAFKA_SASL_MECHANISM=none).
+ */
+export function kafkaCredentialsFor(
+  config: KafkaSecurityConfig,
+  who: KafkaPrincipal = 'admin',
+): KafkaCredentials | undefined {
+  if (config.KAFKA_SASL_MECHANISM === 'none') return undefined;
+  if (who !== 'admin') {
+    const own = roleCredentials(config, who);
+    if (own.password !== undefined) return { username: own.username, password: own.password };
+  }
+  // loadConfig requires both when SASL is on, but for an API-only process (it never uses Kafka).
+  const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = config;
+  return username !== undefined && password !== undefined ? { username, password } : undefined;
+}
+
+/** Whether this process authenticates as the admin principal (it then creates topics and ACLs). */
+export function isKafkaAdmin(config: KafkaSecurityConfig): boolean {
+  return config.KAFKA_SASL_MECHANISM === 'none' || config.KAFKA_SASL_USERNAME === config.KAFKA_ADMIN_USER;
+}
+
+/** One grant of the table: readable form (tests, docs) of a kafkajs AclEntry. */
+export interface KafkaGrant {
+  principal: string;
+  resource: 'topic' | 'group' | 'cluster';
+  name: string;
+  operation: 'READ' | 'WRITE' | 'DESCRIBE' | 'IDEMPOTENT_WRITE';
+}
+
+/** The ACL table (see the module comment), for the configured names and principals. */
+export function kafkaGrants(config: Config): KafkaGrant[] {
+  const t = topicNames(config);
+  const pos = `User:${config.KAFKA_POS_USER}`;
+  const ingest = `User:${config.KAFKA_INGEST_USER}`;
+  const forecaster = `User:${config.KAFKA_FORECASTER_USER}`;
+  const topic = (principal: string, name: string, operation: KafkaGrant['operation']): KafkaGrant => ({
+    principal,
+    resource: 'topic',
+    name,
+    operation,
+  });
+  const group = (principal: string, name: string): KafkaGrant => ({
+    principal,
+    resource: 'group',
+    name,
+    operation: 'READ',
+  });
+  // kafkajs's idempotent producers (producers/publisher.ts, ingest's) ask for a producer id.
+  const idempotent = (principal: string): KafkaGrant => ({
+    principal,
+    resource: 'cluster',
+    name: 'kafka-cluster',
+    operation: 'IDEMPOTENT_WRITE',
+  });
+  return [
+    topic(pos, t.sales, 'WRITE'),
+    topic(pos, t.sales, 'DESCRIBE'),
+    idempotent(pos),
+
+    topic(ingest, t.sales, 'READ'),
+    group(ingest, config.KAFKA_INGEST_GROUP),
+    topic(ingest, t.dlq, 'WRITE'),
+    topic(ingest, t.hoursClosed, 'WRITE'),
+    idempotent(ingest),
+
+    topic(forecaster, t.hoursClosed, 'READ'),
+    group(forecaster, config.KAFKA_FORECASTER_GROUP),
+    topic(forecaster, t.training, 'READ'),
+    topic(forecaster, t.training, 'WRITE'),
+    group(forecaster, config.KAFKA_TRAINER_GROUP),
+  ];
+}
+
+const RESOURCE = {
+  topic: AclResourceTypes.TOPIC,
+  group: AclResourceTypes.GROUP,
+  cluster: AclResourceTypes.CLUSTER,
+} as const;
+const OPERATION = {
+  READ: AclOperationTypes.READ,
+  WRITE: AclOperationTypes.WRITE,
+  DESCRIBE: AclOperationTypes.DESCRIBE,
+  IDEMPOTENT_WRITE: AclOperationTypes.IDEMPOTENT_WRITE,
+} as const;
+
+export function aclEntry(g: KafkaGrant): AclEntry {
+  return {
+    resourceType: RESOURCE[g.resource],
+    resourceName: g.name,
+    resourcePatternType: ResourcePatternTypes.LITERAL,
+    principal: g.principal,
+    host: '*',
+    operation: OPERATION[g.operation],
+    permissionType: AclPermissionTypes.ALLOW,
+  };
+}
+
+/**
+ * Creates the table's ACLs (idempotent: the broker keeps one binding per entry). Only adds:
+ * bindings of names no longer configured stay until an operator deletes them.
+ */
+export async function ensureAcls(admin: Admin, config: Config): Promise<number> {
+  const acl = kafkaGrants(config).map(aclEntry);
+  await admin.createAcls({ acl });
+  return acl.length;
+}
