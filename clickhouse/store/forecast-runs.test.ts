@@ -76,3 +76,45 @@ test('grain factors round-trip; without them, or from a writer before 0006, they
     .then((r) => r.json<{ grain_spread: string; k_day_sales: number; k_week_orders: number }>());
   expect(raw).toEqual({ grain_spread: '', k_day_sales: 0, k_week_orders: 0 });
 });
+
+test('p50 parts (migration 0008) round-trip, signed and rounded like their quantity; a run without them is not explained', async () => {
+  const runs = new ForecastRuns(ch);
+  const parts = {
+    salesLevel: 8.004,
+    salesShape: -1.236,
+    salesCalendar: 0.5,
+    ordersLevel: 1.5,
+    ordersShape: -0.1234,
+    ordersCalendar: 0,
+  };
+  const withParts = runOf(a.id, 'r-parts');
+  withParts.generatedAt = Date.now() + 1000; // the latest run of the branch
+  withParts.points = withParts.points.map((p) => ({ ...p, parts }));
+  await runs.writeRuns([withParts], new Map(NORY_BRANCHES.map((x) => [x.id, x])));
+  const latest = new Map((await runs.latestRuns()).map((r) => [r.branchId, r]));
+  expect(latest.get(a.id)).toMatchObject({ runId: 'r-parts', explained: true });
+  expect(latest.get(b.id)).toMatchObject({ runId: 'r-without', explained: false });
+  expect(latest.get(c.id)).toMatchObject({ runId: 'r-old', explained: false });
+  const points = await runs.runPoints([{ branchId: a.id, runId: 'r-parts' }]);
+  expect(points.map((p) => p.parts)).toEqual([
+    {
+      salesLevel: 8,
+      salesShape: -1.24,
+      salesCalendar: 0.5,
+      ordersLevel: 1.5,
+      ordersShape: -0.123,
+      ordersCalendar: 0,
+    },
+    {
+      salesLevel: 8,
+      salesShape: -1.24,
+      salesCalendar: 0.5,
+      ordersLevel: 1.5,
+      ordersShape: -0.123,
+      ordersCalendar: 0,
+    },
+  ]);
+  // A run written without parts reads back zeros, which its run row says mean "unknown".
+  const old = await runs.runPoints([{ branchId: b.id, runId: 'r-without' }]);
+  expect(old.map((p) => p.parts?.salesLevel)).toEqual([0, 0]);
+});

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Branch } from '../../lib/branches';
-import type { HourlyForecast } from '../../model/forecast-types';
+import type { HourlyForecast, HourParts } from '../../model/forecast-types';
 import type { GrainFactors } from '../../model/grain-intervals';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
@@ -42,6 +42,8 @@ export interface StoredRun {
   generatedAt: number;
   /** Undefined when the run row has none (written before migration 0006 or by an older model). */
   grainFactors?: GrainFactors;
+  /** Every point carries its p50 parts (migration 0008); false: the parts are unknown. */
+  explained: boolean;
 }
 
 /** A stored forecast point of a run (sales in major units, as written). */
@@ -65,6 +67,18 @@ interface PointRow {
 const POINT_COLUMNS =
   'toUnixTimestamp(f.hour_start) AS h, f.sales_p10 AS s10, f.sales_p50 AS s50, f.sales_p90 AS s90, f.orders_p10 AS o10, f.orders_p50 AS o50, f.orders_p90 AS o90';
 
+/** The parts of p50 (migration 0008), read only by the API's run loads. */
+interface PartsRow {
+  sl: number;
+  ss: number;
+  sc: number;
+  ol: number;
+  os: number;
+  oc: number;
+}
+const PARTS_COLUMNS =
+  'f.sales_level AS sl, f.sales_shape AS ss, f.sales_calendar AS sc, f.orders_level AS ol, f.orders_shape AS os, f.orders_calendar AS oc';
+
 const pointOf = (p: PointRow): ForecastPoint => ({
   hourStart: Number(p.h) * 1000,
   salesP10: Number(p.s10),
@@ -74,6 +88,27 @@ const pointOf = (p: PointRow): ForecastPoint => ({
   ordersP50: Number(p.o50),
   ordersP90: Number(p.o90),
 });
+
+const partsOf = (p: PartsRow): HourParts => ({
+  salesLevel: Number(p.sl),
+  salesShape: Number(p.ss),
+  salesCalendar: Number(p.sc),
+  ordersLevel: Number(p.ol),
+  ordersShape: Number(p.os),
+  ordersCalendar: Number(p.oc),
+});
+
+/** The parts columns of a point as written: rounded like the quantity they split (0: none). */
+function partsColumns(p: HourParts | undefined): Record<string, number> {
+  return {
+    sales_level: round2s(p?.salesLevel ?? 0),
+    sales_shape: round2s(p?.salesShape ?? 0),
+    sales_calendar: round2s(p?.salesCalendar ?? 0),
+    orders_level: round3s(p?.ordersLevel ?? 0),
+    orders_shape: round3s(p?.ordersShape ?? 0),
+    orders_calendar: round3s(p?.ordersCalendar ?? 0),
+  };
+}
 
 export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
@@ -102,6 +137,9 @@ function grainFactorsOf(spread: string, ks: number[]): GrainFactors | undefined 
 
 const round2 = (x: number) => Math.round(Math.max(0, x) * 100) / 100;
 const round3 = (x: number) => Math.round(Math.max(0, x) * 1000) / 1000;
+/** Signed: a part may be negative (a quiet hour's shape, a closure's calendar effect). */
+const round2s = (x: number) => Math.round(x * 100) / 100;
+const round3s = (x: number) => Math.round(x * 1000) / 1000;
 
 export class ForecastRuns {
   private readonly q: QueryRunner;
@@ -131,6 +169,7 @@ export class ForecastRuns {
           orders_p10: round3(p.ordersP10),
           orders_p50: round3(p.ordersP50),
           orders_p90: round3(p.ordersP90),
+          ...partsColumns(p.parts),
           generated_at: toDateTime64(run.generatedAt),
         };
       });
@@ -149,6 +188,7 @@ export class ForecastRuns {
         points: run.points.length,
         generated_at: toDateTime64(run.generatedAt),
         ...grainColumns(run.grainFactors),
+        explained: run.points.length > 0 && run.points.every((p) => p.parts !== undefined) ? 1 : 0,
       })),
     );
   }
@@ -194,6 +234,7 @@ export class ForecastRuns {
       kdo: number | string;
       kws: number | string;
       kwo: number | string;
+      ex: number | string;
     }>(
       'forecast_runs.latest',
       `SELECT branch_id AS b,
@@ -208,6 +249,7 @@ export class ForecastRuns {
               argMax(k_day_orders, ${k}) AS kdo,
               argMax(k_week_sales, ${k}) AS kws,
               argMax(k_week_orders, ${k}) AS kwo,
+              argMax(explained, ${k}) AS ex,
               toUnixTimestamp64Milli(max(generated_at)) AS gen
        FROM ${this.q.table('forecast_runs')}
        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -224,6 +266,7 @@ export class ForecastRuns {
         horizonEnd: Number(r.he) * 1000,
         points: Number(r.pts),
         generatedAt: Number(r.gen),
+        explained: Number(r.ex) === 1,
       };
       const factors = grainFactorsOf(r.gs, [r.kds, r.kdo, r.kws, r.kwo].map(Number));
       if (factors) run.grainFactors = factors;
@@ -231,17 +274,17 @@ export class ForecastRuns {
     });
   }
 
-  /** The stored points of the given runs (any order). */
+  /** The stored points of the given runs (any order), with their p50 parts (0 where a run has none). */
   async runPoints(runs: readonly { branchId: string; runId: string }[]): Promise<StoredPoint[]> {
     if (runs.length === 0) return [];
-    const rows = await this.q.rows<PointRow & { branch_id: string; run_id: string }>(
+    const rows = await this.q.rows<PointRow & PartsRow & { branch_id: string; run_id: string }>(
       'forecasts.run_points',
-      `SELECT branch_id AS branch_id, run_id AS run_id, ${POINT_COLUMNS}
+      `SELECT branch_id AS branch_id, run_id AS run_id, ${POINT_COLUMNS}, ${PARTS_COLUMNS}
        FROM ${this.q.table('forecasts')} AS f
        WHERE branch_id IN {branches:Array(String)} AND run_id IN {runs:Array(String)}`,
       { branches: runs.map((r) => r.branchId), runs: runs.map((r) => r.runId) },
     );
-    return rows.map((p) => ({ branchId: p.branch_id, runId: p.run_id, ...pointOf(p) }));
+    return rows.map((p) => ({ branchId: p.branch_id, runId: p.run_id, ...pointOf(p), parts: partsOf(p) }));
   }
 
   /** The latest run of one branch (greatest generated_at) with its points by hour, or undefined. */

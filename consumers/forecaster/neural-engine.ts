@@ -46,7 +46,8 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
           model,
           series,
           idx.map((i) => requests[i]!.origin),
-          { days },
+          // Every run carries where its numbers come from (/predict?explain=true).
+          { days, explain: true },
         );
         result.forEach((f, k) => {
           const r = requests[idx[k]!]!;
