@@ -290,6 +290,15 @@ export class SpecialDayIndex {
     return this.year(year).get(date) ?? NO_FLAGS;
   }
 
+  /** The special days falling on a date (several may: Christmas Day is a holiday and closure-prone). */
+  daysOn(date: string): SpecialDay[] {
+    const year = Number(date.slice(0, 4));
+    let list = this.listByYear.get(year);
+    if (!list) this.listByYear.set(year, (list = specialDays(this.calendar, year)));
+    return list.filter((d) => d.date === date);
+  }
+  private readonly listByYear = new Map<number, SpecialDay[]>();
+
   private year(year: number): Map<string, DayFlags> {
     let m = this.byYear.get(year);
     if (m) return m;

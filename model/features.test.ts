@@ -2,7 +2,14 @@ import { dateToDayNumber } from '../lib/time/civil-date';
 import { localMidnightUtc } from '../lib/time/local-days';
 import { HOUR_MS } from '../lib/time/units';
 import { specialDayIndex } from './calendar';
-import { FEATURE_COUNT, FEATURE_NAMES, featureIndex, originRows } from './features';
+import {
+  calendarNotes,
+  FEATURE_COUNT,
+  FEATURE_NAMES,
+  featureIndex,
+  lagWeeksBack,
+  originRows,
+} from './features';
 import { historyGrid } from './horizon';
 import { toLocalGrid } from './local-grid';
 import { syntheticSeries } from './testing/synthetic';
@@ -57,5 +64,34 @@ describe('features', () => {
     };
     const { grid, originSlot } = historyGrid(quiet, origin, 14, 36);
     expect(originRows(grid, specialDayIndex('IE'), originSlot, 14)).toBeNull();
+  });
+});
+
+describe('calendarNotes: the named reasons behind a day’s calendar flags', () => {
+  const ie = specialDayIndex('IE');
+  const day = (d: string) => dateToDayNumber(d);
+  test('a closure-prone holiday, an eve that is also a trading day, a plain day', () => {
+    const origin = day('2020-12-21');
+    expect(calendarNotes(ie, origin, day('2020-12-25'))).toEqual([
+      { date: '2020-12-25', name: 'Christmas Day', kind: 'public_holiday' },
+      { date: '2020-12-25', name: 'Christmas Day', kind: 'likely_closure' },
+      { date: '2020-12-26', name: "St Stephen's Day", kind: 'eve_of_public_holiday' },
+    ]);
+    expect(calendarNotes(ie, origin, day('2020-12-24'))).toEqual([
+      { date: '2020-12-24', name: 'Christmas Eve', kind: 'trading_day' },
+      { date: '2020-12-25', name: 'Christmas Day', kind: 'eve_of_public_holiday' },
+    ]);
+    expect(calendarNotes(ie, origin, day('2020-12-22'))).toEqual([]);
+  });
+  test('a holiday on the lag day the shape reads: one week back in the first week, two in the second', () => {
+    // Monday 2 November 2020: its lag day is 26 October (the October Bank Holiday) when the
+    // origin's day is 27 October (6 days ahead), 19 October when it is 26 October (7 days ahead).
+    expect(calendarNotes(ie, day('2020-10-27'), day('2020-11-02'))).toEqual([
+      { date: '2020-10-26', name: 'October Bank Holiday', kind: 'holiday_in_reference_week' },
+    ]);
+    expect(calendarNotes(ie, day('2020-10-26'), day('2020-11-02'))).toEqual([]);
+    expect(lagWeeksBack(0)).toBe(1);
+    expect(lagWeeksBack(6)).toBe(1);
+    expect(lagWeeksBack(7)).toBe(2);
   });
 });

@@ -335,7 +335,7 @@ export function originRows(
     const g = floor(slot / 24);
     const h = slot % 24;
     const k = hDays[i]!;
-    const m0 = floor(k / 7) + 1; // lags on days strictly before the origin day
+    const m0 = lagWeeksBack(k);
     const r = i * FEATURE_COUNT;
     fillQuantity(sales, r, g, h, m0);
     fillQuantity(orders, r + Q, g, h, m0);
@@ -396,6 +396,52 @@ export function featureIndex(name: string): number {
   const i = FEATURE_NAMES.indexOf(name);
   if (i < 0) throw new Error(`no feature "${name}"`);
   return i;
+}
+
+/**
+ * How many weeks back the first lag of a target day `k` days after the origin's day lies: the lags
+ * are on days strictly before the origin's day (1 for days 0–6, 2 for days 7–13, …).
+ */
+export function lagWeeksBack(k: number): number {
+  return floor(k / 7) + 1;
+}
+
+export type CalendarNoteKind =
+  'public_holiday' | 'eve_of_public_holiday' | 'trading_day' | 'likely_closure' | 'holiday_in_reference_week';
+
+/** A special day the calendar features of a target day refer to, by name. */
+export interface CalendarNote {
+  /** The special day's local date (yyyy-mm-dd): the target day, the next day (an eve) or the lag day. */
+  date: string;
+  name: string;
+  kind: CalendarNoteKind;
+}
+
+/**
+ * The named reasons behind the calendar flags of target day `day` (epoch day) forecast from
+ * `originDay` — exactly the flags the rows carry (CALENDAR_FEATURES): its special days (a
+ * closure-prone one is a likely closure), the holiday it is the eve of, and a holiday on the lag
+ * day the shape reads. Empty: the calendar plays no part in that day.
+ */
+export function calendarNotes(index: SpecialDayIndex, originDay: number, day: number): CalendarNote[] {
+  const notes: CalendarNote[] = [];
+  const date = formatCivilDate(day);
+  for (const d of index.daysOn(date)) {
+    notes.push({ date, name: d.name, kind: d.kind });
+    if (d.closureProne) notes.push({ date, name: d.name, kind: 'likely_closure' });
+  }
+  if (index.flagsOf(date).eveOfPublicHoliday) {
+    const next = formatCivilDate(day + 1);
+    for (const d of index.daysOn(next))
+      if (d.kind === 'public_holiday')
+        notes.push({ date: next, name: d.name, kind: 'eve_of_public_holiday' });
+  }
+  const lagDay = day - 7 * lagWeeksBack(Math.max(0, day - originDay));
+  const lagDate = formatCivilDate(lagDay);
+  for (const d of index.daysOn(lagDate))
+    if (d.kind === 'public_holiday')
+      notes.push({ date: lagDate, name: d.name, kind: 'holiday_in_reference_week' });
+  return notes;
 }
 
 /** The features that carry the calendar (special days of the target day and of the lag day). */
