@@ -49,7 +49,7 @@ export function corsPolicy(origins: readonly string[]): Koa.Middleware {
       return allowed.has(origin) ? origin : '';
     },
     allowMethods: ['GET', 'HEAD', 'OPTIONS'],
-    exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'WWW-Authenticate'],
     maxAge: 600,
   });
   return (ctx, next): Promise<unknown> => {

@@ -314,7 +314,8 @@ Conventions:
 - Weeks are ISO weeks (Monday start); a week row is clipped to the requested range and \`days\` counts its days inside it.
 - The latest complete forecast run of the branch is served (a run becomes visible only after all its points are written).
 - Query parameters: unknown parameters are ignored; a known parameter given twice (\`?start=a&start=b\`) or in array form is refused with 400 \`duplicate_parameter\`.
-- Errors are JSON \`{"error": {"code", "message", "details"}}\`; messages name the offending parameter. 400 bad input, 404 unknown branch or path, 405 other methods (only GET, HEAD and OPTIONS exist), 414 URL too long, 429 rate limited (per client IP, with \`Retry-After\`), 503 no forecast yet or a dependency unavailable (with \`Retry-After\`).
+- Authentication: \`/predict\`, \`/branches\` (and their \`/v1\` paths) need an API key, sent as \`Authorization: Bearer <key>\` (never in the URL); \`/metrics\` needs a key with the \`metrics\` scope; \`/health\`, \`/ready\`, \`/openapi.json\` and \`/docs\` are open. A key reads the branches of its scopes (branch ids, restaurant groups, or all with \`admin\`); \`/branches\` lists only those. Without a key, or with an unknown, malformed or revoked one: 401 \`unauthenticated\` with \`WWW-Authenticate: Bearer\`. A branch outside the key's scopes is 403 \`forbidden\` whether it exists or not, so a key never learns which other branches exist; 404 \`not_found\` for an unknown branch only answers keys whose scopes name it (or admin keys). A revoked key is refused within seconds (the API's key cache TTL, 10 s by default). Keys are made with \`tillcast keys create\`.
+- Errors are JSON \`{"error": {"code", "message", "details"}}\`; messages name the offending parameter. 400 bad input, 401 no valid key, 403 a branch outside the key's scopes, 404 unknown branch or path, 405 other methods (only GET, HEAD and OPTIONS exist), 414 URL too long, 429 rate limited (per API key, or per client IP for requests without one, with \`Retry-After\`), 503 no forecast yet or a dependency unavailable (with \`Retry-After\`).
 - The API is versioned: \`/v1/...\` paths are stable; the unversioned paths are aliases of the current version.`;
 
 const errorResponse = (description: string) => ({
@@ -322,8 +323,38 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: errorResponseSchema } },
 });
 
+/** The security scheme of every route that needs a key (`securitySchemes` of the document). */
+export const BEARER_SCHEME = 'bearerAuth';
+const bearerSecurity = [{ [BEARER_SCHEME]: [] }];
+const unauthenticatedResponse = {
+  ...errorResponse('No API key, or an unknown, malformed or revoked one (code `unauthenticated`)'),
+  headers: z.object({
+    'WWW-Authenticate': z.string().openapi({ description: 'Bearer realm="tillcast" (RFC 6750)' }),
+  }),
+};
+
+export const loginRequestSchema = z
+  .object({ code: z.string().min(1).max(64).openapi({ description: 'The one-time login code' }) })
+  .openapi('LoginRequest');
+export const loginResponseSchema = z
+  .object({
+    key: z
+      .string()
+      .openapi({ description: 'The API key: keep it in session storage, send it as a bearer token' }),
+    key_id: z.string(),
+    name: z.string(),
+  })
+  .strict()
+  .openapi('LoginResponse');
+
 function buildRegistry(): OpenAPIRegistry {
   const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', BEARER_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API key from `tillcast keys create` (`tc_<key id>_<secret>`), as `Authorization: Bearer <key>`. Its scopes say which branches it reads (`admin`: all) and whether it may read `/metrics`.',
+  });
   for (const prefix of ['/v1', '']) {
     const alias = prefix === '' ? ' (alias of the /v1 path)' : '';
     registry.registerPath({
@@ -334,6 +365,7 @@ function buildRegistry(): OpenAPIRegistry {
       description:
         'Weekly, daily and hourly sales and orders for the branch over `start`..`end` (local dates, inclusive): actual numbers for closed hours, the latest forecast run for the rest, nulls where neither exists (see `coverage`).',
       tags: ['forecast'],
+      security: bearerSecurity,
       request: { query: predictQueryFields },
       responses: {
         200: {
@@ -347,8 +379,12 @@ function buildRegistry(): OpenAPIRegistry {
         400: errorResponse(
           'A parameter is missing, repeated or malformed, the date is impossible, end is before start, or the range is too long',
         ),
-        404: errorResponse('Unknown branch'),
-        429: errorResponse('Rate limit exceeded (see Retry-After)'),
+        401: unauthenticatedResponse,
+        403: errorResponse(
+          "The branch is outside the key's scopes (code `forbidden`, the branch named): answered whether the branch exists or not",
+        ),
+        404: errorResponse('Unknown branch (only to keys whose scopes name it, or admin keys)'),
+        429: errorResponse('Rate limit exceeded, per key (see Retry-After)'),
         503: errorResponse('The branch has no forecast yet, or storage is unavailable (see Retry-After)'),
       },
     });
@@ -356,10 +392,12 @@ function buildRegistry(): OpenAPIRegistry {
       method: 'get',
       path: `${prefix}/branches`,
       operationId: prefix ? 'branchesV1' : 'branches',
-      summary: `Known branches with their latest forecast run${alias}`,
+      summary: `The branches the key may read, with their latest forecast run${alias}`,
       tags: ['forecast'],
+      security: bearerSecurity,
       responses: {
         200: { description: 'Branches', content: { 'application/json': { schema: branchesResponseSchema } } },
+        401: unauthenticatedResponse,
         429: errorResponse('Rate limit exceeded'),
       },
     });
@@ -391,9 +429,31 @@ function buildRegistry(): OpenAPIRegistry {
     method: 'get',
     path: '/metrics',
     operationId: 'metrics',
-    summary: 'Prometheus metrics (text exposition format)',
+    summary: 'Prometheus metrics (text exposition format); a key with the metrics scope',
+    description:
+      'Not public: a key with the `metrics` scope (`tillcast keys create --name prometheus --metrics`; Prometheus sends it with `authorization: {credentials: <key>}` in its scrape config).',
     tags: ['operations'],
-    responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } } },
+    security: bearerSecurity,
+    responses: {
+      200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } },
+      401: unauthenticatedResponse,
+      403: errorResponse('The key has no `metrics` scope'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/auth/login',
+    operationId: 'login',
+    summary: "Swap a one-time login code for its key (the dashboard's login link)",
+    description:
+      '`tillcast start` prints a dashboard URL with a one-time code in its fragment; the dashboard posts it here and keeps the key it gets in session storage. A code works once, for 15 minutes, in the process that issued it.',
+    tags: ['operations'],
+    request: { body: { content: { 'application/json': { schema: loginRequestSchema } } } },
+    responses: {
+      200: { description: 'The key', content: { 'application/json': { schema: loginResponseSchema } } },
+      400: errorResponse('The body is not {"code": "..."}'),
+      401: errorResponse('Unknown, used or expired code'),
+    },
   });
   registry.registerPath({
     method: 'get',

@@ -25,6 +25,7 @@ import { registerModelCommands } from './models-command';
 import { registerTrainCommand } from './train-command';
 import { UsageError } from './usage-error';
 import { registerBacktestCommands } from './backtest-command';
+import { registerKeysCommands } from './keys-command';
 
 function config(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...process.env, ...overrides });
@@ -247,6 +248,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerTrainCommand(program);
   registerBacktestCommands(program);
+  registerKeysCommands(program);
 
   program
     .command('sql')
