@@ -4,11 +4,18 @@
  * very long, repeated, broken percent-encoding), arbitrary paths and methods,
  * and raw request bytes node:http would refuse to send. Every answer must be
  * 200, 4xx or 503 with a JSON body matching its zod schema, within a timeout.
+ * They run with an admin key (test/api-helpers.ts); the last property runs with random keys
+ * and scopes: none ever reads a branch outside its scope, and none gets a 500.
  */
 import fc from 'fast-check';
-import { openApiDocument } from './schemas';
+import { ApiKeys } from '../clickhouse/store/api-keys';
+import type { KeyScopes } from './keys';
+import { openApiDocument, type BranchesResponse } from './schemas';
 import {
+  bearer,
+  createTestKey,
   expectValidBody,
+  NEW_YORK,
   PIZZA,
   rawRequest,
   request,
@@ -304,5 +311,99 @@ describe('fuzzing the running server', () => {
       ),
       { numRuns: 300 },
     );
+  }, 120_000);
+
+  it('random keys and scopes never read a branch outside their scope and never get a 500', async () => {
+    const sc = served!.sc;
+    const known = [SUSHI, PIZZA, TACO, NEW_YORK];
+    const ids = [...known.map((b) => b.id), 'unknown-branch', 'ghost-2'];
+    const groups = [SUSHI.pos_company_id!, PIZZA.pos_company_id!, TACO.pos_company_id!, '99999'];
+    const scopesArb: fc.Arbitrary<KeyScopes & { revoked: boolean }> = fc.record({
+      branches: fc.subarray(ids, { maxLength: 3 }),
+      groups: fc.subarray(groups, { maxLength: 2 }),
+      admin: fc.nat({ max: 5 }).map((n) => n === 0),
+      metrics: fc.boolean(),
+      revoked: fc.nat({ max: 4 }).map((n) => n === 0),
+    });
+    // What a key may read, written out here independently of api/keys.ts.
+    const inScope = (s: KeyScopes, id: string) =>
+      s.admin ||
+      s.branches.includes(id) ||
+      known.some((b) => b.id === id && b.pos_company_id !== undefined && s.groups.includes(b.pos_company_id));
+    const store = new ApiKeys(sc.ch);
+    const keys: { key: string; scopes: KeyScopes & { revoked: boolean } }[] = [];
+    for (const scopes of fc.sample(scopesArb, { numRuns: 40, seed: 14 })) {
+      const k = await createTestKey(sc.ch, scopes, 'fuzz');
+      if (scopes.revoked) await store.revoke(k.keyId, Date.now());
+      keys.push({ key: k.key, scopes });
+    }
+    const credential = fc.oneof(
+      { weight: 8, arbitrary: fc.nat({ max: keys.length - 1 }).map((i) => ({ i })) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.constant(undefined),
+          fc.constantFrom('tc_0123456789ab_' + 'x'.repeat(43), 'Bearer', ''),
+          anyString.filter((s) => s.length < 80),
+        ),
+      },
+    );
+    const route = fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom(...ids).map((b) => ({ branch: b })) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom('/branches', '/v1/branches', '/metrics').map((p) => ({ path: p })),
+      },
+    );
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(credential, route, async (cred, r) => {
+        const path =
+          'branch' in r ? `/v1/predict?branch_id=${r.branch}&start=2021-02-04&end=2021-02-07` : r.path;
+        const held = cred !== undefined && typeof cred === 'object' ? keys[cred.i]! : undefined;
+        const headers =
+          held !== undefined
+            ? bearer(held.key)
+            : typeof cred === 'string'
+              ? { Authorization: `Bearer ${cred.replace(/[^\u0021-\u007e]/g, '')}` }
+              : undefined;
+        const a = await request(base, path, {
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          ...(headers ? { headers } : { auth: false }),
+        });
+        statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+        check(path, a);
+        if (held === undefined || held.scopes.revoked) {
+          expect([path, a.status]).toEqual([path, 401]);
+          return;
+        }
+        const s = held.scopes;
+        if ('branch' in r) {
+          const isKnown = known.some((b) => b.id === r.branch);
+          const expected = !inScope(s, r.branch)
+            ? [403]
+            : !isKnown
+              ? [404]
+              : r.branch === TACO.id
+                ? [503]
+                : [200];
+          expect([path, s, a.status]).toEqual([path, s, expected[0]]);
+        } else if (r.path === '/metrics') {
+          expect([s, a.status]).toEqual([s, s.metrics ? 200 : 403]);
+        } else {
+          const listed = (a.json as BranchesResponse).branches.map((b) => b.id).sort();
+          expect([s, listed]).toEqual([
+            s,
+            known
+              .map((b) => b.id)
+              .filter((id) => inScope(s, id))
+              .sort(),
+          ]);
+        }
+      }),
+      { numRuns: 600 },
+    );
+    process.stdout.write(`keyed fuzz statuses: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+    for (const s of [200, 401, 403, 404]) expect([s, (statuses.get(s) ?? 0) > 10]).toEqual([s, true]);
   }, 120_000);
 });
