@@ -31,7 +31,7 @@ import {
   forecastRunsLoaded,
   forecastRunsRejected,
 } from './metrics';
-import { toCents, toMilli, type LoadedRun } from './served-types';
+import { toCents, toMilli, type LoadedRun, type RunParts } from './served-types';
 import { HOUR_MS } from '../lib/time/units';
 
 export interface ForecastCacheOptions {
@@ -313,6 +313,16 @@ export class ForecastCache {
       Float64Array,
       Float64Array,
     ];
+    const parts: RunParts | undefined = c.explained
+      ? {
+          salesLevel: new Float64Array(n),
+          salesShape: new Float64Array(n),
+          salesCalendar: new Float64Array(n),
+          ordersLevel: new Float64Array(n),
+          ordersShape: new Float64Array(n),
+          ordersCalendar: new Float64Array(n),
+        }
+      : undefined;
     for (const [h, p] of hours) {
       const i = Math.round((h - first) / HOUR_MS);
       s10[i] = toCents(p.salesP10);
@@ -321,6 +331,14 @@ export class ForecastCache {
       o10[i] = toMilli(p.ordersP10);
       o50[i] = toMilli(p.ordersP50);
       o90[i] = toMilli(p.ordersP90);
+      if (parts && p.parts) {
+        parts.salesLevel[i] = toCents(p.parts.salesLevel);
+        parts.salesShape[i] = toCents(p.parts.salesShape);
+        parts.salesCalendar[i] = toCents(p.parts.salesCalendar);
+        parts.ordersLevel[i] = toMilli(p.parts.ordersLevel);
+        parts.ordersShape[i] = toMilli(p.parts.ordersShape);
+        parts.ordersCalendar[i] = toMilli(p.parts.ordersCalendar);
+      }
     }
     return {
       branchId: c.branchId,
@@ -341,6 +359,7 @@ export class ForecastCache {
       ordersP50: o50,
       ordersP90: o90,
       grainFactors: c.grainFactors,
+      parts,
     };
   }
 }

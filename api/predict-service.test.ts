@@ -450,3 +450,123 @@ describe('assemblePrediction with the run’s grain factors (calibrated day/week
     });
   });
 });
+
+describe('assemblePrediction with explain=true (where each value comes from)', () => {
+  const origin = utc('2021-03-15T00:00:00Z'); // Monday; St Patrick's Day is Wednesday 17 March
+  const IE = { ...DUBLIN, country: 'IE' };
+  /** A run whose hours carry parts: level 6, shape s − 6 − calendar, calendar 1.5 on the 17th, the rest the network's. */
+  function explainedRun(hours: number): ServedRun {
+    const r = run(origin, hours, (i) => ({ s: 10 + (i % 5), o: 2 }));
+    const a = () => new Float64Array(hours);
+    const parts = {
+      salesLevel: a(),
+      salesShape: a(),
+      salesCalendar: a(),
+      ordersLevel: a(),
+      ordersShape: a(),
+      ordersCalendar: a(),
+    };
+    for (let i = 0; i < hours; i++) {
+      const onPatricks = i >= 48 && i < 72;
+      parts.salesLevel[i] = 600;
+      parts.salesShape[i] = 250;
+      parts.salesCalendar[i] = onPatricks ? 150 : 0;
+      parts.ordersLevel[i] = 1500;
+      parts.ordersShape[i] = 250;
+      parts.ordersCalendar[i] = onPatricks ? 100 : 0;
+    }
+    return { ...r, parts };
+  }
+
+  it('every day, week and the totals: actual + level + shape + calendar + network = the value, to the cent', () => {
+    const r = explainedRun(24 * 14);
+    // The first 30 hours have closed: actual 12.34 / 3 each.
+    const out = assemblePrediction(
+      input({
+        branch: IE,
+        startDay: day('2021-03-15'),
+        endDay: day('2021-03-21'),
+        run: r,
+        actuals: actuals(origin, origin + 30 * HOUR_MS),
+        explain: true,
+      }),
+    );
+    expect(predictResponseSchema.parse(out)).toEqual(out);
+    expect(out.explained).toBe(true);
+    const rows = [...(out.daily ?? []), ...(out.weekly ?? []), out.totals];
+    expect(rows).toHaveLength(9);
+    for (const row of rows) {
+      const e = row.explain!;
+      const s = e.sales;
+      const o = e.orders;
+      expect(Math.round((s.actual + s.level + s.shape + s.calendar + s.network) * 100)).toBe(
+        cents(row.sales),
+      );
+      expect(Math.round((o.actual + o.level + o.shape + o.calendar + o.network) * 1000)).toBe(
+        Math.round(row.orders! * 1000),
+      );
+    }
+    const [mon, tue, wed] = out.daily!;
+    // Monday: all 24 hours closed, no forecast part at all.
+    expect(mon!.explain).toEqual({
+      sales: { actual: 296.16, level: 0, shape: 0, calendar: 0, network: 0 },
+      orders: { actual: 72, level: 0, shape: 0, calendar: 0, network: 0 },
+      special_days: [],
+    });
+    // Tuesday: 6 actual hours, 18 forecast hours (level 6 and shape 2.5 each); the eve of St Patrick's Day.
+    expect(tue!.explain!.sales).toMatchObject({ actual: 74.04, level: 108, shape: 45, calendar: 0 });
+    expect(tue!.explain!.special_days).toEqual([
+      { date: '2021-03-17', name: "St Patrick's Day", kind: 'eve_of_public_holiday' },
+    ]);
+    // Wednesday: the holiday, its calendar part 24 × 1.5 and 24 × 0.1 orders.
+    expect(wed!.explain!.sales).toMatchObject({ actual: 0, level: 144, shape: 60, calendar: 36 });
+    expect(wed!.explain!.orders).toMatchObject({ actual: 0, level: 36, shape: 6, calendar: 2.4 });
+    expect(wed!.explain!.special_days).toEqual([
+      { date: '2021-03-17', name: "St Patrick's Day", kind: 'public_holiday' },
+    ]);
+    // The week and the totals name each special day once.
+    expect(out.totals.explain!.special_days).toEqual([
+      { date: '2021-03-17', name: "St Patrick's Day", kind: 'eve_of_public_holiday' },
+      { date: '2021-03-17', name: "St Patrick's Day", kind: 'public_holiday' },
+    ]);
+  });
+
+  it('a run stored without parts: explained false, explain null wherever forecast hours are; no explain without asking', () => {
+    const r = run(origin, 24 * 14);
+    const out = assemblePrediction(
+      input({
+        branch: IE,
+        startDay: day('2021-03-15'),
+        endDay: day('2021-03-16'),
+        run: r,
+        actuals: actuals(origin, origin + 24 * HOUR_MS),
+        explain: true,
+      }),
+    );
+    expect(out.explained).toBe(false);
+    expect(out.daily![0]!.explain).toMatchObject({ sales: { actual: 296.16, network: 0 } });
+    expect(out.daily![1]!.explain).toBeNull();
+    expect(out.totals.explain).toBeNull();
+    const plain = assemblePrediction(
+      input({ branch: IE, startDay: day('2021-03-15'), endDay: day('2021-03-16'), run: explainedRun(48) }),
+    );
+    expect(plain.explained).toBeUndefined();
+    expect(plain.daily![1]).not.toHaveProperty('explain');
+  });
+
+  it('a missing day has no explanation', () => {
+    const out = assemblePrediction(
+      input({
+        branch: IE,
+        startDay: day('2021-03-15'),
+        endDay: day('2021-03-31'),
+        run: explainedRun(24 * 14),
+        explain: true,
+      }),
+    );
+    const last = out.daily!.at(-1)!;
+    expect(last.source).toBe('missing');
+    expect(last.explain).toBeNull();
+    expect(out.totals.explain).toBeNull();
+  });
+});

@@ -17,16 +17,26 @@
  *   partial week or a total of 3+ days takes the week's factors). 'hour', and every bucket of a
  *   run without factors (written before them), is the former rule: sums of the hourly quantiles.
  *   Bucket p10/p90 are rounded to whole cents and thousandths.
+ * - With `explain`, a day, week or total also says where its p50 comes from: its actual hours
+ *   plus the forecast hours' level, shape and calendar parts (as stored with the run, in the same
+ *   integer units) and the network's part, the rest, so the five add up to the value exactly; and
+ *   the special days behind the calendar part (model/features.ts calendarNotes, from the run's
+ *   origin). null for a null value, and for every bucket with forecast hours of a run stored
+ *   without parts.
  */
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
-import type { ActualHour, BranchInfo, ForecastSeries, RunInfo, ServedRun } from './served-types';
+import type { CalendarNoteJson, Explanation } from './explain-schema';
+import type { ActualHour, BranchInfo, RunInfo, ServedRun } from './served-types';
 import { formatCivilDate, isoWeekLabel, isoWeekMonday } from '../lib/time/civil-date';
 import { dayLayouts, type DayLayout } from '../lib/time/local-days';
 import { HOUR_MS } from '../lib/time/units';
 import { isoUtc } from '../lib/time/wall-clock';
 import type { HourlyForecast } from '../model/forecast-types';
 import { bucketInterval, grainForHours, type GrainFactors } from '../model/grain-intervals';
+import { specialDayIndex } from '../model/calendar';
+import { calendarNotes } from '../model/features';
+import { localSlotOf } from '../lib/time/wall-clock';
 
 export interface AssembleInput {
   branch: BranchInfo;
@@ -38,6 +48,8 @@ export interface AssembleInput {
   /** Closed-hour actuals by hour start (UTC ms). */
   actuals: ReadonlyMap<number, ActualHour>;
   lastClosedHour: number | null;
+  /** Add each bucket's explanation (`explain=true`). */
+  explain?: boolean;
 }
 
 /** A bucket's hours so far: the actual sums exactly, the forecast hours as they are. */
@@ -49,9 +61,24 @@ interface Acc {
   forecastHours: HourlyForecast[];
   actual: number;
   missing: number;
+  /**
+   * Sums of the forecast hours' p50 parts (integer units, RunParts order: sales level, shape,
+   * calendar, orders level, shape, calendar); undefined once a forecast hour has none.
+   */
+  parts: number[] | undefined;
+  /** The special days behind the forecast hours' calendar part (explain only). */
+  notes: CalendarNoteJson[];
 }
 
-const newAcc = (): Acc => ({ sales: 0, orders: 0, forecastHours: [], actual: 0, missing: 0 });
+const newAcc = (): Acc => ({
+  sales: 0,
+  orders: 0,
+  forecastHours: [],
+  actual: 0,
+  missing: 0,
+  parts: [0, 0, 0, 0, 0, 0],
+  notes: [],
+});
 
 function addAcc(into: Acc, a: Acc): void {
   into.sales += a.sales;
@@ -59,6 +86,12 @@ function addAcc(into: Acc, a: Acc): void {
   for (const h of a.forecastHours) into.forecastHours.push(h);
   into.actual += a.actual;
   into.missing += a.missing;
+  if (into.parts && a.parts) for (let k = 0; k < 6; k++) into.parts[k]! += a.parts[k]!;
+  else into.parts = undefined;
+  // Once each: two days can read the same holiday as their reference day.
+  for (const n of a.notes)
+    if (!into.notes.some((m) => m.date === n.date && m.name === n.name && m.kind === n.kind))
+      into.notes.push(n);
 }
 
 type Values = Pick<
@@ -96,8 +129,39 @@ function values(acc: Acc, factors: GrainFactors | undefined): Values {
   };
 }
 
+/** Where a bucket's p50 comes from (see the file comment); null without a value or without parts. */
+function explanation(acc: Acc, v: Values): Explanation {
+  if (v.sales === null || v.orders === null) return null;
+  const p = acc.forecastHours.length === 0 ? [0, 0, 0, 0, 0, 0] : acc.parts;
+  if (!p) return null;
+  let s50 = 0;
+  let o50 = 0;
+  for (const h of acc.forecastHours) {
+    s50 += h.salesP50;
+    o50 += h.ordersP50;
+  }
+  const [sl, ss, sc, ol, os, oc] = p as [number, number, number, number, number, number];
+  return {
+    sales: {
+      actual: acc.sales / 100,
+      level: sl / 100,
+      shape: ss / 100,
+      calendar: sc / 100,
+      network: (s50 - sl - ss - sc) / 100,
+    },
+    orders: {
+      actual: acc.orders / 1000,
+      level: ol / 1000,
+      shape: os / 1000,
+      calendar: oc / 1000,
+      network: (o50 - ol - os - oc) / 1000,
+    },
+    special_days: acc.notes,
+  };
+}
+
 /** Adds hour `h` to `acc`; returns the hour's own values for the hourly row. */
-function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<number, ActualHour>): Values {
+function addHour(acc: Acc, h: number, run: ServedRun, actuals: ReadonlyMap<number, ActualHour>): Values {
   const a = actuals.get(h);
   if (a !== undefined) {
     acc.sales += a.salesCents;
@@ -128,6 +192,15 @@ function addHour(acc: Acc, h: number, run: ForecastSeries, actuals: ReadonlyMap<
         ordersP90: run.ordersP90[i] as number,
       };
       acc.forecastHours.push(p);
+      const parts = run.parts;
+      if (acc.parts && parts) {
+        acc.parts[0]! += parts.salesLevel[i]!;
+        acc.parts[1]! += parts.salesShape[i]!;
+        acc.parts[2]! += parts.salesCalendar[i]!;
+        acc.parts[3]! += parts.ordersLevel[i]!;
+        acc.parts[4]! += parts.ordersShape[i]!;
+        acc.parts[5]! += parts.ordersCalendar[i]!;
+      } else acc.parts = undefined;
       return {
         sales: p.salesP50 / 100,
         sales_p10: p.salesP10 / 100,
@@ -159,6 +232,15 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
   const wantHourly = input.granularity.has('hourly');
   const days: DayLayout[] = dayLayouts(branch.timezone, startDay, endDay);
 
+  const explain = input.explain === true;
+  // The bucket's values, and with `explain` where they come from.
+  const valuesOf = (acc: Acc) => {
+    const v = values(acc, factors);
+    return explain ? { ...v, explain: explanation(acc, v) } : v;
+  };
+  const calendar = explain && branch.country ? specialDayIndex(branch.country) : undefined;
+  const originDay = localSlotOf(branch.timezone, run.firstHour).day;
+
   const hourly: HourRow[] = [];
   const daily: DayRow[] = [];
   const dayAccs: Acc[] = [];
@@ -168,8 +250,10 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       const v = addHour(acc, day.firstHour + i * HOUR_MS, run, actuals);
       if (wantHourly) hourly.push({ start: day.labels[i] as string, ...v });
     }
+    if (calendar && acc.forecastHours.length > 0)
+      acc.notes.push(...calendarNotes(calendar, originDay, day.epochDay));
     dayAccs.push(acc);
-    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...values(acc, factors) });
+    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...valuesOf(acc) });
   }
 
   const weekly: WeekRow[] = [];
@@ -183,7 +267,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       first_date: formatCivilDate(week.first),
       last_date: formatCivilDate(week.last),
       days: week.last - week.first + 1,
-      ...values(week.acc, factors),
+      ...valuesOf(week.acc),
     });
   };
   days.forEach((day, i) => {
@@ -200,7 +284,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
   flushWeek();
 
   const missing = daily.filter((d) => d.missing_hours > 0).map((d) => d.date);
-  const totals: Totals = { days: days.length, ...values(total, factors) };
+  const totals: Totals = { days: days.length, ...valuesOf(total) };
   const granularity = GRANULARITIES.filter((g) => input.granularity.has(g));
   const out: PredictResponse = {
     branch: { id: branch.id, name: branch.name, timezone: branch.timezone, currency: branch.currency },
@@ -211,6 +295,7 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
     totals,
     coverage: { complete: total.missing === 0, missing, missing_hours: total.missing },
   };
+  if (explain) out.explained = run.parts !== undefined;
   if (input.granularity.has('weekly')) out.weekly = weekly;
   if (input.granularity.has('daily')) out.daily = daily;
   if (wantHourly) out.hourly = hourly;

@@ -41,12 +41,14 @@ const plausible = fc
     fc.option(
       fc.constantFrom('daily', 'hourly,daily', 'weekly,daily,hourly', 'daily,daily', ' daily', 'Daily', ''),
     ),
+    fc.option(fc.constantFrom('true', 'false', 'TRUE', '1', '')),
   )
-  .map(([d, len, branch_id, granularity]) => ({
+  .map(([d, len, branch_id, granularity, explain]) => ({
     branch_id,
     start: d.toISOString().slice(0, 10),
     end: new Date(d.getTime() + len * 86_400_000).toISOString().slice(0, 10),
     ...(granularity === null ? {} : { granularity }),
+    ...(explain === null ? {} : { explain }),
   }));
 const mixed = fc.record({
   branch_id: value(
@@ -63,6 +65,7 @@ const mixed = fc.record({
       fc.string({ maxLength: 10 }),
     ),
   ),
+  explain: value(fc.oneof(fc.constantFrom('true', 'false', 'yes'), fc.string({ maxLength: 5 }))),
 });
 
 const query = fc.oneof(plausible, mixed);
@@ -100,6 +103,21 @@ describe('PredictQueryParser (memo per raw query string)', () => {
       endDay: first.startDay + 6,
     });
     expect(first.cacheKey).toBe(`352h67i328fh\n${first.startDay}\n${first.endDay}\ndaily`);
+  });
+
+  it('explain=true is part of the cache key; any other value than true or false is a 400 naming it', () => {
+    const parser = new PredictQueryParser();
+    const explained = parser.parse(`${qs}&explain=true`, () => ({ ...raw, explain: 'true' }));
+    expect(explained.explain).toBe(true);
+    expect(explained.cacheKey).toBe(
+      `352h67i328fh\n${explained.startDay}\n${explained.endDay}\ndaily\nexplain`,
+    );
+    const not = parser.parse(`${qs}&explain=false`, () => ({ ...raw, explain: 'false' }));
+    expect(not.explain).toBe(false);
+    expect(not.cacheKey).toBe(`352h67i328fh\n${not.startDay}\n${not.endDay}\ndaily`);
+    expect(() => parser.parse(`${qs}&explain=yes`, () => ({ ...raw, explain: 'yes' }))).toThrow(
+      /^explain: must be true or false/,
+    );
   });
 
   it('does not keep invalid queries: each one is validated (and rejected) again', () => {

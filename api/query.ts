@@ -29,7 +29,9 @@ export interface ParsedPredictQuery {
   granularity: ReadonlySet<Granularity>;
   /** Canonical granularity list, e.g. `weekly,daily,hourly` (cache key part). */
   granularityKey: string;
-  /** Response-cache key: branch, days and granularity (the same answer for the same key and state). */
+  /** `explain=true`: buckets say where their values come from. */
+  explain: boolean;
+  /** Response-cache key: branch, days, granularity and explain (the same answer for the same key and state). */
   cacheKey: string;
 }
 
@@ -59,6 +61,7 @@ function result(
   startDay: number,
   endDay: number,
   granularity: string | undefined,
+  explain: string | undefined,
 ): ParsedPredictQuery {
   const wanted = new Set(
     (granularity ?? GRANULARITIES.join(','))
@@ -75,7 +78,8 @@ function result(
     endDay,
     granularity: wanted,
     granularityKey,
-    cacheKey: `${branchId}\n${startDay}\n${endDay}\n${granularityKey}`,
+    explain: explain === 'true',
+    cacheKey: `${branchId}\n${startDay}\n${endDay}\n${granularityKey}${explain === 'true' ? '\nexplain' : ''}`,
   });
 }
 
@@ -86,15 +90,16 @@ function result(
  * precise error.
  */
 export function fastParsePredictQuery(query: RawQuery): ParsedPredictQuery | undefined {
-  const { branch_id: b, start, end, granularity: g } = query;
+  const { branch_id: b, start, end, granularity: g, explain: x } = query;
   if (typeof b !== 'string' || typeof start !== 'string' || typeof end !== 'string') return undefined;
   if (g !== undefined && (typeof g !== 'string' || !FAST_GRANULARITY.test(g))) return undefined;
+  if (x !== undefined && x !== 'true' && x !== 'false') return undefined;
   if (!FAST_BRANCH.test(b)) return undefined;
   const s = parseCivilDate(start);
   const e = parseCivilDate(end);
   if (s === null || e === null || s < MIN_DAY || e > MAX_DAY || e < s || e - s + 1 > MAX_RANGE_DAYS)
     return undefined;
-  return result(b, start, end, s, e, g);
+  return result(b, start, end, s, e, g, x);
 }
 
 /** Validates a parsed query string (Koa's ctx.query). Throws ValidationError. */
@@ -139,6 +144,7 @@ export function zodParsePredictQuery(query: RawQuery): ParsedPredictQuery {
     parseCivilDate(q.start) as number,
     parseCivilDate(q.end) as number,
     q.granularity,
+    q.explain,
   );
 }
 

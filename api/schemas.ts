@@ -7,6 +7,7 @@
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseCivilDate } from '../lib/time/civil-date';
+import { explanationSchema } from './explain-schema';
 
 extendZodWithOpenApi(z);
 
@@ -84,6 +85,17 @@ export const predictQueryFields = z
         },
         example: 'daily,hourly',
       }),
+    explain: z
+      .enum(['true', 'false'], {
+        errorMap: () => ({ message: 'must be true or false' }),
+      })
+      .optional()
+      .openapi({
+        description:
+          "With `true`, every day, week and the totals also carry `explain`: where the value comes from (actual hours, recent level, weekday/hour shape, calendar, the network's correction), as amounts that add up to it, and the special days behind the calendar part.",
+        param: { name: 'explain', in: 'query', required: false, example: 'true' },
+        example: 'true',
+      }),
   })
   .openapi('PredictQuery');
 
@@ -160,6 +172,7 @@ export const dayRowSchema = z
       .openapi({ description: 'Local hours in the day: 24, or 23/25 on DST change days.' }),
     missing_hours: z.number().int().openapi({ description: 'Hours with neither an actual nor a forecast.' }),
     ...valueFields,
+    explain: explanationSchema.optional(),
   })
   .strict()
   .openapi('DayRow');
@@ -180,12 +193,13 @@ export const weekRowSchema = z
       .max(7)
       .openapi({ description: 'Days of this week inside the range (the row is clipped to it).' }),
     ...valueFields,
+    explain: explanationSchema.optional(),
   })
   .strict()
   .openapi('WeekRow');
 
 export const totalsSchema = z
-  .object({ days: z.number().int(), ...valueFields })
+  .object({ days: z.number().int(), ...valueFields, explain: explanationSchema.optional() })
   .strict()
   .openapi('Totals');
 
@@ -239,6 +253,10 @@ export const predictResponseSchema = z
       .openapi({ description: 'Start of the latest closed hour of the branch (UTC), if known.' }),
     totals: totalsSchema,
     coverage: coverageSchema,
+    explained: z.boolean().optional().openapi({
+      description:
+        'With `explain=true`: whether the serving run carries explanations (false for a run made before they existed: every `explain` of a bucket with forecast hours is then null).',
+    }),
     weekly: z.array(weekRowSchema).optional(),
     daily: z.array(dayRowSchema).optional(),
     hourly: z.array(hourRowSchema).optional(),
@@ -311,6 +329,7 @@ Conventions:
 - \`source\` says where numbers come from: \`actual\` for closed hours (the real POS totals; p10 = p50 = p90 = the actual), \`forecast\` for the latest complete forecast run, \`mixed\` for a day, week or total combining both, \`missing\` when an hour has neither (beyond the forecast horizon, before the branch's history, or an hour that has not closed and that the run does not cover).
 - Aggregation rule: a day, week or total is the sum of its hours only when every hour is covered; if any hour is missing its values are all null and its source is \`missing\` (never a silent zero). Such days are listed in \`coverage.missing\`; \`missing_hours\` counts the uncovered hours.
 - p10/p90 are calibrated for the bucket they belong to: an hour's, a day's, an ISO week's and the range total's p10–p90 are each meant to hold the actual 80% of the time (measured out of sample when the model was trained). p50 (\`sales\`, \`orders\`) of a day, week or total is exactly the sum of its hours; its p10/p90 are not sums of the hourly p10/p90 (quantiles do not add): they are the bucket's own, around that p50, from the model's day and week factors (a day with 5 to 63 forecast hours takes the day's, 64 or more the week's, fewer than 5 the sums of its hourly p10/p90). Closed hours count exactly (no spread): a \`mixed\` bucket's p10/p90 are its actual sum plus the range of its forecast hours. A run made by a model without these factors answers with the sums of the hourly quantiles (a wide band).
+- \`explain=true\` adds to every day, week and the totals where the value comes from: \`explain.sales\` and \`explain.orders\` split the p50 into the closed hours' actual, the branch's recent level, the weekday/hour shape, the calendar (with the special days named in \`explain.special_days\`: public holidays and their eves, trading days such as Valentine's Day, likely closures such as Christmas Day) and the network's correction, amounts that add up to \`sales\` and \`orders\` exactly.
 - Weeks are ISO weeks (Monday start); a week row is clipped to the requested range and \`days\` counts its days inside it.
 - The latest complete forecast run of the branch is served (a run becomes visible only after all its points are written).
 - Query parameters: unknown parameters are ignored; a known parameter given twice (\`?start=a&start=b\`) or in array form is refused with 400 \`duplicate_parameter\`.

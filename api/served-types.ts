@@ -28,6 +28,19 @@ export interface ForecastSeries {
   readonly ordersP90: Float64Array;
 }
 
+/**
+ * The p50 parts of a run's points (model/forecast-types.ts HourParts) in the same integer units;
+ * the network's part of a bucket is its p50 minus these.
+ */
+export interface RunParts {
+  readonly salesLevel: Float64Array;
+  readonly salesShape: Float64Array;
+  readonly salesCalendar: Float64Array;
+  readonly ordersLevel: Float64Array;
+  readonly ordersShape: Float64Array;
+  readonly ordersCalendar: Float64Array;
+}
+
 export interface RunInfo {
   readonly runId: string;
   readonly modelVersion: string;
@@ -41,7 +54,12 @@ export interface RunInfo {
  * (model/grain-intervals.ts; undefined for a run written without them: buckets then sum the
  * hourly quantiles).
  */
-export type ServedRun = RunInfo & ForecastSeries & { readonly grainFactors?: GrainFactors | undefined };
+export type ServedRun = RunInfo &
+  ForecastSeries & {
+    readonly grainFactors?: GrainFactors | undefined;
+    /** Undefined for a run written without parts (before migration 0008): nothing to explain with. */
+    readonly parts?: RunParts | undefined;
+  };
 
 /** A run as the forecast cache holds it: served as a whole, never mixed with another. */
 export interface LoadedRun extends ServedRun {
@@ -75,4 +93,6 @@ export interface BranchInfo {
   readonly name: string;
   readonly timezone: string;
   readonly currency: string;
+  /** ISO 3166 country (its special-days calendar names the days an explanation mentions). */
+  readonly country?: string;
 }

@@ -91,6 +91,7 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       run,
       actuals: range.actuals,
       lastClosedHour: deps.actualsCache.lastClosedHour(branch.id),
+      explain: q.explain,
     });
     return makeEntry(run.runId, range.epoch, range.validUntil, range.fingerprint, JSON.stringify(body));
   };
