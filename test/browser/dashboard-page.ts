@@ -66,6 +66,17 @@ export const describeBrowser = skipAll ? describe.skip : describe;
 
 // ------------------------------------------------------------------ page helpers
 
+/** Where the dashboard keeps its API key (api/static/js/auth.js). */
+export const KEY_STORAGE = 'tillcast.apiKey';
+
+/**
+ * An init script that signs every page of a context in with `key` (as a user who entered it
+ * once: session storage), for tests of what the dashboard shows rather than of signing in.
+ */
+export function signedIn(key: string): string {
+  return `sessionStorage.setItem(${JSON.stringify(KEY_STORAGE)}, ${JSON.stringify(key)});`;
+}
+
 /** The DOM members the page functions below use (the project's tsconfig has no DOM lib). */
 export interface DomEl {
   getAttribute(name: string): string | null;

@@ -6,7 +6,9 @@
  * Dublin: a short run over the October 2021 fall-back; Taco: actuals only, no
  * forecast), the API on port 0, and the page driven like a
  * user (select, date inputs, toggle). Every number the page shows is compared
- * with what GET /predict answers for the same parameters.
+ * with what GET /predict answers for the same parameters. The page is signed in with
+ * an admin key; the last tests sign in by hand: a valid key, none, a wrong one, a key
+ * for another branch, and the one-time login link of `npm start`.
  *
  * Chromium is Debian's package (scripts/ensure-chromium.sh installs it). When
  * it cannot be installed the tests fail, unless TILLCAST_SKIP_BROWSER=1, which
@@ -24,7 +26,7 @@ import { BranchDirectory, NORY_BRANCHES, type Branch } from '../../lib/branches'
 import { createClickHouse, type ClickHouse } from '../../clickhouse/client';
 import { PROJECT_ROOT } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { destroyAgent, eventually, expectValidBody, request } from '../api-helpers';
+import { createTestKey, destroyAgent, eventually, expectValidBody, request, useApiKey } from '../api-helpers';
 import { testConfig } from '../test-config';
 import {
   chartPoints,
@@ -36,8 +38,10 @@ import {
   expectTotalsMatch,
   expectWeeklyMatch,
   isPredict,
+  KEY_STORAGE,
   launchChromium,
   preflight,
+  signedIn,
   tableRows,
   waitRendered,
   type DomEl,
@@ -156,6 +160,8 @@ describeBrowser('dashboard in a real browser', () => {
     await api.start();
     await api.listen(0, '127.0.0.1');
     base = api.url();
+    const admin = await createTestKey(ch, { admin: true }, 'dashboard test');
+    useApiKey(admin.key);
 
     browser = await launchChromium();
     const context = await browser.newContext({
@@ -169,6 +175,7 @@ describeBrowser('dashboard in a real browser', () => {
       if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    await page.addInitScript(signedIn(admin.key));
     page.on('request', (r) => {
       if (new URL(r.url()).pathname.endsWith('/predict')) predictUrls.push(r.url());
     });
@@ -522,6 +529,111 @@ describeBrowser('dashboard in a real browser', () => {
     await page.screenshot({
       path: path.join(path.dirname(SCREENSHOT), 'dashboard-narrow.png'),
       fullPage: true,
+    });
+  });
+
+  describe('signing in with an API key', () => {
+    /** A fresh tab (no key in its session storage) that records what it asks of the API. */
+    async function freshPage() {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-IE' });
+      const p = await context.newPage();
+      p.setDefaultTimeout(20_000);
+      const errors: string[] = [];
+      const urls: string[] = [];
+      p.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+      p.on('request', (r) => urls.push(r.url()));
+      return { p, errors, urls, close: () => context.close() };
+    }
+    const stored = (p: Page) => p.evaluate(`sessionStorage.getItem(${JSON.stringify(KEY_STORAGE)})`);
+
+    it('no key: the form asks for one; a wrong key is refused with a clear message; a valid key shows the forecast', async () => {
+      const tab = await freshPage();
+      try {
+        await tab.p.goto(`${base}/`);
+        await tab.p.waitForSelector('body[data-state="login"]');
+        expect(await tab.p.getByTestId('dashboard').isHidden()).toBe(true);
+        expect(await tab.p.getByTestId('login-message').textContent()).toBe('');
+
+        await tab.p.getByLabel('API key').fill('tc_0123456789ab_' + 'A'.repeat(43));
+        await tab.p.getByTestId('api-key-submit').click();
+        await tab.p.waitForSelector('body[data-state="login"] [data-testid="login-message"]:not(:empty)');
+        expect(await tab.p.getByTestId('login-message').textContent()).toBe(
+          'The API refused this key (the API key is not valid (unknown, malformed or revoked)). Enter another.',
+        );
+        expect(await stored(tab.p)).toBeNull();
+
+        const { key } = await createTestKey(ch, { branches: [SUSHI.id, BROOKLYN.id] }, 'browser user');
+        await tab.p.getByLabel('API key').fill(key);
+        await tab.p.getByTestId('api-key-submit').click();
+        await tab.p.waitForSelector('body[data-state="ready"]');
+        const options = await tab.p
+          .locator('[data-testid="branch-select"] option')
+          .evaluateAll((els: DomEl[]) => els.map((e) => e.getAttribute('value')));
+        expect(options.sort()).toEqual([BROOKLYN.id, SUSHI.id].sort());
+        expect((await chartPoints(tab.p)).length).toBeGreaterThan(24);
+        expect(await stored(tab.p)).toBe(key);
+        // The key went in a header only: never in a URL the page asked for or shows.
+        expect(tab.urls.filter((u) => u.includes(key))).toEqual([]);
+        expect(tab.p.url()).not.toContain(key);
+        // A reload keeps the tab signed in.
+        await tab.p.reload();
+        await tab.p.waitForSelector('body[data-state="ready"]');
+        expect(tab.errors).toEqual([]);
+      } finally {
+        await tab.close();
+      }
+    });
+
+    it('a key for another branch: the page says plainly that it may not read the branch in the URL', async () => {
+      const tab = await freshPage();
+      try {
+        const { key } = await createTestKey(ch, { branches: [WEXFORD.id] }, 'wexford only');
+        await tab.p.addInitScript(signedIn(key));
+        await tab.p.goto(`${base}/?branch=${SUSHI.id}`);
+        await tab.p.waitForSelector('body[data-state="error"]');
+        expect(await tab.p.getByTestId('error-message').textContent()).toBe(
+          `This API key may not read branch "${SUSHI.id}". Pick one of its branches above.`,
+        );
+        expect(await tab.p.getByTestId('error').getAttribute('data-code')).toBe('forbidden');
+        // The API says the same to that key.
+        const a = await request(base, `/predict?branch_id=${SUSHI.id}&start=2021-02-05&end=2021-02-05`, {
+          headers: { Authorization: `Bearer ${key}` },
+        });
+        expect(a.status).toBe(403);
+        // Its own branch still works from the same page.
+        await tab.p.getByLabel('Branch', { exact: true }).selectOption(WEXFORD.id);
+        await tab.p.waitForSelector('body[data-state="ready"]');
+        expect(tab.errors).toEqual([]);
+      } finally {
+        await tab.close();
+      }
+    });
+
+    it('the one-time login link signs in once and leaves no code in the address bar', async () => {
+      const tab = await freshPage();
+      try {
+        const k = await createTestKey(ch, { branches: [SUSHI.id] }, 'demo');
+        const code = api.issueLoginCode({ key: k.key, keyId: k.keyId, name: 'demo' });
+        await tab.p.goto(`${base}/#login=${code}`);
+        await tab.p.waitForSelector('body[data-state="ready"]');
+        expect(tab.p.url()).toBe(`${base}/?branch=${SUSHI.id}`);
+        expect(await stored(tab.p)).toBe(k.key);
+        expect(tab.urls.filter((u) => u.includes(code) || u.includes(k.key))).toEqual([]);
+
+        // Used: a second tab with the same link is asked for a key.
+        const again = await freshPage();
+        try {
+          await again.p.goto(`${base}/#login=${code}`);
+          await again.p.waitForSelector('body[data-state="login"]');
+          expect(await again.p.getByTestId('login-message').textContent()).toBe(
+            'This login link was already used or has expired: enter an API key.',
+          );
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await tab.close();
+      }
     });
   });
 });

@@ -1,9 +1,12 @@
 // @ts-check
 /**
  * Calls to the API on the page's own origin (the CSP allows nothing else):
- * GET v1/branches and GET v1/predict. Failures become an ApiError carrying the
- * API's own code and message, which the page shows as they are.
+ * GET v1/branches and GET v1/predict, with the session's API key as a bearer
+ * token (auth.js). Failures become an ApiError carrying the API's own code and
+ * message, which the page shows as they are (401: the login form asks for a key).
  */
+
+import { currentKey } from './auth.js';
 
 /** @import { BranchesResponse, ErrorBody, PredictResponse } from './api-types.js' */
 
@@ -54,7 +57,11 @@ async function fetchJson(url, signal) {
   /** @type {Response} */
   let res;
   try {
-    res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/json' };
+    const key = currentKey();
+    if (key) headers.Authorization = 'Bearer ' + key;
+    res = await fetch(url, { signal, headers });
   } catch (err) {
     if (isAbort(err)) throw err;
     const why = err instanceof Error && err.message ? err.message : 'network error';

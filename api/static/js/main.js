@@ -4,15 +4,17 @@
  * page's CSP allows scripts, styles and API calls from this origin only).
  * index.html loads this module; it wires the controls, loads the branches,
  * picks the branch and range (from the URL, else the default) and loads the
- * first answer. The module layout is described in api/static/README.md.
+ * first answer. Without an API key (auth.js) it shows the sign-in form first; a 401 at any
+ * time brings it back. The module layout is described in api/static/README.md.
  *
  * Stable hooks for tests: data-testid attributes; chart points carry data-value
  * (the row's `sales`, empty when null), data-start and data-source; table cells
- * carry data-field and data-value; <body data-state> is loading|ready|error and
+ * carry data-field and data-value; <body data-state> is loading|ready|error|login and
  * <main data-loaded> the query of the rendered answer.
  */
 
 import { ApiError, asApiError, fetchBranches } from './api-client.js';
+import { currentKey, forgetKey, redeemLoginLink, storeKey } from './auth.js';
 import { branchById, byName, fillBranches, renderBranchInfo } from './branch-info.js';
 import { defaultRange, parseDate } from './calendar.js';
 import { renderChart } from './chart.js';
@@ -28,17 +30,34 @@ import {
 import { byId } from './dom.js';
 import { load, scheduleLoad } from './loader.js';
 import { state } from './state.js';
-import { setStatus, showError } from './status.js';
+import { setPageState, setStatus, showError, SIGNED_OUT } from './status.js';
 import { readUrl } from './url-state.js';
 
-function init() {
+async function init() {
   const url = readUrl();
   if (url.view === 'daily') {
     state.view = 'daily';
     byId('view-daily', HTMLInputElement).checked = true;
   }
   wireControls();
+  wireSignIn(url);
   redrawOnResize(byId('chart', HTMLElement));
+  const link = await redeemLoginLink();
+  if (!currentKey()) {
+    showSignIn(
+      link === 'refused' ? 'This login link was already used or has expired: enter an API key.' : '',
+    );
+    return;
+  }
+  loadBranches(url);
+}
+
+/** @param {ReturnType<typeof readUrl>} url */
+function loadBranches(url) {
+  byId('login', HTMLElement).hidden = true;
+  byId('dashboard', HTMLElement).hidden = false;
+  byId('sign-out', HTMLButtonElement).hidden = false;
+  setPageState('loading');
   setStatus('Loading branches…');
   fetchBranches()
     .then((body) => {
@@ -46,12 +65,61 @@ function init() {
       fillBranches();
       if (!state.branches.length) {
         setStatus('');
-        showError(new ApiError(0, 'no_branches', 'The API knows no branches yet.'));
+        showError(new ApiError(0, 'no_branches', 'This API key may read no branch.'));
+        return;
+      }
+      // A branch in the URL that the key may not read: said plainly (the API would answer 403).
+      if (url.branch && !branchById(url.branch)) {
+        setStatus('');
+        showError(
+          new ApiError(
+            403,
+            'forbidden',
+            'This API key may not read branch "' + url.branch + '". Pick one of its branches above.',
+          ),
+        );
+        byId('branch', HTMLSelectElement).disabled = false;
         return;
       }
       start(url);
     })
     .catch((err) => showError(asApiError(err)));
+}
+
+/** Shows the sign-in form (with why, if anything went wrong). @param {string} message */
+function showSignIn(message) {
+  byId('dashboard', HTMLElement).hidden = true;
+  byId('sign-out', HTMLButtonElement).hidden = true;
+  byId('login', HTMLElement).hidden = false;
+  byId('login-message', HTMLElement).textContent = message;
+  setStatus('');
+  setPageState('login');
+  byId('api-key', HTMLInputElement).focus();
+}
+
+/** @param {ReturnType<typeof readUrl>} url */
+function wireSignIn(url) {
+  byId('login-form', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = byId('api-key', HTMLInputElement);
+    const key = input.value.trim();
+    input.value = '';
+    if (!key) {
+      showSignIn('Enter an API key.');
+      return;
+    }
+    storeKey(key);
+    loadBranches(url);
+  });
+  byId('sign-out', HTMLButtonElement).addEventListener('click', () => {
+    forgetKey();
+    showSignIn('');
+  });
+  document.addEventListener(SIGNED_OUT, (ev) => {
+    forgetKey();
+    const why = ev instanceof CustomEvent && typeof ev.detail === 'string' ? ev.detail : '';
+    showSignIn('The API refused this key' + (why ? ' (' + why + ')' : '') + '. Enter another.');
+  });
 }
 
 /**
@@ -123,5 +191,6 @@ function redrawOnResize(chart) {
 }
 
 // Module scripts run after parsing (like `defer`); the check keeps init once the DOM is there either way.
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
-else init();
+const run = () => void init();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', run);
+else run();

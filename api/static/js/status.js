@@ -5,7 +5,7 @@ import { byId, clear, append, h } from './dom.js';
 
 /** @import { ApiError } from './api-client.js' */
 
-/** @param {'loading' | 'ready' | 'error'} s */
+/** @param {'loading' | 'ready' | 'error' | 'login'} s */
 export function setPageState(s) {
   document.body.setAttribute('data-state', s);
 }
@@ -15,13 +15,22 @@ export function setStatus(text) {
   byId('status', HTMLElement).textContent = text;
 }
 
-/** Shows the error (with the API's message) in place of the results. @param {ApiError} err */
+/** Event the page listens to: the API refused the key (401), so it asks for another. */
+export const SIGNED_OUT = 'tillcast:signed-out';
+
+/** Shows the error (with the API's message) in place of the results; a 401 asks for a key instead. @param {ApiError} err */
 export function showError(err) {
+  if (err.status === 401) {
+    document.dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: err.message }));
+    return;
+  }
   const box = byId('error', HTMLElement);
   clear(box);
   let title = 'The API answered with an error';
   if (err.code === 'no_forecast') title = 'No forecast yet';
   else if (err.code === 'network_error') title = 'The API cannot be reached';
+  else if (err.status === 401) title = 'Not signed in';
+  else if (err.status === 403) title = 'This key may not see that';
   else if (err.status === 429) title = 'Too many requests';
   else if (err.status === 400) title = 'Please check the range';
   else if (err.status === 404) title = 'Not found';
