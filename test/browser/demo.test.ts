@@ -3,7 +3,9 @@
  * runs) as a child process on the simulator, against the test broker, with its
  * own embedded data directory and port. Within minutes a simulated branch has
  * a forecast on /predict, and the dashboard renders exactly that answer in a
- * real Chromium. A screenshot is saved to out/demo-dashboard.png.
+ * real Chromium, signed in by the one-time login link the command prints (the
+ * key itself is never printed: the test gets it as the printed curl line does).
+ * A screenshot is saved to out/demo-dashboard.png.
  */
 import { isolatedKafkaEnv } from '../../lib/topics';
 import fs from 'node:fs';
@@ -12,7 +14,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { PredictResponse } from '../../api/schemas';
 import { PROJECT_ROOT } from '../../lib/config';
-import { destroyAgent, eventually, expectValidBody, request } from '../api-helpers';
+import { destroyAgent, eventually, expectValidBody, request, useApiKey } from '../api-helpers';
 import { killAllChildren, requireBuiltCli, spawnCli, type CliProcess } from '../child-process';
 import { testBrokerAddress, uniqueName } from '../kafka-broker';
 import {
@@ -69,6 +71,38 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** The code of a printed line (`#login=<code>` or `{"code":"<code>"}`). */
+  const printed = (re: RegExp): string => {
+    const line = start.output.find((l) => re.test(l));
+    return line === undefined ? '' : (re.exec(line)?.[1] ?? '');
+  };
+
+  it('prints a login link and a way to fetch the demo key, never the key itself', async () => {
+    await eventually(() => Promise.resolve(printed(/#login=([A-Za-z0-9_-]+)/) !== ''), 180_000, 500);
+    const curlCode = printed(/'\{"code":"([A-Za-z0-9_-]+)"\}'/);
+    const got = await request(base, '/auth/login', {
+      method: 'POST',
+      auth: false,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: curlCode }),
+    });
+    expect(got.status).toBe(200);
+    const key = (got.json as { key: string }).key;
+    expect(key).toMatch(/^tc_[0-9a-f]{12}_/);
+    expect(start.output.filter((l) => l.includes(key))).toEqual([]);
+    expect(start.lines.filter((l) => JSON.stringify(l).includes(key))).toEqual([]);
+    useApiKey(key);
+    // The demo key reads the demo branches, not others, and the metrics.
+    const branches = await request(base, '/branches');
+    expect((branches.json as { branches: { id: string }[] }).branches.map((b) => b.id).sort()).toEqual([
+      'sim-0001',
+      'sim-0002',
+      'sim-0003',
+    ]);
+    expect((await request(base, '/metrics')).status).toBe(200);
+    expect((await request(base, '/branches', { auth: false })).status).toBe(401);
+  });
+
   it('serves a neural forecast for a simulated branch on /predict, and the dashboard draws it', async () => {
     // The simulator publishes 56 days of history, the forecaster trains a first model, refreshes.
     const branches = await eventually(
@@ -107,7 +141,9 @@ describeBrowser('npm start (simulator) → forecast → dashboard', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);
     const rendered = page.waitForResponse(isPredict);
-    await page.goto(`${base}/?branch=sim-0001&start=${today}&end=${end}`);
+    // The printed link, as a newcomer opens it (with a branch and range added to its query).
+    const code = printed(/#login=([A-Za-z0-9_-]+)/);
+    await page.goto(`${base}/?branch=sim-0001&start=${today}&end=${end}#login=${code}`);
     await rendered;
     await waitRendered(page, 'sim-0001', today, end, 'hourly');
     // The page shows exactly what /predict answers for the same query (fetched now: the
