@@ -4,8 +4,9 @@
  * and `tillcast api` — the real CLI in server mode (CLICKHOUSE_URL) — each against
  * a ClickHouse whose user has exactly that role's grants and profile. Each does its
  * whole job (ingest a replay; train, register and promote a first model and write
- * runs; serve /predict) and is not refused anything on the way, and each is refused
- * what it has no business doing.
+ * runs; serve /predict to an API key made by `tillcast keys create` as admin) and is not
+ * refused anything on the way, and each is refused what it has no business doing. The
+ * API's writer of key last use (api_usage) may insert into api_key_usage and nothing else.
  *
  * The "server" is test/clickhouse-http-facade.ts in a process of its own, running the
  * real engine as the role's user from users.xml (grants, profile and its settings) and
@@ -22,13 +23,13 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { killAllChildren, requireBuiltCli, runCli, spawnCli } from '../child-process';
 import { startFacadeProcess, type FacadeProcess } from '../clickhouse-http-facade';
 import { apiBase, createTopics, faultScenario, waitForCommitted, type FaultScenario } from '../fault-helpers';
-import { destroyAgent, request } from '../api-helpers';
+import { destroyAgent, request, useApiKey } from '../api-helpers';
 import { requireSharedExport } from '../shared-data';
 
 jest.setTimeout(180_000);
 
 const PASSWORDS = Object.fromEntries(
-  ['ADMIN', 'INGEST', 'FORECASTER', 'API', 'ANALYST'].map((u) => [
+  ['ADMIN', 'INGEST', 'FORECASTER', 'API', 'API_USAGE', 'ANALYST'].map((u) => [
     `CLICKHOUSE_${u}_PASSWORD`,
     `pw-${u.toLowerCase()}`,
   ]),
@@ -40,9 +41,12 @@ let s: FaultScenario;
 let facade: FacadeProcess | undefined;
 let client: ClickHouseClient | undefined;
 let m0 = '';
+let apiKey = '';
 
 /** ClickHouse as `role` on the scenario's data, and a client of it for the refusals. */
-async function serveAs(role: 'admin' | 'ingest' | 'forecaster' | 'api'): Promise<Record<string, string>> {
+async function serveAs(
+  role: 'admin' | 'ingest' | 'forecaster' | 'api' | 'api_usage',
+): Promise<Record<string, string>> {
   await facade?.stop();
   await client?.close();
   facade = await startFacadeProcess({
@@ -95,6 +99,13 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     const env = await serveAs('admin');
     const r = await runCli(['migrate'], env);
     expect(r.stdout.join('\n')).toMatch(/^migrations: [1-9]\d* applied/m);
+    // ...and makes an API key (an operator's job, as admin).
+    const made = await runCli(
+      ['keys', 'create', '--name', 'least privilege', '--branches', SUSHI, '--json'],
+      env,
+    );
+    apiKey = (JSON.parse(made.stdout.join('\n')) as { key: string }).key;
+    expect(apiKey).toMatch(/^tc_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
   });
 
   it('ingest: checks the schema, stores a replay; may not read forecasts, write the registry or change the schema', async () => {
@@ -142,10 +153,15 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(await refused('DROP DATABASE tillcast')).toMatch(DENIED);
   });
 
-  it('api: serves /predict with the promoted model; may not write anything', async () => {
+  it('api: serves /predict with the promoted model to a key it reads; may not write anything, keys included', async () => {
     const env = await serveAs('api');
     const api = spawnCli('api', ['api'], env);
     const base = await apiBase(api);
+    useApiKey(apiKey);
+    expect((await request(base, '/branches', { auth: false })).status).toBe(401);
+    expect(
+      (await request(base, '/predict?branch_id=345hngydkgs&start=2021-01-25&end=2021-01-25')).status,
+    ).toBe(403);
     const ready = await request(base, '/ready');
     expect({
       status: ready.status,
@@ -165,5 +181,21 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(await refused("INSERT INTO tillcast.forecast_runs (run_id) VALUES ('x')")).toMatch(DENIED);
     expect(await refused("INSERT INTO tillcast.model_promotions (version) VALUES ('x')")).toMatch(DENIED);
     expect(await refused('DROP TABLE tillcast.forecasts')).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.api_keys (key_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.api_key_usage (key_id) VALUES ('x')")).toMatch(DENIED);
+  });
+
+  it("api_usage (the API's writer of key last use): records use; may not read, make keys or undo a revocation", async () => {
+    await serveAs('api_usage');
+    const keyId = /^tc_([0-9a-f]{12})_/.exec(apiKey)![1]!;
+    expect(
+      await refused(
+        `INSERT INTO tillcast.api_key_usage (key_id, last_used_at) VALUES ('${keyId}', now64(3))`,
+      ),
+    ).toBe('ALLOWED');
+    expect(await refused('SELECT count() FROM tillcast.api_keys')).toMatch(DENIED);
+    expect(await refused('SELECT count() FROM tillcast.forecasts')).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.api_keys (key_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused('TRUNCATE TABLE tillcast.api_keys')).toMatch(DENIED);
   });
 });
