@@ -10,11 +10,24 @@
  *      get a 4xx JSON error with nothing internal in it, against the real API on
  *      the real engine — and afterwards every table is there with the same rows,
  *      and the API still serves the branch.
+ *
+ * API keys through the real CLI (issue 14): `tillcast keys create` → the key works on a
+ * `tillcast api` process → `tillcast keys list` shows its last use → `tillcast keys revoke` →
+ * 401 within the key cache TTL (polled); neither the key nor its hash is in anything the
+ * processes wrote. One ClickHouse server (test/clickhouse-http-facade.ts) serves them all.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { hashKey } from '../../api/keys';
 import { PROJECT_ROOT } from '../../lib/config';
+import { killAllChildren, requireBuiltCli, runCli, spawnCli } from '../child-process';
+import { startFacadeProcess, type FacadeProcess } from '../clickhouse-http-facade';
+import { apiBase } from '../fault-helpers';
 import {
+  bearer,
+  destroyAgent,
+  eventually,
   expectValidBody,
   request,
   serveScenario,
@@ -247,4 +260,112 @@ describe('injection strings through the API (real API, real engine)', () => {
     expect(ok.status).toBe(200);
     expect((ok.json as { forecast: { run_id: string } }).forecast.run_id).toBe(sc.runs[SUSHI.id]);
   });
+});
+
+describe('API keys through the CLI: create, use, list, revoke (real processes)', () => {
+  const KEY_TTL_MS = 1_000;
+  let dir = '';
+  let facade: FacadeProcess | undefined;
+
+  afterAll(async () => {
+    await killAllChildren();
+    destroyAgent();
+    await facade?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a created key reads its branch, shows its last use, and is refused within the TTL once revoked; it is in no output', async () => {
+    requireBuiltCli();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillcast-keys-'));
+    facade = await startFacadeProcess({ dataDir: path.join(dir, 'server-data'), scratchDir: dir });
+    const env: Record<string, string> = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'debug',
+      ROLES: 'api',
+      CLICKHOUSE_URL: facade.url,
+      CLICKHOUSE_DATABASE: 'tillcast',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      API_KEY_CACHE_TTL_MS: String(KEY_TTL_MS),
+      API_KEY_USAGE_FLUSH_MS: '200',
+    };
+    const outputs: string[] = [];
+    const cli = async (args: string[]) => {
+      const r = await runCli(args, env);
+      outputs.push(...r.stdout, r.stderr);
+      return r.stdout;
+    };
+    await cli(['migrate']);
+    const beforeCreate = outputs.length;
+    const created = await cli(['keys', 'create', '--name', 'round trip', '--branches', SUSHI.id]);
+    const printedOnce = outputs.splice(beforeCreate); // the one place the key may appear
+    expect(printedOnce.filter((l) => l.includes('tc_'))).toHaveLength(1);
+    expect(created[0]).toMatch(new RegExp(`^key ([0-9a-f]{12}) \\(round trip\\): branches ${SUSHI.id}$`));
+    const key = created[1]!;
+    const keyId = /^key ([0-9a-f]{12}) /.exec(created[0]!)![1]!;
+    expect(key).toMatch(new RegExp(`^tc_${keyId}_[A-Za-z0-9_-]{43}$`));
+    expect(created[2]).toBe('Shown once: only its hash is stored. Send it as "Authorization: Bearer <key>".');
+
+    const api = spawnCli('api', ['api'], env);
+    const base = await apiBase(api);
+    const branches = await request(base, '/v1/branches', { headers: bearer(key) });
+    expect([
+      branches.status,
+      (branches.json as { branches: { id: string }[] }).branches.map((b) => b.id),
+    ]).toEqual([200, [SUSHI.id]]);
+    expect((await request(base, '/v1/branches', { auth: false })).status).toBe(401);
+
+    // Last use: written by the API within its flush period, read by `keys list`.
+    const listed = await eventually(
+      async () => {
+        const lines = await cli(['keys', 'list', '--json']);
+        const k = lines.map((l) => JSON.parse(l) as { key_id: string; last_used_at: string | null })[0];
+        return k?.last_used_at ? { lines, k } : undefined;
+      },
+      20_000,
+      200,
+    );
+    expect(listed.k.key_id).toBe(keyId);
+    expect(Object.keys(listed.k).sort()).toEqual(
+      [
+        'admin',
+        'branches',
+        'created_at',
+        'created_by',
+        'groups',
+        'key_id',
+        'last_used_at',
+        'metrics',
+        'name',
+        'prefix',
+        'revoked_at',
+      ].sort(),
+    );
+    const human = await cli(['keys', 'list']);
+    expect(human[0]).toMatch(
+      new RegExp(
+        `^tc_${keyId}_  round trip  \\[branches ${SUSHI.id}\\]  created \\S+Z by \\S+  last used \\S+Z$`,
+      ),
+    );
+
+    const revoked = await cli(['keys', 'revoke', `tc_${keyId}_`]);
+    const revokedAt = Date.now();
+    expect(revoked).toEqual([`revoked ${keyId}`]);
+    await eventually(
+      async () => (await request(base, '/v1/branches', { headers: bearer(key) })).status === 401,
+      10_000,
+      50,
+    );
+    expect(Date.now() - revokedAt).toBeLessThan(KEY_TTL_MS + 1_000);
+    expect((await cli(['keys', 'list']))[0]).toMatch(/ {2}REVOKED \S+Z$/);
+
+    expect((await api.kill('SIGTERM')).code).toBe(0);
+    // Everything the processes wrote: the key was printed once (by create) and is nowhere else.
+    const written = [...outputs, ...api.output, ...api.lines.map((l) => JSON.stringify(l)), api.stderr];
+    const leaks = written.filter(
+      (l) => l.includes(key) || l.includes(key.slice(16)) || l.includes(hashKey(key)),
+    );
+    expect(leaks).toEqual([]);
+    expect(api.lines.length).toBeGreaterThan(5);
+  }, 180_000);
 });
