@@ -29,7 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import Koa from 'koa';
+import { generateKey, hashKey } from '../api/keys';
 import { createApiServer } from '../api/server';
+import { ApiKeys } from '../clickhouse/store/api-keys';
 import { createClickHouse } from '../clickhouse/client';
 import { migrate } from '../clickhouse/migrate';
 import { BranchDirectory, type Branch } from '../lib/branches';
@@ -48,6 +50,11 @@ const QUERIES = Number(process.env.BENCH_API_QUERIES ?? 2000);
 /** Scenario clock: hours before this are closed. */
 const CLOSED_THROUGH = Date.UTC(2024, 2, 20, 12);
 const ZONES = ['Europe/Dublin', 'America/New_York', 'Asia/Kolkata', 'Europe/Berlin'];
+
+// The API needs a key (issue 14): the parent makes one, the forked server (which inherits the
+// environment) stores its hash, and every request of the load sends it, as a real client would.
+process.env.TILLCAST_BENCH_API_KEY ??= generateKey().key;
+const BENCH_KEY = process.env.TILLCAST_BENCH_API_KEY;
 
 /** What the bare route answers at every path but /tiny: `bytes` of body and these headers. */
 interface BareShape {
@@ -91,6 +98,17 @@ async function serve(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const ch = createClickHouse(config, logger);
   await migrate(ch, logger);
+  await new ApiKeys(ch).create({
+    keyId: BENCH_KEY.slice(3, 15),
+    keyHash: hashKey(BENCH_KEY),
+    name: 'bench:api',
+    branches: [],
+    groups: [],
+    admin: true,
+    metrics: false,
+    createdAt: Date.now(),
+    createdBy: 'bench',
+  });
   const fx = new Fixtures(ch);
   const branches = benchBranches(BRANCHES);
   const generatedAt = Date.now() - 60_000; // recent: forecasts have a TTL on generated_at
@@ -186,8 +204,10 @@ function queryPool(branches: { id: string }[], n: number, seed = 7): string[] {
 }
 
 /** Browsers always offer compression; BENCH_API_GZIP=0 measures identity bodies. */
-const HEADERS: Record<string, string> =
-  process.env.BENCH_API_GZIP === '0' ? {} : { 'accept-encoding': 'gzip, deflate, br' };
+const HEADERS: Record<string, string> = {
+  authorization: `Bearer ${BENCH_KEY}`,
+  ...(process.env.BENCH_API_GZIP === '0' ? {} : { 'accept-encoding': 'gzip, deflate, br' }),
+};
 
 /** One autocannon run; every response time (ms) is appended to `latencies`. */
 async function drive(
@@ -266,7 +286,7 @@ async function main(): Promise<void> {
     const bareUrl = `http://127.0.0.1:${ready.barePort}`;
     const pool = queryPool(ready.branches, QUERIES);
     const sample = pool[0] as string;
-    const first = await fetch(`${api}${sample}`);
+    const first = await fetch(`${api}${sample}`, { headers: HEADERS });
     log(`sample ${sample} -> ${first.status}, ${(await first.arrayBuffer()).byteLength} bytes`);
 
     log(

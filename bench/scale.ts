@@ -105,6 +105,9 @@ interface ApiLoad {
  * request at a time. 200 is an answer, 503 no_forecast (before the first model) is "not yet";
  * anything else, or no answer, is an error.
  */
+/** The bench's API key (admin), made after `tillcast init`: the APIs need one (issue 14). */
+let benchKey = '';
+
 function loadApis(bases: () => string[]): ApiLoad {
   const state = { ok: 0, notYet: 0, errors: 0, errorSamples: [] as string[] };
   let running = true;
@@ -118,7 +121,10 @@ function loadApis(bases: () => string[]): ApiLoad {
           ? `${base}/health`
           : `${base}/predict?branch_id=${branch}&start=2021-02-01&end=2021-02-07`;
       try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(url, {
+          signal: AbortSignal.timeout(10_000),
+          headers: { Authorization: `Bearer ${benchKey}` },
+        });
         const body = await res.text();
         if (res.status === 200) state.ok++;
         else if (res.status === 503 && body.includes('no_forecast')) state.notYet++;
@@ -306,6 +312,8 @@ async function main(): Promise<void> {
     ch = createClickHouse(config, logger);
     const topics = topicNames(config);
     await runCli(['init'], env, 180_000);
+    const made = await runCli(['keys', 'create', '--name', 'bench:scale', '--admin', '--json'], env);
+    benchKey = (JSON.parse(made.stdout.join('\n')) as { key: string }).key;
 
     // --- the roles, each its own process
     const members = new Map<string, CliProcess>();
