@@ -17,10 +17,24 @@
  * @property {number | null} orders_p90
  * @property {Source} source
  *
+ * @typedef {object} Parts Where a value comes from (`explain=true`): the five add up to it.
+ * @property {number} actual
+ * @property {number} level
+ * @property {number} shape
+ * @property {number} calendar
+ * @property {number} network
+ *
+ * @typedef {object} CalendarNote
+ * @property {string} date
+ * @property {string} name
+ * @property {'public_holiday' | 'eve_of_public_holiday' | 'trading_day' | 'likely_closure' | 'holiday_in_reference_week'} kind
+ *
+ * @typedef {{ sales: Parts, orders: Parts, special_days: CalendarNote[] } | null} Explanation
+ *
  * @typedef {Values & { start: string }} HourRow Local start with the branch's offset, e.g. 2021-03-28T03:00:00+01:00.
- * @typedef {Values & { date: string, hours: number, missing_hours: number }} DayRow
- * @typedef {Values & { week_start: string, iso_week: string, first_date: string, last_date: string, days: number }} WeekRow
- * @typedef {Values & { days: number }} Totals
+ * @typedef {Values & { date: string, hours: number, missing_hours: number, explain?: Explanation }} DayRow
+ * @typedef {Values & { week_start: string, iso_week: string, first_date: string, last_date: string, days: number, explain?: Explanation }} WeekRow
+ * @typedef {Values & { days: number, explain?: Explanation }} Totals
  *
  * @typedef {object} Branch
  * @property {string} id
@@ -51,6 +65,7 @@
  * @property {string | null} last_closed_hour
  * @property {Totals} totals
  * @property {Coverage} coverage
+ * @property {boolean} [explained] Whether the serving run carries explanations (with `explain=true`).
  * @property {WeekRow[]} [weekly]
  * @property {DayRow[]} [daily]
  * @property {HourRow[]} [hourly]

@@ -45,6 +45,8 @@ export function load() {
   q.set('start', state.start);
   q.set('end', state.end);
   q.set('granularity', granularity);
+  // Each day says where its number comes from (the daily table shows it).
+  q.set('explain', 'true');
   abortInFlight();
   const controller = typeof AbortController === 'function' ? new AbortController() : null;
   state.controller = controller;

@@ -4,7 +4,61 @@
 import { byId, clear, h } from './dom.js';
 import { dayLabel, money, orders, SOURCE_HELP, SOURCE_LABEL } from './format.js';
 
-/** @import { PredictResponse, Source, Values } from './api-types.js' */
+/** @import { Explanation, PredictResponse, Source, Values } from './api-types.js' */
+
+/** How the daily table names a special day's kind. */
+const NOTE_KIND = {
+  public_holiday: 'public holiday',
+  eve_of_public_holiday: 'eve of',
+  trading_day: 'trading day',
+  likely_closure: 'likely closure',
+  holiday_in_reference_week: 'holiday in the reference week',
+};
+
+/** A signed amount: "+€210", "−€40". @param {number} v @param {string} currency */
+function signed(v, currency) {
+  const text = money(Math.abs(v), currency);
+  return (v < 0 ? '−' : '+') + text;
+}
+
+/**
+ * Where a day's sales come from (explain=true): recent level, weekday/hour shape, calendar (the
+ * special days named) and the model's correction, amounts that add up to the day's sales with the
+ * closed hours' actual. Nothing for an all-actual day or a run without explanations.
+ * `data-*` hold the exact amounts for tests.
+ * @param {Explanation | undefined} e
+ * @param {string} currency
+ */
+function explainNote(e, currency) {
+  if (!e) return null;
+  const s = e.sales;
+  if (s.level === 0 && s.shape === 0 && s.calendar === 0 && s.network === 0) return null;
+  const parts = [];
+  if (s.actual !== 0) parts.push('closed hours ' + money(s.actual, currency));
+  parts.push('level ' + money(s.level, currency));
+  parts.push('shape ' + signed(s.shape, currency));
+  const days = e.special_days.map((n) =>
+    n.kind === 'eve_of_public_holiday' ? 'eve of ' + n.name : n.name + ', ' + NOTE_KIND[n.kind],
+  );
+  if (s.calendar !== 0 || days.length > 0)
+    parts.push(
+      'calendar ' + signed(s.calendar, currency) + (days.length ? ' (' + days.join('; ') + ')' : ''),
+    );
+  parts.push('model ' + signed(s.network, currency));
+  return h('span', {
+    class: 'note explain',
+    'data-field': 'explain',
+    'data-actual': String(s.actual),
+    'data-level': String(s.level),
+    'data-shape': String(s.shape),
+    'data-calendar': String(s.calendar),
+    'data-network': String(s.network),
+    'data-special-days': e.special_days.map((n) => n.name).join('|'),
+    title:
+      "Where the sales forecast comes from: the branch's recent level, its weekday and hour shape, special days, and the model's correction. They add up to the sales shown.",
+    text: parts.join(' · '),
+  });
+}
 
 /**
  * A number cell; `data-value` holds the exact number (empty when null) for tests.
@@ -112,6 +166,7 @@ export function renderDaily(d) {
         text: dayLabel(r.date, { weekday: 'short', day: 'numeric', month: 'short' }),
       }),
       notes.length ? h('span', { class: 'note', text: notes.join(', ') }) : null,
+      explainNote(r.explain, d.branch.currency),
     ]);
     body.appendChild(
       h(
