@@ -14,6 +14,7 @@ import { ClickHouseHttpFacade } from '../clickhouse-http-facade';
 import { apiBase } from '../fault-helpers';
 import {
   CLOSED_THROUGH,
+  createTestKey,
   destroyAgent,
   eventually,
   GENERATED_AT,
@@ -21,6 +22,7 @@ import {
   request,
   setupScenario,
   SUSHI,
+  useApiKey,
   type HttpAnswer,
   type Scenario,
 } from '../api-helpers';
@@ -78,6 +80,8 @@ beforeAll(async () => {
   await facade.start();
   // Closed actuals through 2021-02-05 12:00 and a 14-day run for Sushi, written over HTTP.
   sc = await setupScenario({ CLICKHOUSE_URL: facade.url, CLICKHOUSE_DATABASE: database });
+  // Every process reads the same key from the shared ClickHouse (issue 14).
+  useApiKey((await createTestKey(sc.ch)).key);
   const env = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
