@@ -42,7 +42,7 @@ import {
   type FaultScenario,
 } from '../fault-helpers';
 import { waitFor } from '../kafka-broker';
-import { destroyAgent, request } from '../api-helpers';
+import { createTestKey, destroyAgent, request, useApiKey } from '../api-helpers';
 import { referenceDaily } from '../reference-totals';
 import { requireSharedExport } from '../shared-data';
 import { freshDatabaseName, testConfig, workerDataDir } from '../test-config';
@@ -216,6 +216,7 @@ describe('api with ClickHouse unavailable (server mode)', () => {
       logger,
     );
     await migrate(writer, logger); // idempotent: the ingest test (if it ran) migrated already
+    useApiKey((await createTestKey(writer)).key); // the API needs a key (issue 14)
     const sushi = NORY_BRANCHES.find((b) => b.id === SUSHI)!;
     await new Fixtures(writer).forecastRun(sushi, {
       origin: Date.UTC(2020, 11, 7),
