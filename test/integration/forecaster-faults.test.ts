@@ -48,7 +48,7 @@ import {
   type FaultScenario,
 } from '../fault-helpers';
 import { waitFor } from '../kafka-broker';
-import { destroyAgent, request } from '../api-helpers';
+import { destroyAgent, request, useApiKey } from '../api-helpers';
 import { requireSharedExport } from '../shared-data';
 
 jest.setTimeout(180_000);
@@ -151,6 +151,9 @@ beforeAll(async () => {
   env = s.env;
   await createTopics(s);
   await runCli(['migrate'], env);
+  // The API needs a key (issue 14): made now, while no role holds the embedded data directory.
+  const made = await runCli(['keys', 'create', '--name', 'faults', '--admin', '--json'], env);
+  useApiKey((JSON.parse(made.stdout.join('\n')) as { key: string }).key);
   const trained = await runCli(['train', '--export', file, '--through', '2020-11-15'], env, 180_000);
   m0 = /^model (\S+) \(full, tensorflow\)/m.exec(trained.stdout.join('\n'))?.[1] ?? '';
   expect(trained.stdout.join('\n')).toMatch(/promoted to current/);
