@@ -172,8 +172,34 @@ export function aclEntry(g: KafkaGrant): AclEntry {
  * Creates the table's ACLs (idempotent: the broker keeps one binding per entry). Only adds:
  * bindings of names no longer configured stay until an operator deletes them.
  */
-export async function ensureAcls(admin: Admin, config: Config): Promise<number> {
-  const acl = kafkaGrants(config).map(aclEntry);
-  await admin.createAcls({ acl });
-  return acl.length;
+export async function ensureAcls(admin: Admin, config: Config, timeoutMs = 15_000): Promise<number> {
+  const grants = kafkaGrants(config);
+  await admin.createAcls({ acl: grants.map(aclEntry) });
+  // The controller commits them; a broker's authorizer applies them from the metadata log a moment
+  // later. Roles started before that would be refused (not retried), so wait until they show.
+  const key = (r: { resourceType: number; resourceName: string; operation: number }, principal: string) =>
+    `${principal} ${r.resourceType} ${r.resourceName} ${r.operation}`;
+  const wanted = grants.map(aclEntry).map((e) => key(e, e.principal));
+  const principals = [...new Set(grants.map((g) => g.principal))];
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+    const seen = new Set<string>();
+    for (const principal of principals) {
+      const { resources } = await admin.describeAcls({
+        resourceType: AclResourceTypes.ANY,
+        resourcePatternType: ResourcePatternTypes.LITERAL,
+        principal,
+        host: '*',
+        operation: AclOperationTypes.ANY,
+        permissionType: AclPermissionTypes.ALLOW,
+      });
+      for (const r of resources)
+        for (const a of r.acls) seen.add(key({ ...r, operation: a.operation }, principal));
+    }
+    const missing = wanted.filter((w) => !seen.has(w));
+    if (missing.length === 0) return grants.length;
+    if (Date.now() >= deadline)
+      throw new Error(`Kafka ACLs not in effect after ${timeoutMs} ms: ${missing.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
