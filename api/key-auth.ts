@@ -18,7 +18,7 @@ import type Koa from 'koa';
 import { LRUCache } from 'lru-cache';
 import type { ApiKeys } from '../clickhouse/store/api-keys';
 import type { BranchDirectory } from '../lib/branches';
-import { ForbiddenError, UnauthenticatedError } from '../lib/errors';
+import { ForbiddenError, StorageError, UnauthenticatedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { truncate } from './error-middleware';
 import { canReadBranch, hashKey, looksLikeKey, type KeyScopes } from './keys';
@@ -96,8 +96,10 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
     max: 10_000,
     ttl: opts.cacheTtlMs,
     ttlResolution: 100,
+    // While ClickHouse cannot be read, an expired entry answers (kept by get, returned by fetch).
     allowStaleOnFetchRejection: true,
     noDeleteOnFetchRejection: true,
+    noDeleteOnStaleGet: true,
     fetchMethod: async (hash) => {
       const k = await opts.keys.findByHash(hash);
       if (!k || k.revokedAt !== null) return { principal: null };
@@ -156,6 +158,8 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
     if (found === undefined) {
       opts.chargeLookup?.(ctx);
       found = await cache.fetch(hash);
+      // The lookup failed with nothing known before: the key's fate is unknown, not "refused".
+      if (found === undefined) throw new StorageError('the API key could not be looked up', true);
     }
     if (found?.principal) {
       state.principal = found.principal;
