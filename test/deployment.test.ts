@@ -26,6 +26,7 @@ interface Service {
   deploy?: { replicas?: number };
   hostname?: string;
   stop_grace_period?: string;
+  entrypoint?: string[];
 }
 interface Compose {
   services: Record<string, Service>;
@@ -114,6 +115,22 @@ describe('docker-compose config -q', () => {
     expect(r.status).toBe(0);
   });
 
+  it.each(composeFiles)('%s refuses to start without a Kafka password', (file) => {
+    const vars = dummyPasswords(file);
+    expect(Object.keys(vars)).toEqual(
+      expect.arrayContaining([
+        'KAFKA_ADMIN_PASSWORD',
+        'KAFKA_POS_PASSWORD',
+        'KAFKA_INGEST_PASSWORD',
+        'KAFKA_FORECASTER_PASSWORD',
+      ]),
+    );
+    delete vars.KAFKA_INGEST_PASSWORD;
+    const r = compose(file, ['config', '-q'], vars);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set KAFKA_INGEST_PASSWORD/);
+  });
+
   it.each(composeFiles)('%s refuses to start without the admin password', (file) => {
     const vars = dummyPasswords(file);
     delete vars.CLICKHOUSE_ADMIN_PASSWORD;
@@ -195,6 +212,61 @@ describe.each(composeFiles)('%s against the code', (file) => {
     }
     const brokerList = brokers.map(([n]) => `${n}:9092`).join(',');
     for (const [, s] of apps) expect(env(s).KAFKA_BROKERS).toBe(brokerList);
+  });
+
+  it('Kafka: SASL_SSL only, the StandardAuthorizer, users from the environment, and each service its own principal', () => {
+    const brokers = imageServices(c, 'apache/kafka:');
+    const principals = {
+      admin: 'tillcast-admin',
+      pos: 'tillcast-pos',
+      ingest: 'tillcast-ingest',
+      forecaster: 'tillcast-forecaster',
+    };
+    for (const [name, s] of brokers) {
+      const e = env(s);
+      expect(s.entrypoint).toEqual(['/bin/bash', '/opt/tillcast/compose-broker.sh']);
+      expect(mounts(s)).toContainEqual(
+        expect.objectContaining({
+          source: path.join(PROJECT_ROOT, 'scripts', 'kafka', 'compose-broker.sh'),
+          target: '/opt/tillcast/compose-broker.sh',
+        }),
+      );
+      expect(mounts(s)).toContainEqual(expect.objectContaining({ target: '/etc/kafka/tls' }));
+      expect(e.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).toBe('CLIENT:SASL_SSL,CONTROLLER:SASL_SSL');
+      expect(e.KAFKA_INTER_BROKER_LISTENER_NAME).toBe('CLIENT');
+      expect(e.KAFKA_ADVERTISED_LISTENERS).toBe(`CLIENT://${name}:9092`);
+      expect(e.KAFKA_AUTHORIZER_CLASS_NAME).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+      expect(e.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND).toBe('false');
+      for (const [who, user] of Object.entries(principals)) {
+        const v = `KAFKA_${who.toUpperCase()}`;
+        expect([name, e[`${v}_USER`], e[`${v}_PASSWORD`]]).toEqual([
+          name,
+          user,
+          `dummy-${v.toLowerCase()}_password`,
+        ]);
+      }
+    }
+    // The principal names the ACLs are granted to (lib/config.ts's defaults) are the brokers' users.
+    for (const who of ['ADMIN', 'POS', 'INGEST', 'FORECASTER'] as const)
+      expect(envSchema.shape[`KAFKA_${who}_USER`].parse(undefined)).toBe(
+        principals[who.toLowerCase() as keyof typeof principals],
+      );
+    const expected: Record<string, keyof typeof principals | undefined> = {
+      init: 'admin',
+      simulator: 'pos',
+      ingest: 'ingest',
+      forecaster: 'forecaster',
+      api: undefined, // the API never talks to Kafka
+    };
+    expect(apps.map(([n]) => n).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, s] of apps) {
+      const e = env(s);
+      const who = expected[name];
+      expect([name, e.KAFKA_SASL_USERNAME]).toEqual([name, who && principals[who]]);
+      expect([name, e.KAFKA_SASL_PASSWORD]).toEqual([name, who && `dummy-kafka_${who}_password`]);
+      expect([name, e.KAFKA_SASL_MECHANISM, e.KAFKA_SSL]).toEqual([name, 'scram-sha-512', 'true']);
+      expect(mounts(s)).toContainEqual(expect.objectContaining({ target: e.KAFKA_SSL_CA_FILE }));
+    }
   });
 
   it("ClickHouse containers set only variables their mounted config reads (from_env), and mount the project's users.xml", () => {
