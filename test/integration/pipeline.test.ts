@@ -22,7 +22,7 @@ import { loadPosExport } from '../../producers/pos-export';
 import { Publisher } from '../../producers/publisher';
 import { replay } from '../../producers/replay';
 import { topicNames, isolatedKafkaEnv } from '../../lib/topics';
-import { destroyAgent, expectValidBody, request } from '../api-helpers';
+import { createTestKey, destroyAgent, expectValidBody, request, useApiKey } from '../api-helpers';
 import { uniqueName, waitFor } from '../kafka-broker';
 import { computeReferenceHourly } from '../reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../shared-data';
@@ -37,6 +37,7 @@ import {
   launchChromium,
   preflight,
   tableRows,
+  signedIn,
   waitRendered,
 } from '../browser/dashboard-page';
 
@@ -48,6 +49,8 @@ const SUSHI = '352h67i328fh';
 
 let app: App;
 let base: string;
+/** An admin key (issue 14): request() sends it, the dashboard is signed in with it. */
+let apiKey = '';
 const file = requireSharedExport();
 
 async function rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -73,6 +76,8 @@ beforeAll(async () => {
   app = createApp(config);
   await app.start();
   base = (app.roles.get('api') as ApiRole).api.url();
+  apiKey = (await createTestKey(app.ctx.ch)).key;
+  useApiKey(apiKey);
 
   const { events, errors } = await loadPosExport(file, { branches: app.ctx.branches });
   expect(errors).toEqual([]);
@@ -271,6 +276,7 @@ describeBrowser('the dashboard on the replayed stack (Chromium)', () => {
     if (!pf.ok) throw new Error(`${pf.message}\nSet TILLCAST_SKIP_BROWSER=1 to skip (reported as skipped).`);
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.addInitScript(signedIn(apiKey));
     page.setDefaultTimeout(30_000);
     const expectPage = async (branch: string, start: string, end: string) => {
       await waitRendered(page, branch, start, end, 'hourly');
