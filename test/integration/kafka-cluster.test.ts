@@ -26,7 +26,7 @@ import type { Logger } from '../../lib/logger';
 import { loadPosExport } from '../../producers/pos-export';
 import { Publisher } from '../../producers/publisher';
 import { replay } from '../../producers/replay';
-import { destroyAgent, request } from '../api-helpers';
+import { createTestKey, destroyAgent, request, useApiKey } from '../api-helpers';
 import { kafkaCluster, uniqueName, waitFor } from '../kafka-broker';
 import { computeReferenceHourly } from '../reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../shared-data';
@@ -205,6 +205,7 @@ test('the topics get 3 replicas and min.insync.replicas=2 on the 3-broker cluste
 
 test('SIGKILL of the sales leader mid-replay: exact totals, no hour lost, the API kept answering', async () => {
   const ch = app.ctx.ch;
+  useApiKey((await createTestKey(ch)).key); // the API needs a key (issue 14)
   // Forecast runs for the API to serve (the forecaster role is off, see the header).
   const fx = new Fixtures(ch);
   for (const b of NORY_BRANCHES)
