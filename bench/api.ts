@@ -90,6 +90,7 @@ async function serve(): Promise<void> {
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     NODE_ENV: 'production',
+    ROLES: 'api', // the API alone: no Kafka, so no Kafka credentials
     CLICKHOUSE_URL: '',
     CLICKHOUSE_DATA_DIR: dataDir,
     CLICKHOUSE_DATABASE: 'bench_api',

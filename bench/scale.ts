@@ -50,7 +50,7 @@ import { defaultCodec } from '../schemas/avro-codec';
 import { apiBase, childProcesses, isTrainingChild } from '../test/fault-helpers';
 import { killAllChildren, runCli, spawnCli, type CliProcess } from '../test/child-process';
 import { startFacadeProcess, type FacadeProcess } from '../test/clickhouse-http-facade';
-import { kafkaCluster, type KafkaCluster } from '../test/kafka-broker';
+import { kafkaCluster, testKafkaClientEnv, type KafkaCluster } from '../test/kafka-broker';
 import { computeReference } from '../test/reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../test/shared-data';
 import { createClickHouse, type ClickHouse } from '../clickhouse/client';
@@ -295,6 +295,7 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       KAFKA_BROKERS: cluster.bootstrap,
+      ...testKafkaClientEnv(), // the cluster's SCRAM admin (test/kafka-broker.ts)
       ...isolatedKafkaEnv(run),
       KAFKA_SALES_PARTITIONS: '6',
       CLICKHOUSE_URL: facade.url,
