@@ -20,9 +20,9 @@ import {
 } from 'kafkajs';
 import { createApp, type App } from '../../app/app';
 import { startSimulation } from '../../cli/simulate-command';
-import { DEV_KAFKA_PASSWORDS, PROJECT_ROOT, type Config } from '../../lib/config';
+import { ConfigError, DEV_KAFKA_PASSWORDS, loadConfig, PROJECT_ROOT, type Config } from '../../lib/config';
 import { createKafka, kafkaSasl, protocolErrorIn } from '../../lib/kafka-client';
-import { kafkaGrants } from '../../lib/kafka-principals';
+import { kafkaCredentialsFor, kafkaGrants } from '../../lib/kafka-principals';
 import { provisionKafka } from '../../lib/kafka-provision';
 import { createLogger } from '../../lib/logger';
 import { isolatedKafkaEnv, topicNames } from '../../lib/topics';
@@ -396,5 +396,83 @@ describe('the ACL table', () => {
       const v = who.toUpperCase();
       expect(script).toContain(`${v}_PASSWORD=\${KAFKA_${v}_PASSWORD:-${password}}`);
     }
+  });
+});
+
+describe('Kafka credentials in the config', () => {
+  /** The issues loadConfig reports for `env` (no process environment mixed in). */
+  const issues = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.issues;
+      throw err;
+    }
+  };
+  const prod = { NODE_ENV: 'production', AUTH_MODE: 'keys' };
+
+  it('development without credentials: the process is the admin, each role its own principal', () => {
+    const c = loadConfig({});
+    expect(kafkaCredentialsFor(c)).toEqual({
+      username: 'tillcast-admin',
+      password: DEV_KAFKA_PASSWORDS.admin,
+    });
+    expect(kafkaCredentialsFor(c, 'pos')).toEqual({
+      username: 'tillcast-pos',
+      password: DEV_KAFKA_PASSWORDS.pos,
+    });
+    expect(kafkaCredentialsFor(c, 'ingest')).toEqual({
+      username: 'tillcast-ingest',
+      password: DEV_KAFKA_PASSWORDS.ingest,
+    });
+    expect(kafkaCredentialsFor(c, 'forecaster')).toEqual({
+      username: 'tillcast-forecaster',
+      password: DEV_KAFKA_PASSWORDS.forecaster,
+    });
+  });
+
+  it('given credentials are used for every role without a password of its own', () => {
+    const c = loadConfig({ KAFKA_SASL_USERNAME: 'tillcast-ingest', KAFKA_SASL_PASSWORD: 's3cret-ingest' });
+    expect(kafkaCredentialsFor(c, 'ingest')).toEqual({
+      username: 'tillcast-ingest',
+      password: 's3cret-ingest',
+    });
+    expect(kafkaCredentialsFor(c, 'pos')).toEqual({ username: 'tillcast-ingest', password: 's3cret-ingest' });
+  });
+
+  it('production refuses missing credentials and development passwords, naming the variable and never the value', () => {
+    expect(issues(prod)).toEqual([
+      'KAFKA_SASL_USERNAME: required (KAFKA_SASL_MECHANISM is scram-sha-512)',
+      'KAFKA_SASL_PASSWORD: required (KAFKA_SASL_MECHANISM is scram-sha-512)',
+    ]);
+    const refused = issues({
+      ...prod,
+      KAFKA_SASL_USERNAME: 'tillcast-admin',
+      KAFKA_SASL_PASSWORD: DEV_KAFKA_PASSWORDS.admin,
+      KAFKA_INGEST_PASSWORD: DEV_KAFKA_PASSWORDS.ingest,
+    });
+    expect(refused).toEqual([
+      'KAFKA_SASL_PASSWORD: a development password (DEV_KAFKA_PASSWORDS) is refused with NODE_ENV=production',
+      'KAFKA_INGEST_PASSWORD: a development password (DEV_KAFKA_PASSWORDS) is refused with NODE_ENV=production',
+    ]);
+    expect(issues({ ...prod, KAFKA_SASL_MECHANISM: 'none' })).toEqual([
+      'KAFKA_SASL_MECHANISM: "none" (no Kafka authentication) is for local development only',
+    ]);
+    expect(
+      issues({ ...prod, KAFKA_SASL_USERNAME: 'tillcast-pos', KAFKA_SASL_PASSWORD: 'a-real-secret' }),
+    ).toEqual([]);
+  });
+
+  it('an API-only production process needs no Kafka credentials (it never talks to Kafka)', () => {
+    expect(issues({ ...prod, ROLES: 'api' })).toEqual([]);
+  });
+
+  it('a config error never echoes a Kafka password', () => {
+    const text = issues({ KAFKA_SASL_MECHANISM: 'scram-sha-1', KAFKA_SASL_PASSWORD: 'p4ss-w0rd-x' }).join(
+      '\n',
+    );
+    expect(text).toContain('KAFKA_SASL_MECHANISM');
+    expect(text).not.toContain('p4ss-w0rd-x');
   });
 });
