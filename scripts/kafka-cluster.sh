@@ -24,6 +24,11 @@
 #   cluster id       <CLUSTER_DIR>/cluster.id
 # With the defaults: brokers 127.0.0.1:9192, :9194, :9196 (controllers 9193, 9195, 9197).
 #
+# Security as scripts/kafka.sh's (issue 14): every node takes SASL/SCRAM-SHA-512 clients and runs
+# the StandardAuthorizer; all nodes are formatted with the same SCRAM users (KAFKA_ADMIN_USER /
+# KAFKA_ADMIN_PASSWORD, KAFKA_POS_*, KAFKA_INGEST_*, KAFKA_FORECASTER_*, passed through to each
+# node) and talk to each other as the admin.
+#
 # Settings that follow from 3 nodes (scripts/kafka.sh derives them from the voter count):
 # internal topics (consumer offsets, transaction state) on 3 replicas, min.insync.replicas=2
 # by default, unclean leader election off.
