@@ -312,6 +312,33 @@ describe('one-time login code', () => {
   });
 });
 
+describe('/openapi.json and /docs describe the scheme', () => {
+  it('bearerAuth in securitySchemes; security, 401 and 403 on the data routes and /metrics; none on the open ones', async () => {
+    const doc = (await request(base, '/openapi.json', { auth: false })).json as {
+      components: { securitySchemes: Record<string, unknown> };
+      paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+    };
+    expect(doc.components.securitySchemes).toEqual({
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: expect.stringContaining('tillcast keys create'),
+      },
+    });
+    for (const p of ['/predict', '/v1/predict', '/branches', '/v1/branches', '/metrics']) {
+      const op = doc.paths[p]!.get!;
+      expect([p, op.security, '401' in op.responses]).toEqual([p, [{ bearerAuth: [] }], true]);
+    }
+    for (const p of ['/predict', '/v1/predict', '/metrics'])
+      expect([p, '403' in doc.paths[p]!.get!.responses]).toEqual([p, true]);
+    for (const p of ['/health', '/ready', '/openapi.json', '/docs'])
+      expect([p, doc.paths[p]!.get!.security]).toEqual([p, undefined]);
+    const html = (await request(base, '/docs', { auth: false })).text;
+    expect(html).toContain('<h2 id="authentication">Authentication</h2>');
+    expect(html.match(/Needs an API key: <code>Authorization: Bearer &lt;key&gt;<\/code>/g)).toHaveLength(5);
+  });
+});
+
 describe('AUTH_MODE', () => {
   it('none is refused with NODE_ENV=production, naming the variable', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'none' })).toThrow(ConfigError);

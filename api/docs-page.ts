@@ -141,12 +141,20 @@ export function renderDocsPage(doc: OpenApiDocument): string {
   const info = (d.info ?? {}) as Json;
   const paths = (d.paths ?? {}) as Record<string, Record<string, Json>>;
   const schemas = ((d.components as Json | undefined)?.schemas ?? {}) as Record<string, Json>;
+  const schemes = ((d.components as Json | undefined)?.securitySchemes ?? {}) as Record<string, Json>;
+  const auth = Object.entries(schemes)
+    .map(
+      ([name, sc]) =>
+        `<p><code>${esc(name)}</code>: ${esc(str(sc.type))} ${esc(str(sc.scheme))}</p>\n${prose(sc.description as string | undefined)}`,
+    )
+    .join('\n');
   const ops = Object.entries(paths)
     .flatMap(([path, item]) =>
       Object.entries(item).map(
         ([method, op]) => `<div class="op" id="op-${esc(str(op.operationId) || path)}">
 <h3><span class="method">${esc(method.toUpperCase())}</span><code>${esc(path)}</code></h3>
 <p><strong>${inline(str(op.summary))}</strong></p>
+${Array.isArray(op.security) && op.security.length > 0 ? '<p><small>Needs an API key: <code>Authorization: Bearer &lt;key&gt;</code> (see Authentication).</small></p>' : ''}
 ${prose(op.description as string | undefined)}
 ${parameters(op.parameters as Json[] | undefined)}
 ${responses(op.responses as Json | undefined)}
@@ -161,11 +169,13 @@ ${responses(op.responses as Json | undefined)}
 <title>${esc(info.title ?? 'API')} — docs</title><style>${STYLE}</style></head>
 <body><main>
 <h1>${esc(info.title ?? 'API')}</h1><p><small>version ${esc(info.version ?? '')} · OpenAPI ${esc(d.openapi ?? '')} · machine-readable: <a href="/openapi.json">/openapi.json</a></small></p>
-<nav><a href="#overview">Overview</a><a href="#endpoints">Endpoints</a><a href="#schemas">Schemas</a></nav>
+<nav><a href="#overview">Overview</a><a href="#authentication">Authentication</a><a href="#endpoints">Endpoints</a><a href="#schemas">Schemas</a></nav>
 <h2 id="overview">Overview</h2>
 ${prose(info.description as string | undefined)}
 <h3>Example</h3>
-<pre><code>curl -s 'http://localhost:3000${example}'</code></pre>
+<pre><code>curl -s -H "Authorization: Bearer $TILLCAST_KEY" 'http://localhost:3000${example}'</code></pre>
+<h2 id="authentication">Authentication</h2>
+${auth}
 <h2 id="endpoints">Endpoints</h2>
 ${ops}
 <h2 id="schemas">Schemas</h2>
