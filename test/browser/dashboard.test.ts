@@ -79,6 +79,7 @@ const WEX_CLOSED = Date.UTC(2021, 9, 29, 22);
 // ------------------------------------------------------------------ the test
 
 describeBrowser('dashboard in a real browser', () => {
+  let apiConfig: () => ReturnType<typeof testConfig>;
   let ch: ClickHouse;
   let api: ApiServer;
   let base: string;
@@ -109,6 +110,7 @@ describeBrowser('dashboard in a real browser', () => {
       );
 
     const config = testConfig({ API_RATE_LIMIT_PER_MIN: '0' });
+    apiConfig = () => config;
     const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
     ch = createClickHouse(config, logger);
     await migrate(ch, logger);
@@ -606,6 +608,32 @@ describeBrowser('dashboard in a real browser', () => {
         expect(tab.errors).toEqual([]);
       } finally {
         await tab.close();
+      }
+    });
+
+    it('AUTH_MODE=none (local development): no sign-in, the forecast at once', async () => {
+      const open = createApiServer(
+        {
+          config: { ...apiConfig(), AUTH_MODE: 'none' },
+          ch,
+          logger: createLogger('warn'),
+          branches: new BranchDirectory([SUSHI, TACO]),
+        },
+        { forecastPollMs: 60_000 },
+      );
+      await open.start();
+      await open.listen(0, '127.0.0.1');
+      const tab = await freshPage();
+      try {
+        await tab.p.goto(`${open.url()}/`);
+        await tab.p.waitForSelector('body[data-state="ready"]');
+        expect(await tab.p.getByTestId('login').isHidden()).toBe(true);
+        expect(await tab.p.getByTestId('sign-out').isHidden()).toBe(true);
+        expect((await chartPoints(tab.p)).length).toBeGreaterThan(24);
+        expect(tab.errors).toEqual([]);
+      } finally {
+        await tab.close();
+        await open.stop();
       }
     });
 

@@ -43,20 +43,20 @@ async function init() {
   wireSignIn(url);
   redrawOnResize(byId('chart', HTMLElement));
   const link = await redeemLoginLink();
-  if (!currentKey()) {
-    showSignIn(
-      link === 'refused' ? 'This login link was already used or has expired: enter an API key.' : '',
-    );
-    return;
-  }
+  if (link === 'refused') signInNote = 'This login link was already used or has expired: enter an API key.';
+  // Asked even without a key: an API without keys (AUTH_MODE=none, local development) answers,
+  // one with keys answers 401 and the sign-in form shows.
   loadBranches(url);
 }
+
+/** What the sign-in form says when the API asks for a key and none was sent. */
+let signInNote = '';
 
 /** @param {ReturnType<typeof readUrl>} url */
 function loadBranches(url) {
   byId('login', HTMLElement).hidden = true;
   byId('dashboard', HTMLElement).hidden = false;
-  byId('sign-out', HTMLButtonElement).hidden = false;
+  byId('sign-out', HTMLButtonElement).hidden = !currentKey();
   setPageState('loading');
   setStatus('Loading branches…');
   fetchBranches()
@@ -116,9 +116,12 @@ function wireSignIn(url) {
     showSignIn('');
   });
   document.addEventListener(SIGNED_OUT, (ev) => {
+    const sent = currentKey() !== null;
     forgetKey();
     const why = ev instanceof CustomEvent && typeof ev.detail === 'string' ? ev.detail : '';
-    showSignIn('The API refused this key' + (why ? ' (' + why + ')' : '') + '. Enter another.');
+    showSignIn(
+      sent ? 'The API refused this key' + (why ? ' (' + why + ')' : '') + '. Enter another.' : signInNote,
+    );
   });
 }
 
