@@ -8,13 +8,15 @@
  * | principal (config)                  | may                                                                                          |
  * | ----------------------------------- | -------------------------------------------------------------------------------------------- |
  * | admin (KAFKA_ADMIN_USER)            | everything (super.users): creates the topics and these ACLs (`tillcast init`/`start`)        |
- * | pos (KAFKA_POS_USER)                | WRITE + DESCRIBE the sales topic; IDEMPOTENT_WRITE on the cluster (idempotent producer)      |
- * | ingest (KAFKA_INGEST_USER)          | READ the sales topic in the ingest group; WRITE the DLQ and the hours-closed topic; IDEMPOTENT_WRITE |
+ * | pos (KAFKA_POS_USER)                | WRITE + DESCRIBE the sales topic                                                             |
+ * | ingest (KAFKA_INGEST_USER)          | READ the sales topic in the ingest group; WRITE the DLQ and the hours-closed topic          |
  * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed in the forecaster group; READ + WRITE the training topic, READ the trainer group |
  * | api                                 | nothing: the API never talks to Kafka                                                        |
  *
  * (READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches
- * needs no entry of its own.) The topic and group names are the configured ones, literal: a run
+ * needs no entry of its own. The idempotent producers of pos and ingest need no IDEMPOTENT_WRITE on
+ * the cluster: since Kafka 3.0 (KIP-679) WRITE on a topic lets a principal get a producer id; the
+ * security test sends idempotently with no cluster grant.) The topic and group names are the configured ones, literal: a run
  * with other names (tests' isolated topics) gets ACLs for exactly those.
  */
 import {
@@ -95,9 +97,9 @@ export function isKafkaAdmin(config: KafkaSecurityConfig): boolean {
 /** One grant of the table: readable form (tests, docs) of a kafkajs AclEntry. */
 export interface KafkaGrant {
   principal: string;
-  resource: 'topic' | 'group' | 'cluster';
+  resource: 'topic' | 'group';
   name: string;
-  operation: 'READ' | 'WRITE' | 'DESCRIBE' | 'IDEMPOTENT_WRITE';
+  operation: 'READ' | 'WRITE' | 'DESCRIBE';
 }
 
 /** The ACL table (see the module comment), for the configured names and principals. */
@@ -118,23 +120,14 @@ export function kafkaGrants(config: Config): KafkaGrant[] {
     name,
     operation: 'READ',
   });
-  // kafkajs's idempotent producers (producers/publisher.ts, ingest's) ask for a producer id.
-  const idempotent = (principal: string): KafkaGrant => ({
-    principal,
-    resource: 'cluster',
-    name: 'kafka-cluster',
-    operation: 'IDEMPOTENT_WRITE',
-  });
   return [
     topic(pos, t.sales, 'WRITE'),
     topic(pos, t.sales, 'DESCRIBE'),
-    idempotent(pos),
 
     topic(ingest, t.sales, 'READ'),
     group(ingest, config.KAFKA_INGEST_GROUP),
     topic(ingest, t.dlq, 'WRITE'),
     topic(ingest, t.hoursClosed, 'WRITE'),
-    idempotent(ingest),
 
     topic(forecaster, t.hoursClosed, 'READ'),
     group(forecaster, config.KAFKA_FORECASTER_GROUP),
@@ -147,13 +140,11 @@ export function kafkaGrants(config: Config): KafkaGrant[] {
 const RESOURCE = {
   topic: AclResourceTypes.TOPIC,
   group: AclResourceTypes.GROUP,
-  cluster: AclResourceTypes.CLUSTER,
 } as const;
 const OPERATION = {
   READ: AclOperationTypes.READ,
   WRITE: AclOperationTypes.WRITE,
   DESCRIBE: AclOperationTypes.DESCRIBE,
-  IDEMPOTENT_WRITE: AclOperationTypes.IDEMPOTENT_WRITE,
 } as const;
 
 export function aclEntry(g: KafkaGrant): AclEntry {
