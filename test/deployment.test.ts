@@ -404,7 +404,9 @@ describe('image build files', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', 'node_modules', '.data', '.stack']));
+    expect(ignored).toEqual(
+      expect.arrayContaining(['.env', '.env.*', 'secrets', 'node_modules', '.data', '.stack']),
+    );
     expect(read('Dockerfile')).toMatch(/^COPY \. \.$/m);
   });
 });
