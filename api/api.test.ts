@@ -506,6 +506,7 @@ describe('OpenAPI', () => {
       ['start', 'query', true],
       ['end', 'query', true],
       ['granularity', 'query', false],
+      ['explain', 'query', false],
     ]);
     expect(params.map((p) => p.name)).toEqual(Object.keys(predictQueryFields.shape));
     expect(params[1]!.schema.pattern).toBe('^\\d{4}-\\d{2}-\\d{2}$');

@@ -66,20 +66,22 @@ describe('backtest on the shared export', () => {
     for (const q of QUANTITIES) for (const g of GRAINS) expect(cov[q]![g]).toBeGreaterThan(0);
   });
 
-  test('acceptance, in part: neural beats seasonal naive, the 4-week mean and Holt-Winters at every grain; hourly coverage 75–85%', () => {
+  test('acceptance, in part: neural beats seasonal naive, the 4-week mean and Holt-Winters at every grain', () => {
     const checks = checksMatching(/neural .* < (seasonal_naive|mean_4w|holt_winters) /);
     expect(checks).toHaveLength(3 * 2 * 3);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
-    const hourly = checksMatching(/hourly p10–p90 coverage/);
-    expect(hourly).toHaveLength(2);
-    expect(hourly.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  test('calibrated at every grain: p10–p90 holds 75–85% of hours, days and 7-day blocks, sales and orders', () => {
+    const coverage = checksMatching(/p10–p90 coverage/);
+    expect(coverage).toHaveLength(3 * 2);
+    expect(coverage.filter((c) => !c.ok)).toEqual([]);
   });
 
   // Not asserted, because not met (measured 2026-12-07, 20 origins; issue 15 stays open): the
-  // network beating its own structural base at every grain (it is equal at hourly grain and worse
-  // at daily and weekly), and sales p10–p90 coverage within 75–85% at daily (74.2%) and weekly
-  // (69.2%) grain. `npm run backtest` reports both in its `acceptance` field, and docs/model.md §3
-  // states them; a test is added here when they are met.
+  // network beating its own structural base at every grain. It beats it at hourly grain and is
+  // within half a point of it, worse, at daily and weekly grain. `npm run backtest` reports it in
+  // its `acceptance` field, and docs/model.md §3 states it; a test is added here when it is met.
 
   test('per-branch detail and the report (markdown with the per-horizon-day table + one SVG per branch)', async () => {
     expect(Object.keys(result.branches).sort()).toEqual(series.map((s) => s.branchId).sort());

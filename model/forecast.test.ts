@@ -53,9 +53,10 @@ describe('train and forecast', () => {
 
   test('records day and week p10–p90 factors measured in the calibration window', () => {
     const g = model.meta.calibration?.grains;
-    // 14 origins × 2 branches: the 7-day blocks of each forecast inside the window (8 + 7 + … + 1 = 36 per
-    // branch), for sales and orders.
-    expect(g?.weeks).toBe(36 * 2 * 2);
+    // 28 origins × 2 branches in the 28-day window, each forecast 14 days beyond its origin's day: the 7-day
+    // blocks inside the window, 9 for each of the first 14 origins (15 days) and 8 + 7 + … + 1 = 36 for the
+    // next ones, 162 per branch, for sales and orders.
+    expect(g?.weeks).toBe(162 * 2 * 2);
     expect(['sum', 'rss']).toContain(g?.spread);
     for (const k of [g?.day.sales, g?.day.orders, g?.week.sales, g?.week.orders])
       expect(k).toBeGreaterThan(0);

@@ -37,20 +37,23 @@ export interface TrainProgress {
 
 export const DEFAULT_HYPER_PARAMETERS: Readonly<HyperParameters> = Object.freeze({
   seed: 42,
-  epochs: 6,
+  epochs: 3,
   batchSize: 2048,
   learningRate: 0.005,
   members: 2,
   hidden: [64, 32],
   dropout: 0.1,
-  l2: 1e-3,
+  l2: 0.1,
   halfLifeDays: 1000,
   intraday: true,
   minHistoryDays: 7,
   rowSampling: 0.5,
   dailyTotalWeight: 0,
-  calibrationDays: 14,
+  calibrationDays: 28,
 });
+
+/** The shortest calibration window a young history falls back to (see train). */
+const MIN_CALIBRATION_DAYS = 7;
 
 export interface TrainOptions extends Partial<HyperParameters> {
   /** Only data before this UTC instant is used (backtests). Default: all of it. */
@@ -99,16 +102,26 @@ export async function train(series: HourlySeries[], options: TrainOptions = {}):
 
   let calibration: IntervalCalibration | undefined;
   if (hp.calibrationDays > 0) {
-    const calEnd = end - hp.calibrationDays * DAY_MS;
-    const rows = buildRows(series, hp, calEnd);
+    // A young history (a new deployment) may hold no training window before the full window:
+    // then a shorter one, halved down to a week, rather than no calibration at all.
+    let calDays = hp.calibrationDays;
+    let rows = buildRows(series, hp, end - calDays * DAY_MS);
+    while (rows.n === 0 && calDays > MIN_CALIBRATION_DAYS) {
+      calDays = Math.max(MIN_CALIBRATION_DAYS, Math.floor(calDays / 2));
+      rows = buildRows(series, hp, end - calDays * DAY_MS);
+    }
     if (rows.n > 0) {
       const net = buildNetwork(tf, networkConfig(hp));
       await fit(tf, net, rows, hp, hp.epochs, hp.learningRate, progressOf(0));
-      const origins = calibrationOrigins(series, end, hp.calibrationDays);
+      const origins = calibrationOrigins(series, end, calDays);
       const histories = origins.flatMap(() => series);
       const perHistory = origins.flatMap((o) => series.map(() => o));
       const probe: ForecastModel = { net, meta: { hyperParameters: hp } as ModelMeta };
-      const forecasts = await forecast(probe, histories, perHistory, { days: hp.calibrationDays });
+      // Each origin's whole horizon (as far as the window goes): late horizon days and the
+      // second week are scored too, not only what a short window leaves of them.
+      const forecasts = await forecast(probe, histories, perHistory, {
+        days: Math.min(DEFAULT_HORIZON_DAYS, calDays),
+      });
       calibration = measureCalibration(forecasts, histories, end);
       // Day and week factors on the hourly intervals as the production model will serve them.
       const c = calibration;
