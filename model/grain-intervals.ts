@@ -11,15 +11,16 @@
  *   forecasts from every local midnight of the calibration window, and every complete local day
  *   and every complete 7-day block of each forecast inside the window is scored; k_g is the
  *   stretch that covers 80% of them, with split conformal's finite-sample correction counted on
- *   the distinct buckets (conformalLevel: 42 distinct days of 3 branches → 83.3%). Without it,
- *   8 origins of the real export held 71–74% of days and weeks.
- * Weeks: a 14-day window holds only two disjoint weeks per branch, so the 7-day blocks overlap
- * (every block starting at a local midnight of a forecast, from its first day up to the block
- * that ends at the window's end: 36 blocks per branch from 14 origins, over 8 distinct weeks at
- * horizons 1–8 days). They are not independent, and k_week is the least certain factor.
- * Horizon: one factor per grain, not per horizon bucket: in a 14-day window a day 8–14 days out
- * has 28 scores per branch (against 77 for days 1–7) and no 7-day block can start after day 8,
- * so a second set of factors would rest on too few, strongly overlapping buckets.
+ *   the distinct buckets (conformalLevel: e.g. 42 distinct days of 3 branches → 83.3%). Without
+ *   it, 8 origins of the real export held 71–74% of days and weeks.
+ * Weeks: the 7-day blocks overlap (every block starting at a local midnight of a forecast, up to
+ * the block that ends at the window's or the forecast's end: with the 28-day window of train.ts,
+ * 162 blocks per branch from 28 origins, over 22 distinct weeks at horizons 1–8 days, so the
+ * second forecast week is scored too). They are not independent, and k_week is the least certain
+ * factor.
+ * Horizon: one factor per grain, not per horizon bucket: late days and second weeks are in the
+ * scores (a 14-day window, which had none after day 8, left sales days and weeks under-covered
+ * on the backtest), but a set of factors per horizon would rest on few, overlapping buckets.
  * Grain 'hour' (or no factors: a model trained before this existed) is the former rule: the sums
  * of the hourly p10s and p90s.
  */
