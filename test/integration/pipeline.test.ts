@@ -199,6 +199,36 @@ describe('the shared export through the whole pipeline', () => {
     expect(body.daily.find((d) => d.date === '2021-02-05')!.sales!).toBeGreaterThan(100);
   });
 
+  test("explain=true on the real run: each day and week adds up to its value to the cent; Valentine's Day named", async () => {
+    const a = await predict(
+      `branch_id=${SUSHI}&start=2021-01-31&end=2021-02-14&granularity=daily,weekly&explain=true`,
+    );
+    expect(a.status).toBe(200);
+    const body = a.json as Required<PredictResponse>;
+    expect(body.explained).toBe(true);
+    const cents = (x: number) => Math.round(x * 100);
+    for (const row of [...body.daily, ...body.weekly, body.totals]) {
+      const s = row.explain!.sales;
+      expect(cents(s.actual) + cents(s.level) + cents(s.shape) + cents(s.calendar) + cents(s.network)).toBe(
+        cents(row.sales!),
+      );
+    }
+    const byDate = new Map(body.daily.map((d) => [d.date, d.explain!]));
+    // 31 January has closed: all actual. 1 February on: all forecast, with a positive recent level.
+    expect(byDate.get('2021-01-31')!.sales).toMatchObject({ level: 0, shape: 0, calendar: 0, network: 0 });
+    expect(byDate.get('2021-01-31')!.sales.actual).toBe(body.daily[0]!.sales);
+    expect(byDate.get('2021-02-01')!.sales.actual).toBe(0);
+    expect(byDate.get('2021-02-01')!.sales.level).toBeGreaterThan(0);
+    expect(byDate.get('2021-02-14')!.special_days).toContainEqual({
+      date: '2021-02-14',
+      name: "Valentine's Day",
+      kind: 'trading_day',
+    });
+    // An ordinary day has no calendar part.
+    expect(byDate.get('2021-02-03')!.special_days).toEqual([]);
+    expect(byDate.get('2021-02-03')!.sales.calendar).toBe(0);
+  });
+
   test('closed hours are the actuals of sales_hourly, to the cent; 2020-10-25 has 25 hours', async () => {
     const ref = computeReferenceHourly(file).get(SUSHI)!;
     const a = await predict(`branch_id=${SUSHI}&start=2020-10-24&end=2020-10-26&granularity=hourly,daily`);
@@ -302,6 +332,35 @@ describeBrowser('the dashboard on the replayed stack (Chromium)', () => {
     await page.getByLabel('From', { exact: true }).fill('2021-02-08');
     const last = await expectPage('345hngydkgs', '2021-02-08', '2021-02-14');
     expect(last.daily.every((d) => d.source === 'forecast' && d.sales !== null)).toBe(true);
+    // Each day says where its number comes from, exactly as /predict?explain=true does;
+    // Valentine's Day (Sunday 14 February) is named.
+    const explained = (
+      await predict('branch_id=345hngydkgs&start=2021-02-08&end=2021-02-14&granularity=daily&explain=true')
+    ).json as Required<PredictResponse>;
+    type Cell = { getAttribute(n: string): string | null; textContent: string | null };
+    const shown = await page
+      .locator('[data-testid="daily-table"] tbody tr')
+      .evaluateAll((rows: Array<Cell & { querySelector(s: string): Cell | null }>) =>
+        rows.map((r) => {
+          const e = r.querySelector('[data-field="explain"]');
+          const n = (k: string) => Number(e?.getAttribute(`data-${k}`));
+          return [
+            r.getAttribute('data-date'),
+            n('level'),
+            n('shape'),
+            n('calendar'),
+            n('network'),
+            e?.textContent ?? '',
+          ];
+        }),
+      );
+    expect(shown.map((r) => r.slice(0, 5))).toEqual(
+      explained.daily.map((d) => {
+        const e = d.explain!.sales;
+        return [d.date, e.level, e.shape, e.calendar, e.network];
+      }),
+    );
+    expect(String(shown.at(-1)![5])).toContain("Valentine's Day");
     const shot = path.join(PROJECT_ROOT, 'out', 'pipeline-dashboard.png');
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
