@@ -48,6 +48,8 @@ export class CliProcess {
   readonly lines: LogLine[] = [];
   /** Stdout lines that are not pino log lines (command output, e.g. `tillcast sql` rows). */
   readonly output: string[] = [];
+  /** Every stdout line as written, kafkajs debug included (the last 100,000: secrets tests grep it). */
+  readonly transcript: string[] = [];
   /** Last lines of any kind (raw), for failure messages. */
   private readonly tail: string[] = [];
   private stderrText = '';
@@ -98,6 +100,8 @@ export class CliProcess {
   }
 
   private onLine(raw: string): void {
+    this.transcript.push(raw);
+    if (this.transcript.length > 100_000) this.transcript.shift();
     this.tail.push(raw.length > 400 ? `${raw.slice(0, 400)}…` : raw);
     if (this.tail.length > 40) this.tail.shift();
     let line: LogLine | undefined;

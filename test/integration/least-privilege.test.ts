@@ -7,6 +7,9 @@
  * runs; serve /predict to an API key made by `tillcast keys create` as admin) and is not
  * refused anything on the way, and each is refused what it has no business doing. The
  * API's writer of key last use (api_usage) may insert into api_key_usage and nothing else.
+ * Last, nothing any of these processes wrote (every stdout and stderr line, /ready, /metrics,
+ * and the errors of a wrong ClickHouse and a wrong Kafka password) holds a secret it used: the
+ * ClickHouse passwords, the Kafka passwords, the API key or its hash.
  *
  * The "server" is test/clickhouse-http-facade.ts in a process of its own, running the
  * real engine as the role's user from users.xml (grants, profile and its settings) and
@@ -20,10 +23,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { killAllChildren, requireBuiltCli, runCli, spawnCli } from '../child-process';
+import crypto from 'node:crypto';
+import { killAllChildren, requireBuiltCli, spawnCli, type CliProcess } from '../child-process';
 import { startFacadeProcess, type FacadeProcess } from '../clickhouse-http-facade';
 import { apiBase, createTopics, faultScenario, waitForCommitted, type FaultScenario } from '../fault-helpers';
 import { destroyAgent, request, useApiKey } from '../api-helpers';
+import { TEST_KAFKA_USERS } from '../kafka-broker';
 import { requireSharedExport } from '../shared-data';
 
 jest.setTimeout(180_000);
@@ -42,6 +47,29 @@ let facade: FacadeProcess | undefined;
 let client: ClickHouseClient | undefined;
 let m0 = '';
 let apiKey = '';
+/** Everything the tillcast processes of this file wrote (the secrets test reads it). */
+const written: string[] = [];
+const started: CliProcess[] = [];
+
+/** spawnCli, remembering the process for the secrets test. */
+function spawnRole(name: string, args: string[], env: Record<string, string>): CliProcess {
+  const c = spawnCli(name, args, env);
+  started.push(c);
+  return c;
+}
+
+/** runCli (throws unless it exits 0), remembering the process for the secrets test. */
+async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ stdout: string[]; stderr: string }> {
+  const c = spawnRole(`tillcast ${args[0] ?? ''}`, args, env);
+  const exit = await c.waitForExit(timeoutMs);
+  if (exit.code !== 0)
+    throw new Error(`tillcast ${args.join(' ')} exited with ${JSON.stringify(exit)}\n${c.diagnostics()}`);
+  return { stdout: c.output, stderr: c.stderr };
+}
 
 /** ClickHouse as `role` on the scenario's data, and a client of it for the refusals. */
 async function serveAs(
@@ -101,7 +129,7 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(r.stdout.join('\n')).toMatch(/^migrations: [1-9]\d* applied/m);
     // ...and makes an API key (an operator's job, as admin).
     const made = await runCli(
-      ['keys', 'create', '--name', 'least privilege', '--branches', SUSHI, '--json'],
+      ['keys', 'create', '--name', 'least privilege', '--branches', SUSHI, '--metrics', '--json'],
       env,
     );
     apiKey = (JSON.parse(made.stdout.join('\n')) as { key: string }).key;
@@ -110,7 +138,7 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
 
   it('ingest: checks the schema, stores a replay; may not read forecasts, write the registry or change the schema', async () => {
     const env = await serveAs('ingest');
-    const ingest = spawnCli('ingest', ['ingest'], env);
+    const ingest = spawnRole('ingest', ['ingest'], env);
     await ingest.waitForLog('ingest consuming', {
       description: 'the ingest to start as `ingest`',
       timeoutMs: 90_000,
@@ -133,7 +161,7 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
 
   it('forecaster: trains, registers and promotes its first model and writes runs; may not write sales data or change the schema', async () => {
     const env = await serveAs('forecaster');
-    const forecaster = spawnCli('forecaster', ['forecaster'], env);
+    const forecaster = spawnRole('forecaster', ['forecaster'], env);
     await forecaster.waitForLog('model in use', {
       description: 'the first model, promoted as `forecaster`',
       timeoutMs: 150_000,
@@ -155,7 +183,7 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
 
   it('api: serves /predict with the promoted model to a key it reads; may not write anything, keys included', async () => {
     const env = await serveAs('api');
-    const api = spawnCli('api', ['api'], env);
+    const api = spawnRole('api', ['api'], env);
     const base = await apiBase(api);
     useApiKey(apiKey);
     expect((await request(base, '/branches', { auth: false })).status).toBe(401);
@@ -163,6 +191,10 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
       (await request(base, '/predict?branch_id=345hngydkgs&start=2021-01-25&end=2021-01-25')).status,
     ).toBe(403);
     const ready = await request(base, '/ready');
+    written.push(ready.text);
+    const metrics = await request(base, '/metrics');
+    expect(metrics.status).toBe(200);
+    written.push(metrics.text);
     expect({
       status: ready.status,
       clickhouse: (ready.json as { checks: { clickhouse: boolean } }).checks.clickhouse,
@@ -197,5 +229,47 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(await refused('SELECT count() FROM tillcast.forecasts')).toMatch(DENIED);
     expect(await refused("INSERT INTO tillcast.api_keys (key_id) VALUES ('x')")).toMatch(DENIED);
     expect(await refused('TRUNCATE TABLE tillcast.api_keys')).toMatch(DENIED);
+  });
+});
+
+describe('secrets', () => {
+  it('no password, API key or key hash in anything the processes wrote, their errors included', async () => {
+    // The errors of a wrong password, where a careless message would echo it.
+    const env = await serveAs('admin');
+    const wrongClickHouse = `wrong-clickhouse-${crypto.randomBytes(6).toString('hex')}`;
+    const migrate = spawnRole('migrate', ['migrate'], { ...env, CLICKHOUSE_PASSWORD: wrongClickHouse });
+    expect((await migrate.waitForExit(60_000)).code).not.toBe(0);
+    expect(migrate.transcript.join('\n') + migrate.stderr).toMatch(
+      /AUTHENTICATION_FAILED|password is incorrect|Authentication failed/i,
+    );
+    const wrongKafka = `wrong-kafka-${crypto.randomBytes(6).toString('hex')}`;
+    const replay = spawnRole('replay', ['replay', file, '--from', '2021-01-24', '--through', '2021-01-24'], {
+      ...env,
+      KAFKA_SASL_PASSWORD: wrongKafka,
+    });
+    expect((await replay.waitForExit(90_000)).code).not.toBe(0);
+    expect(replay.transcript.join('\n') + replay.stderr).toMatch(/SASL|authentication/i);
+
+    const secrets: Record<string, string> = {
+      ...PASSWORDS,
+      ...Object.fromEntries(
+        Object.entries(TEST_KAFKA_USERS).map(([role, u]) => [`kafka ${role}`, u.password]),
+      ),
+      'wrong ClickHouse password': wrongClickHouse,
+      'wrong Kafka password': wrongKafka,
+      'API key': apiKey,
+      'API key secret part': apiKey.split('_').slice(2).join('_'),
+      'API key hash': crypto.createHash('sha256').update(apiKey).digest('hex'),
+    };
+    const lines = [...written, ...started.flatMap((c) => [...c.transcript, c.stderr])].join('\n').split('\n');
+    expect(started.length).toBeGreaterThanOrEqual(8);
+    // `tillcast keys create` prints the key once, on purpose (its stdout, never a log line): that
+    // one line aside, nothing may hold any secret.
+    const keyLines = lines.filter((l) => l.includes(apiKey));
+    expect(keyLines).toHaveLength(1);
+    expect(JSON.parse(keyLines[0]!)).toMatchObject({ key: apiKey });
+    const rest = lines.filter((l) => !l.includes(apiKey)).join('\n');
+    expect(rest.length).toBeGreaterThan(10_000); // the processes did write (logs, /metrics, the errors)
+    expect(Object.keys(secrets).filter((name) => rest.includes(secrets[name]!))).toEqual([]);
   });
 });
