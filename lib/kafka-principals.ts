@@ -13,11 +13,19 @@
  * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed in the forecaster group; READ + WRITE the training topic, READ the trainer group |
  * | api                                 | nothing: the API never talks to Kafka                                                        |
  *
- * (READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches
- * needs no entry of its own. The idempotent producers of pos and ingest need no IDEMPOTENT_WRITE on
- * the cluster: since Kafka 3.0 (KIP-679) WRITE on a topic lets a principal get a producer id; the
- * security test sends idempotently with no cluster grant.) The topic and group names are the configured ones, literal: a run
- * with other names (tests' isolated topics) gets ACLs for exactly those.
+ * READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches needs
+ * no entry of its own. The idempotent producers of pos and ingest need no IDEMPOTENT_WRITE on the
+ * cluster: since Kafka 3.0 (KIP-679) WRITE on a topic lets a principal get a producer id (the
+ * security test sends idempotently with no cluster grant). The topic and group names are the
+ * configured ones, literal: a run with other names (tests' isolated topics) gets ACLs for exactly
+ * those.
+ *
+ * Which principal a client uses: a process authenticates as KAFKA_SASL_USERNAME (its "own"
+ * principal: topic checks, tools, and every role without a password of its own); a role whose
+ * KAFKA_<ROLE>_PASSWORD is set gets a client of its own as KAFKA_<ROLE>_USER. So a container that
+ * runs one role is given that role's credentials as KAFKA_SASL_*, and `tillcast start` (every role in
+ * one process, development) runs as the admin, which provisions, with ingest, the forecaster and the
+ * simulator each on a client of its own principal (the development defaults, lib/config.ts).
  */
 import {
   AclOperationTypes,
@@ -30,7 +38,7 @@ import {
 import type { Config } from './config';
 import { topicNames } from './topics';
 
-/** The principals; `admin` also stands for "this process's own principal" in tools. */
+/** The principals. Asking for `admin` gives this process's own principal (KAFKA_SASL_USERNAME), the admin where it provisions. */
 export type KafkaPrincipal = 'admin' | 'pos' | 'ingest' | 'forecaster';
 
 export { DEV_KAFKA_PASSWORDS } from './config';
