@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger';
 import type { Heartbeat, HourClosed, SaleEvent } from '../../schemas/events';
 import type { BranchClock, HourCloseSettings } from './hour-close';
 import type { NewEventRow, RejectionRow, SalesStore } from '../../clickhouse/store/sales-store';
-import type { Rejection, ValidationRules } from './validate';
+import type { Rejection, ValidationRules } from '../../schemas/event-rules';
 
 export interface RawMessage {
   offset: string;

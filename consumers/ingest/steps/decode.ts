@@ -1,5 +1,5 @@
 import type { BatchContext } from '../batch-context';
-import type { Rejection } from '../validate';
+import type { Rejection } from '../../../schemas/event-rules';
 
 function decodeError(err: unknown): Rejection {
   const e = err as { code?: unknown; message?: unknown };

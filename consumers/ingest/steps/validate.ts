@@ -1,6 +1,6 @@
 import type { Heartbeat, SaleEvent } from '../../../schemas/events';
 import { reject, sawHeartbeat, type BatchContext, type RawMessage } from '../batch-context';
-import { validateHeartbeat, validateSale, type Rejection } from '../validate';
+import { validateHeartbeat, validateSale, type Rejection } from '../../../schemas/event-rules';
 
 /**
  * The message key must be the event's branch id: the topic is keyed by branch so that one

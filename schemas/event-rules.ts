@@ -3,8 +3,8 @@
  * guarantees types). A rejection carries a stable code and a human reason; it
  * becomes the dead-letter header.
  */
-import type { BranchDirectory } from '../../lib/branches';
-import type { Heartbeat, SaleEvent } from '../../schemas/events';
+import type { BranchDirectory } from '../lib/branches';
+import type { Heartbeat, SaleEvent } from './events';
 
 export interface Rejection {
   code: string;
