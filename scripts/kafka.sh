@@ -53,7 +53,7 @@
 # SASL/PLAIN with the admin's credentials from server.properties (KRaft controllers cannot check
 # SCRAM: its credentials live in the metadata they serve). The SCRAM users (admin and one per
 # role) are created when the storage is formatted (`kafka-storage format --add-scram`); the ACLs
-# are tillcast's (lib/kafka-acls.ts, applied by `tillcast init` / `tillcast start`). A storage
+# are tillcast's (lib/kafka-principals.ts, applied by `tillcast init` / `tillcast start`). A storage
 # formatted with other credentials (or before SCRAM) is formatted anew: this broker is local and
 # disposable (its topics are created again at start). server.properties (it holds the admin
 # password) is readable by its owner only. Passwords: letters, digits and ._~+/@%:^- only (they
@@ -62,7 +62,7 @@
 #   KAFKA_POS_USER / KAFKA_POS_PASSWORD              POS producers (tillcast-pos)
 #   KAFKA_INGEST_USER / KAFKA_INGEST_PASSWORD        ingest (tillcast-ingest)
 #   KAFKA_FORECASTER_USER / KAFKA_FORECASTER_PASSWORD  forecaster and trainer (tillcast-forecaster)
-# The default passwords are the development ones of lib/kafka-principals.ts (DEV_KAFKA_PASSWORDS,
+# The default passwords are the development ones of lib/config.ts (DEV_KAFKA_PASSWORDS,
 # kept equal by test/integration/kafka-security.test.ts); tillcast refuses them in production.
 #
 # Readiness: not an open port (KRaft opens its listeners before the broker is unfenced), but
