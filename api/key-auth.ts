@@ -21,7 +21,7 @@ import type { BranchDirectory } from '../lib/branches';
 import { ForbiddenError, StorageError, UnauthenticatedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { truncate } from './error-middleware';
-import { canReadBranch, hashKey, looksLikeKey, type KeyScopes } from './keys';
+import { canCaptureBranch, canReadBranch, hashKey, looksLikeKey, type KeyScopes } from './keys';
 import { authOutcomes } from './metrics';
 
 export interface Principal {
@@ -63,6 +63,10 @@ export interface KeyAuth {
   requireKey: Koa.Middleware;
   /** Route guard of /metrics: 401 without a valid key, 403 without the `metrics` scope. */
   requireMetrics: Koa.Middleware;
+  /** Route guard of POST /v1/events: 401 without a valid key, 403 without the `capture` scope. */
+  requireCapture: Koa.Middleware;
+  /** May the request publish events of this branch (AUTH_MODE=none: yes)? */
+  mayCapture: (ctx: Koa.Context, branchId: string) => boolean;
   /** May the request read this branch (AUTH_MODE=none: yes)? */
   mayRead: (ctx: Koa.Context, branchId: string) => boolean;
   /** Throws 403 `forbidden` naming the branch unless the request may read it. */
@@ -107,7 +111,13 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
         principal: {
           keyId: k.keyId,
           name: k.name,
-          scopes: { branches: k.branches, groups: k.groups, admin: k.admin, metrics: k.metrics },
+          scopes: {
+            branches: k.branches,
+            groups: k.groups,
+            admin: k.admin,
+            metrics: k.metrics,
+            capture: k.capture === true,
+          },
         },
       };
     },
@@ -187,6 +197,20 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
     return next();
   };
 
+  const requireCapture: Koa.Middleware = (ctx, next) => {
+    if (opts.mode === 'none') return next();
+    const p = principalOf(ctx);
+    if (!p) unauthenticated(ctx);
+    if (p.scopes.capture !== true) {
+      authOutcomes.inc({ outcome: 'forbidden' });
+      throw new ForbiddenError('this key may not publish events (it needs the capture scope)', {
+        scope: 'capture',
+      });
+    }
+    authOutcomes.inc({ outcome: 'ok' });
+    return next();
+  };
+
   const mayRead = (ctx: Koa.Context, branchId: string): boolean => {
     if (opts.mode === 'none') return true;
     const p = principalOf(ctx);
@@ -198,6 +222,12 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
     authenticate,
     requireKey,
     requireMetrics,
+    requireCapture,
+    mayCapture: (ctx, branchId) => {
+      if (opts.mode === 'none') return true;
+      const p = principalOf(ctx);
+      return p !== undefined && canCaptureBranch(p.scopes, branchId, opts.branches);
+    },
     mayRead,
     assertMayRead: (ctx, branchId) => {
       if (mayRead(ctx, branchId)) return;

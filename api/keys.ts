@@ -10,7 +10,7 @@
  *
  * Scopes: branch ids, restaurant groups (every branch of the directory whose `group` or
  * `pos_company_id` is the group), `admin` (every branch, and managing keys), `metrics`
- * (/metrics). The answer for a branch depends only on the key's scopes, never on whether a
+ * (/metrics), `capture` (publish events of the branches it may read: POST /v1/events). The answer for a branch depends only on the key's scopes, never on whether a
  * branch outside them exists: 403 for any branch outside them, known or not.
  */
 import crypto from 'node:crypto';
@@ -58,6 +58,11 @@ export function canReadBranch(scopes: KeyScopes, branchId: string, directory: Br
   );
 }
 
+/** May a key with these scopes publish events of this branch id (POST /v1/events)? Its branches, and the capture scope. */
+export function canCaptureBranch(scopes: KeyScopes, branchId: string, directory: BranchDirectory): boolean {
+  return scopes.capture === true && canReadBranch(scopes, branchId, directory);
+}
+
 /** One line naming what a key may do, for listings. */
 export function describeScopes(s: KeyScopes): string {
   const parts: string[] = [];
@@ -65,5 +70,6 @@ export function describeScopes(s: KeyScopes): string {
   if (s.branches.length > 0) parts.push(`branches ${s.branches.join(',')}`);
   if (s.groups.length > 0) parts.push(`groups ${s.groups.join(',')}`);
   if (s.metrics) parts.push('metrics');
+  if (s.capture === true) parts.push('capture');
   return parts.length > 0 ? parts.join('; ') : 'nothing';
 }

@@ -43,6 +43,7 @@ function listedJson(k: ListedKey) {
     groups: k.groups,
     admin: k.admin,
     metrics: k.metrics,
+    capture: k.capture === true,
     created_at: iso(k.createdAt),
     created_by: k.createdBy,
     last_used_at: k.lastUsedAt === null ? null : iso(k.lastUsedAt),
@@ -64,10 +65,11 @@ export function registerKeysCommands(program: Command): void {
     .option('--group <ids>', 'comma-separated restaurant groups / POS company ids: every branch in them')
     .option('--admin', 'every branch, and managing keys')
     .option('--metrics', 'may scrape /metrics')
+    .option('--capture', 'may publish events of its branches (POST /v1/events, docs/capture.md)')
     .option('--json', 'print one JSON object (with the key)')
     .addHelpText(
       'after',
-      '\nThe key is printed once and stored only as a hash: keep it, or revoke it and make another.\n\nExamples:\n  tillcast keys create --name "Nory ops" --branches 352h67i328fh,345hngydkgs\n  tillcast keys create --name prometheus --metrics\n  tillcast keys create --name operator --admin',
+      '\nThe key is printed once and stored only as a hash: keep it, or revoke it and make another.\n\nExamples:\n  tillcast keys create --name "Nory ops" --branches 352h67i328fh,345hngydkgs\n  tillcast keys create --name prometheus --metrics\n  tillcast keys create --name "Square POS" --branches 352h67i328fh --capture\n  tillcast keys create --name operator --admin',
     )
     .action(
       async (opts: {
@@ -76,21 +78,27 @@ export function registerKeysCommands(program: Command): void {
         group?: string;
         admin?: boolean;
         metrics?: boolean;
+        capture?: boolean;
         json?: boolean;
       }) => {
         const branches = list(opts.branches);
         const groups = list(opts.group);
         const admin = opts.admin === true;
         const metrics = opts.metrics === true;
+        const capture = opts.capture === true;
         if (opts.name.trim() === '') throw new UsageError('--name must not be empty');
         if (branches.length === 0 && groups.length === 0 && !admin && !metrics)
           throw new UsageError('give the key something to do: --branches, --group, --admin or --metrics');
+        if (capture && branches.length === 0 && groups.length === 0 && !admin)
+          throw new UsageError(
+            "--capture publishes events of the key's branches: add --branches, --group or --admin",
+          );
         const directory = loadBranchDirectory(loadConfig());
         const unknown = branches.filter((b) => directory.get(b) === undefined);
         if (unknown.length > 0)
           throw new UsageError(`unknown branch ${unknown.join(', ')} (see BRANCHES_FILE / DEMO_BRANCHES)`);
         const k = generateKey();
-        const scopes = { branches, groups, admin, metrics };
+        const scopes = { branches, groups, admin, metrics, capture };
         await withKeys((store) =>
           store.create({
             keyId: k.keyId,

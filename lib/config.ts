@@ -140,6 +140,25 @@ export const envSchema = z.object({
   /** ClickHouse user the API records key usage as (server mode; the `api` user is read-only). Empty: the API's own client. */
   CLICKHOUSE_API_USAGE_USER: z.string().optional(),
   CLICKHOUSE_API_USAGE_PASSWORD: z.string().default(''),
+  /** POST /v1/events (docs/capture.md): at most this many events per request. */
+  CAPTURE_MAX_EVENTS: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** POST /v1/events and webhooks: a larger body is refused with 413 before it is read whole. */
+  CAPTURE_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Longest wait for Kafka's acknowledgement; slower: 503 with Retry-After (nothing accepted). */
+  CAPTURE_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Events waiting for Kafka in one process; beyond: 503 at once (bounded memory). */
+  CAPTURE_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).default(50_000),
+  /** Square webhook signature key (Developer Console); unset: POST /v1/webhooks/square answers 404. */
+  SQUARE_WEBHOOK_SIGNATURE_KEY: z.string().optional(),
+  /** The notification URL exactly as registered with Square (part of the signed payload). */
+  SQUARE_WEBHOOK_URL: z.string().optional(),
+  /** Square location id = branch id, or `LOCATION=branch,...` (unlisted locations are refused). */
+  SQUARE_LOCATION_BRANCHES: csv.default(''),
   /** /metrics and /health of a process without the API role (0: off). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),

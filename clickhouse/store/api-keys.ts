@@ -18,6 +18,8 @@ export interface KeyScopes {
   admin: boolean;
   /** May scrape /metrics. */
   metrics: boolean;
+  /** May publish events of its branches through POST /v1/events (migration 0009; absent: no). */
+  capture?: boolean;
 }
 
 /** A key as stored, without its hash. */
@@ -41,12 +43,13 @@ interface KeyRow {
   groups: string[];
   admin: number;
   metrics: number;
+  capture: number;
   created_at: string;
   created_by: string;
   revoked_at: string | null;
 }
 
-const KEY_COLUMNS = `key_id, name, branches, groups, admin, metrics,
+const KEY_COLUMNS = `key_id, name, branches, groups, admin, metrics, capture,
   toUnixTimestamp64Milli(created_at) AS created_at, created_by,
   if(revoked_at IS NULL, NULL, toUnixTimestamp64Milli(assumeNotNull(revoked_at))) AS revoked_at`;
 
@@ -58,6 +61,7 @@ function toStored(r: KeyRow): StoredKey {
     groups: r.groups,
     admin: Number(r.admin) === 1,
     metrics: Number(r.metrics) === 1,
+    capture: Number(r.capture) === 1,
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
@@ -85,6 +89,7 @@ export class ApiKeys {
           groups: key.groups,
           admin: key.admin ? 1 : 0,
           metrics: key.metrics ? 1 : 0,
+          capture: key.capture === true ? 1 : 0,
           created_at: toDateTime64(key.createdAt),
           created_by: key.createdBy,
           revoked_at: null,
@@ -146,6 +151,7 @@ export class ApiKeys {
           groups: key.groups,
           admin: key.admin ? 1 : 0,
           metrics: key.metrics ? 1 : 0,
+          capture: key.capture === true ? 1 : 0,
           created_at: toDateTime64(key.createdAt),
           created_by: key.createdBy,
           revoked_at: toDateTime64(at),
