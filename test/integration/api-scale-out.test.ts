@@ -91,7 +91,8 @@ beforeAll(async () => {
     PORT: '0',
     API_FORECAST_POLL_MS: String(POLL_MS),
     API_ACTUALS_TTL_MS: String(ACTUALS_TTL_MS),
-    // Every process ensures the topics at start (app/app.ts), the API's included.
+    // The API never talks to Kafka (it provisions no topic since issue 14); the broker settings only
+    // keep the config complete, as a deployment's would be.
     KAFKA_BROKERS: testBrokerAddress(),
     ...isolatedKafkaEnv(uniqueName('apiscale')),
   };
