@@ -20,6 +20,7 @@ import {
   FEATURE_COUNT,
   MAX_HORIZON_DAYS,
   originRows,
+  CALENDAR_FEATURES,
   structuralBase,
   withoutCalendar,
   type OriginRows,
@@ -75,9 +76,10 @@ export async function forecast(
     total += rows?.slots.length ?? 0;
   });
 
-  const out = await quantilesOf(model, prepared, total, (rows) => rows);
-  // The explanation's counterfactual: the same rows with no special day.
-  const plain = options.explain ? await quantilesOf(model, prepared, total, withoutCalendar) : undefined;
+  const x = new Float32Array(total * FEATURE_COUNT);
+  for (const p of prepared) if (p.rows) x.set(p.rows.rows, p.offset * FEATURE_COUNT);
+  const out = await quantilesOf(model, x, total);
+  const plain = options.explain ? await withoutCalendarQuantiles(model, x, total, out) : undefined;
 
   return histories.map((s, i) => {
     const p = prepared[i]!;
@@ -125,38 +127,52 @@ export async function forecast(
 }
 
 /**
- * The network's quantiles [total × 6] of every prepared row (scale-free, members combined), the
- * rows passed through `view` first: one forward pass for all rows of all branches.
+ * The network's quantiles [n × 6] of feature rows `x` [n × FEATURE_COUNT] (scale-free, members
+ * combined around each row's structural base): one forward pass for all rows of all branches.
  */
-async function quantilesOf(
-  model: ForecastModel,
-  prepared: readonly Prepared[],
-  total: number,
-  view: (rows: Float32Array) => Float32Array,
-): Promise<Float32Array> {
-  const out = new Float32Array(total * OUTPUTS);
-  if (total === 0) return out;
+async function quantilesOf(model: ForecastModel, x: Float32Array, n: number): Promise<Float32Array> {
+  const out = new Float32Array(n * OUTPUTS);
+  if (n === 0) return out;
   const tf = await loadTf();
-  const x = new Float32Array(total * FEATURE_COUNT);
-  const base = new Float32Array(total * 2);
-  for (const p of prepared) {
-    if (!p.rows) continue;
-    const rows = view(p.rows.rows);
-    x.set(rows, p.offset * FEATURE_COUNT);
-    for (let j = 0; j < p.rows.slots.length; j++) {
-      base[(p.offset + j) * 2] = structuralBase(rows, j, 0);
-      base[(p.offset + j) * 2 + 1] = structuralBase(rows, j, 1);
-    }
+  const base = new Float32Array(n * 2);
+  for (let j = 0; j < n; j++) {
+    base[j * 2] = structuralBase(x, j, 0);
+    base[j * 2 + 1] = structuralBase(x, j, 1);
   }
   const members = model.meta.hyperParameters.members;
   // One big batch (predict defaults to batches of 32, ~100x slower here).
   const raw = tf.tidy(
-    () => model.net.predict(tf.tensor2d(x, [total, FEATURE_COUNT]), { batchSize: 16_384 }) as Tensor,
+    () => model.net.predict(tf.tensor2d(x, [n, FEATURE_COUNT]), { batchSize: 16_384 }) as Tensor,
   );
   const data = await raw.data();
   raw.dispose();
-  combineMembers(data, base, total, members, out);
+  combineMembers(data, base, n, members, out);
   return out;
+}
+
+/**
+ * The explanation's counterfactual: the quantiles of the same rows with no special day. Only the
+ * rows with a calendar flag go through the network again (a few per fortnight); every other row's
+ * counterfactual is its forecast itself, so its calendar part is exactly 0.
+ */
+async function withoutCalendarQuantiles(
+  model: ForecastModel,
+  x: Float32Array,
+  n: number,
+  forecastQuantiles: Float32Array,
+): Promise<Float32Array> {
+  const flagged: number[] = [];
+  for (let j = 0; j < n; j++)
+    if (CALENDAR_FEATURES.some((c) => x[j * FEATURE_COUNT + c] !== 0)) flagged.push(j);
+  const plain = forecastQuantiles.slice();
+  if (flagged.length === 0) return plain;
+  const sub = new Float32Array(flagged.length * FEATURE_COUNT);
+  flagged.forEach((j, k) =>
+    sub.set(x.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT), k * FEATURE_COUNT),
+  );
+  const q = await quantilesOf(model, withoutCalendar(sub), flagged.length);
+  flagged.forEach((j, k) => plain.set(q.subarray(k * OUTPUTS, (k + 1) * OUTPUTS), j * OUTPUTS));
+  return plain;
 }
 
 /**
