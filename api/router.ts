@@ -7,6 +7,7 @@ import type { ClickHouse } from '../clickhouse/client';
 import type { BranchDirectory } from '../lib/branches';
 import type { Logger } from '../lib/logger';
 import type { ApiCaches } from './caches';
+import { CAPTURE_EVENTS_PATH, SQUARE_WEBHOOK_PATH, type Capture } from './capture/capture';
 import type { KeyAuth } from './key-auth';
 import type { LoginCodes } from './login-codes';
 import { branchesRoute } from './routes/branches';
@@ -30,6 +31,8 @@ export interface RouterDeps {
   staleWhileRevalidateMs: number;
   auth: KeyAuth;
   loginCodes: LoginCodes;
+  /** POST /v1/events and the Square webhook (api/capture/, docs/capture.md). */
+  capture?: Capture;
 }
 
 export function apiRouter(deps: RouterDeps): Router {
@@ -58,6 +61,10 @@ export function apiRouter(deps: RouterDeps): Router {
     router.get(`${prefix}/branches`, deps.auth.requireKey, branchList);
   }
   router.post(LOGIN_PATH, loginRoute(deps.loginCodes));
+  if (deps.capture) {
+    router.post(CAPTURE_EVENTS_PATH, deps.auth.requireCapture, deps.capture.events);
+    router.post(SQUARE_WEBHOOK_PATH, deps.capture.square);
+  }
   router.get('/health', healthRoute());
   router.get(
     '/ready',
@@ -72,5 +79,5 @@ export function apiRouter(deps: RouterDeps): Router {
 /** Paths the rate limit never counts (probes and scrapes). */
 export const EXEMPT_FROM_RATE_LIMIT: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
 
-/** Where the dashboard swaps a one-time login code for its key (the API's only POST). */
+/** Where the dashboard swaps a one-time login code for its key (a POST, like the capture routes). */
 export const LOGIN_PATH = '/auth/login';

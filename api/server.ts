@@ -21,6 +21,8 @@ import type { ActualsCache } from './actuals-cache';
 import { createApiCaches } from './caches';
 import type { ForecastCache } from './forecast-cache';
 import { ApiKeys } from '../clickhouse/store/api-keys';
+import { CAPTURE_POST_PATHS, createCapture } from './capture/capture';
+import type { SalesSink } from './capture/sales-sink';
 import { rateLimiter } from './http-middleware';
 import { httpListener } from './http-listener';
 import { keyAuth, principalOf, type KeyAuth } from './key-auth';
@@ -36,6 +38,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Client that records the keys' last use (CLICKHOUSE_API_USAGE_USER); default `ch`. */
   usageCh?: ClickHouse;
+  /** Where POST /v1/events publishes; default: the sales topic as the `pos` Kafka principal (tests pass their own). */
+  captureSink?: SalesSink;
 }
 
 /** Tunables with defaults (candidates for config variables, see the report / README). */
@@ -134,6 +138,8 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     chargeLookup: (ctx) => limiter.chargeClient(ctx),
   });
   const loginCodes = new LoginCodes();
+  // Kafka is reached on the first captured event only: an API that never captures never connects.
+  const capture = createCapture({ config, branches, logger: deps.logger, auth, sink: deps.captureSink });
   const router = apiRouter({
     ch,
     branches,
@@ -145,6 +151,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     staleWhileRevalidateMs: opts.actualsTtlMs,
     auth,
     loginCodes,
+    capture,
   });
 
   const app = new Koa({ proxy: opts.trustProxy });
@@ -157,7 +164,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     maxUrlLength: opts.maxUrlLength,
     limiter,
     auth,
-    postPaths: new Set([LOGIN_PATH]),
+    postPaths: new Set([LOGIN_PATH, ...CAPTURE_POST_PATHS]),
     router,
     staticDir: opts.staticDir,
   });
@@ -195,6 +202,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
         accepting = false;
         limiter.close();
         await listener.close();
+        await capture.close();
         await caches.stop();
         await auth.close();
         log.info('api stopped');

@@ -98,6 +98,7 @@ export async function createTestKey(
     groups: scopes.groups ?? [],
     admin: scopes.admin ?? false,
     metrics: scopes.metrics ?? false,
+    capture: scopes.capture ?? false,
     createdAt: Date.now(),
     createdBy: 'test',
   });
