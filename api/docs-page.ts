@@ -154,7 +154,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
         ([method, op]) => `<div class="op" id="op-${esc(str(op.operationId) || path)}">
 <h3><span class="method">${esc(method.toUpperCase())}</span><code>${esc(path)}</code></h3>
 <p><strong>${inline(str(op.summary))}</strong></p>
-${Array.isArray(op.security) && op.security.length > 0 ? '<p><small>Needs an API key: <code>Authorization: Bearer &lt;key&gt;</code> (see Authentication).</small></p>' : ''}
+${Array.isArray(op.security) && op.security.length > 0 ? `<p><small>Needs an API key${Array.isArray(op.tags) && op.tags.includes('capture') ? ' with the <code>capture</code> scope' : ''}: <code>Authorization: Bearer &lt;key&gt;</code> (see Authentication).</small></p>` : ''}
 ${prose(op.description as string | undefined)}
 ${parameters(op.parameters as Json[] | undefined)}
 ${responses(op.responses as Json | undefined)}

@@ -337,6 +337,131 @@ Conventions:
 - Errors are JSON \`{"error": {"code", "message", "details"}}\`; messages name the offending parameter. 400 bad input, 401 no valid key, 403 a branch outside the key's scopes, 404 unknown branch or path, 405 other methods (only GET, HEAD and OPTIONS exist), 414 URL too long, 429 rate limited (per API key, or per client IP for requests without one, with \`Retry-After\`), 503 no forecast yet or a dependency unavailable (with \`Retry-After\`).
 - The API is versioned: \`/v1/...\` paths are stable; the unversioned paths are aliases of the current version.`;
 
+// --- Capture (POST /v1/events, POST /v1/webhooks/square; api/capture/, docs/capture.md) ---
+// The documentation of the capture JSON; the parser is api/capture/json-events.ts (its tests post
+// these examples).
+
+const moneyMinor = (what: string) =>
+  z
+    .union([z.number().int(), z.string().regex(/^-?\d{1,17}$/)])
+    .optional()
+    .openapi({ description: `${what}, integer minor units (cents); give this or the decimal field` });
+const moneyDecimal = (what: string) =>
+  z
+    .string()
+    .regex(/^-?\d{1,15}(\.\d{1,9})?$/)
+    .optional()
+    .openapi({
+      description: `${what} as a decimal string in major units ("12.50"), at most the currency's decimals; a JSON number is refused (float_amount)`,
+    });
+const instant = z.union([z.string(), z.number().int()]).openapi({
+  description: 'ISO-8601 with a UTC offset ("2021-02-01T12:30:00+01:00", "...Z") or epoch milliseconds',
+});
+
+export const captureSaleSchema = z
+  .object({
+    type: z.literal('sale').optional().openapi({ description: 'default "sale"' }),
+    event_id: z
+      .string()
+      .openapi({
+        description: 'POS receipt id, unique within the branch; 1-128 printable ASCII',
+        example: 'R-10482',
+      }),
+    branch_id: z.string().openapi({ example: '352h67i328fh' }),
+    occurred_at: instant,
+    status: z.enum(['SALE', 'REFUND', 'VOID']),
+    channel: z
+      .enum(['RESTAURANT', 'TAKEAWAY', 'DELIVERY', 'OTHER'])
+      .optional()
+      .openapi({ description: 'default OTHER' }),
+    currency: z.string().openapi({ description: 'ISO 4217, the branch currency', example: 'EUR' }),
+    total_minor: moneyMinor('Gross total incl. tax, excl. tip'),
+    total: moneyDecimal('Gross total incl. tax, excl. tip'),
+    net_minor: moneyMinor('Net of tax'),
+    net: moneyDecimal('Net of tax'),
+    tax_minor: moneyMinor('Tax'),
+    tax: moneyDecimal('Tax'),
+    tip_minor: moneyMinor('Tip (default 0; not part of sales)'),
+    tip: moneyDecimal('Tip (default 0; not part of sales)'),
+    covers: z.number().int().nullable().optional(),
+    pos: z
+      .record(z.string())
+      .optional()
+      .openapi({ description: 'free-form POS metadata, string values (at most 64 entries)' }),
+  })
+  .strict()
+  .openapi('CaptureSale', {
+    example: {
+      event_id: 'R-10482',
+      branch_id: '352h67i328fh',
+      occurred_at: '2021-02-01T12:30:00+00:00',
+      status: 'SALE',
+      channel: 'RESTAURANT',
+      currency: 'EUR',
+      total: '42.50',
+      net: '34.55',
+      tax: '7.95',
+      tip: '4.00',
+      covers: 2,
+    },
+  });
+
+export const captureHeartbeatSchema = z
+  .object({
+    type: z.literal('heartbeat'),
+    branch_id: z.string(),
+    at: instant,
+    source: z.string().optional().openapi({ description: 'the till (default "capture")' }),
+  })
+  .strict()
+  .openapi('CaptureHeartbeat', {
+    example: { type: 'heartbeat', branch_id: '352h67i328fh', at: '2021-02-01T13:00:00Z', source: 'till-1' },
+  });
+
+export const captureRequestSchema = z
+  .array(z.union([captureSaleSchema, captureHeartbeatSchema]))
+  .openapi('CaptureRequest');
+
+export const captureResultSchema = z
+  .object({
+    index: z
+      .number()
+      .int()
+      .openapi({ description: 'position of the event in the request (NDJSON: among the non-blank lines)' }),
+    status: z.enum(['accepted', 'rejected']),
+    type: z.enum(['sale', 'heartbeat']).optional(),
+    branch_id: z.string().optional(),
+    event_id: z.string().optional(),
+    code: z
+      .string()
+      .optional()
+      .openapi({
+        description: 'why it was rejected (docs/capture.md lists the codes)',
+        example: 'float_amount',
+      }),
+    reason: z.string().optional(),
+  })
+  .strict()
+  .openapi('CaptureResult');
+
+export const captureResponseSchema = z
+  .object({
+    accepted: z.number().int(),
+    rejected: z.number().int(),
+    ignored: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'webhooks only: the parts that are not receipts, and why' }),
+    results: z.array(captureResultSchema),
+  })
+  .strict()
+  .openapi('CaptureResponse');
+export type CaptureResponse = z.infer<typeof captureResponseSchema>;
+
+export const CAPTURE_DESCRIPTION = `For POS systems that cannot speak Kafka (docs/capture.md): a JSON array (or one object) of sale events and heartbeats, or NDJSON (\`Content-Type: application/x-ndjson\`, one per line). Each is checked with the rules of the ingest consumer, and the accepted ones are written to the sales topic (keyed by branch, acknowledged by every in-sync replica) before the answer: **202** with a status per event, \`accepted\` or \`rejected\` with a \`code\` and a \`reason\`. Re-sending an event is harmless: \`(branch_id, event_id)\` identifies it. The key needs the \`capture\` scope (\`tillcast keys create --capture\`) and publishes its own branches only (others: \`forbidden_branch\`).
+
+Limits: at most CAPTURE_MAX_EVENTS events (1000) and CAPTURE_MAX_BODY_BYTES (1 MiB) per request, else 413. **503** (with Retry-After) when Kafka did not acknowledge in time: nothing of that request was accepted, send it again. **429** beyond the key's rate.`;
+
 const errorResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: errorResponseSchema } },
@@ -495,6 +620,59 @@ function buildRegistry(): OpenAPIRegistry {
     tags: ['operations'],
     responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
   });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/events',
+    operationId: 'captureEvents',
+    summary: 'Publish sale events and heartbeats (POS capture)',
+    description: CAPTURE_DESCRIPTION,
+    tags: ['capture'],
+    security: bearerSecurity,
+    request: {
+      body: {
+        content: {
+          'application/json': { schema: captureRequestSchema },
+          'application/x-ndjson': {
+            schema: z.string().openapi({ description: 'one capture event per line' }),
+          },
+        },
+      },
+    },
+    responses: {
+      202: {
+        description: 'Every event checked; the accepted ones are in Kafka',
+        content: { 'application/json': { schema: captureResponseSchema } },
+      },
+      400: errorResponse('The body is not JSON (`invalid_json`) or holds no events (`invalid_body`)'),
+      401: unauthenticatedResponse,
+      403: errorResponse('The key has no `capture` scope'),
+      413: errorResponse('Too many events or bytes in one request'),
+      415: errorResponse('Neither application/json nor application/x-ndjson'),
+      429: errorResponse('Rate limit exceeded, per key (see Retry-After)'),
+      503: errorResponse(
+        'Kafka did not acknowledge in time (`kafka_unavailable`): nothing was accepted, retry after Retry-After',
+      ),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/webhooks/square',
+    operationId: 'squareWebhook',
+    summary: "Square's payment, refund and order webhooks, as sale events",
+    description:
+      'Signed by Square (`x-square-hmacsha256-signature`, checked with SQUARE_WEBHOOK_SIGNATURE_KEY over SQUARE_WEBHOOK_URL and the raw body); locations map to branches with SQUARE_LOCATION_BRANCHES. COMPLETED payments are sales, COMPLETED refunds refunds; see docs/capture.md for the mapping. 404 when not configured.',
+    tags: ['capture'],
+    responses: {
+      202: {
+        description: 'Mapped, checked and published like POST /v1/events (plus `ignored`)',
+        content: { 'application/json': { schema: captureResponseSchema } },
+      },
+      400: errorResponse('The body is not JSON'),
+      401: errorResponse('The signature does not match'),
+      404: errorResponse('The Square webhook is not configured'),
+      503: errorResponse('Kafka did not acknowledge in time; Square retries'),
+    },
+  });
   return registry;
 }
 
@@ -511,6 +689,7 @@ export function openApiDocument(): OpenApiDocument {
     tags: [
       { name: 'forecast', description: 'Forecasts and branches' },
       { name: 'operations', description: 'Health, readiness, metrics and documentation' },
+      { name: 'capture', description: 'Events in from POS systems over HTTPS (docs/capture.md)' },
     ],
   });
   return cachedDocument;

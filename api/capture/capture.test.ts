@@ -9,6 +9,7 @@ import type { Message } from 'kafkajs';
 import { UnavailableError } from '../../lib/errors';
 import { defaultCodec } from '../../schemas/avro-codec';
 import type { SaleEvent } from '../../schemas/events';
+import { captureResponseSchema } from '../schemas';
 import { createApiServer, type ApiServer } from '../server';
 import {
   bearer,
@@ -114,7 +115,8 @@ interface Answer {
   rejected: number;
   results: { index: number; status: string; code?: string; event_id?: string; branch_id?: string }[];
 }
-const answer = (a: HttpAnswer): Answer => a.json as Answer;
+/** The 202 body, checked against its OpenAPI schema first. */
+const answer = (a: HttpAnswer): Answer => captureResponseSchema.parse(a.json);
 const codes = (a: HttpAnswer) => answer(a).results.map((r) => r.code ?? r.status);
 
 test('a valid batch is published keyed by branch, exactly as sent, and answered 202 accepted', async () => {
