@@ -20,7 +20,7 @@ import { createClickHouse } from '../clickhouse/client';
 import { ApiKeys } from '../clickhouse/store/api-keys';
 import { createKafka } from '../lib/kafka-client';
 import { createLogger } from '../lib/logger';
-import { ensureTopicsOn } from '../lib/topics';
+import { provisionKafka } from '../lib/kafka-provision';
 import { migrate } from '../clickhouse/migrate';
 import { createIngestRole } from '../consumers/ingest/ingest-consumer';
 import { simulatedBranches } from '../producers/simulator';
@@ -41,7 +41,8 @@ async function main() {
   const config = stack.config;
   const logger = createLogger(config.LOG_LEVEL);
   const kafka = createKafka(config, logger);
-  await ensureTopicsOn(kafka, config);
+  // Topics and the ACL table: the API publishes as the `pos` principal, ingest reads as `ingest`.
+  await provisionKafka(kafka, config, logger, ['pos', 'ingest']);
   const ch = createClickHouse(config, logger);
   await migrate(ch, logger);
   const branchList = simulatedBranches(BRANCHES);
