@@ -128,7 +128,7 @@ export function createCapture(deps: CaptureDeps): Capture {
   };
 
   const events: Koa.Middleware = async (ctx) => {
-    const ndjson = ctx.is(NDJSON_TYPES) !== false;
+    const ndjson = typeof ctx.is(NDJSON_TYPES) === 'string';
     if (!ndjson && ctx.is('application/json') === false)
       ctx.throw(415, 'send events as application/json (an array) or application/x-ndjson (one per line)');
     const body = await readBoundedBody(ctx, config.CAPTURE_MAX_BODY_BYTES);
