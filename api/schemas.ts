@@ -361,12 +361,10 @@ const instant = z.union([z.string(), z.number().int()]).openapi({
 export const captureSaleSchema = z
   .object({
     type: z.literal('sale').optional().openapi({ description: 'default "sale"' }),
-    event_id: z
-      .string()
-      .openapi({
-        description: 'POS receipt id, unique within the branch; 1-128 printable ASCII',
-        example: 'R-10482',
-      }),
+    event_id: z.string().openapi({
+      description: 'POS receipt id, unique within the branch; 1-128 printable ASCII',
+      example: 'R-10482',
+    }),
     branch_id: z.string().openapi({ example: '352h67i328fh' }),
     occurred_at: instant,
     status: z.enum(['SALE', 'REFUND', 'VOID']),
@@ -432,13 +430,10 @@ export const captureResultSchema = z
     type: z.enum(['sale', 'heartbeat']).optional(),
     branch_id: z.string().optional(),
     event_id: z.string().optional(),
-    code: z
-      .string()
-      .optional()
-      .openapi({
-        description: 'why it was rejected (docs/capture.md lists the codes)',
-        example: 'float_amount',
-      }),
+    code: z.string().optional().openapi({
+      description: 'why it was rejected (docs/capture.md lists the codes)',
+      example: 'float_amount',
+    }),
     reason: z.string().optional(),
   })
   .strict()

@@ -203,7 +203,7 @@ function sale(o: Record<string, unknown>): SaleEvent {
     net_minor: money(o, 'net', currency, true),
     tax_minor: money(o, 'tax', currency, true),
     tip_minor: money(o, 'tip', currency, false),
-    covers: covers === undefined ? null : (covers),
+    covers: covers === undefined ? null : covers,
     pos: posMap(o.pos),
   };
 }
