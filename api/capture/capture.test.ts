@@ -290,6 +290,30 @@ test('Kafka not acknowledging: 503 with Retry-After, nothing reported accepted',
   expect(sink.messages).toEqual([]);
 });
 
+test('beyond its rate a key gets 429 with Retry-After (the per-key limiter), and nothing is published', async () => {
+  const limited = createApiServer(
+    { ...sc, config: { ...sc.config, API_RATE_LIMIT_PER_MIN: 2 }, captureSink: sink },
+    { forecastPollMs: 60_000 },
+  );
+  await limited.start();
+  await limited.listen(0, '127.0.0.1');
+  try {
+    const send = (id: string) =>
+      request(limited.url(), '/v1/events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify([sale({ event_id: id })]),
+      });
+    expect((await send('rl-1')).status).toBe(202);
+    expect((await send('rl-2')).status).toBe(202);
+    const third = await send('rl-3');
+    expect([third.status, Number(third.headers['retry-after']) > 0]).toEqual([429, true]);
+    expect(sink.sales().map((e) => e.event_id)).toEqual(['rl-1', 'rl-2']);
+  } finally {
+    await limited.stop();
+  }
+});
+
 describe('Square webhook', () => {
   const post = (body: unknown, signature?: string): Promise<HttpAnswer> => {
     const raw = JSON.stringify(body);
