@@ -9,13 +9,14 @@
  */
 import http from 'node:http';
 import type { Config } from '../../lib/config';
+import { provisionKafka } from '../../lib/kafka-provision';
 import { loadPosExport } from '../../producers/pos-export';
 import type { SaleEvent } from '../../schemas/events';
 import { createApiServer, type ApiServer } from '../../api/server';
 import { postEvents, toCaptureJson, type CaptureAnswer } from '../../bench/capture-client';
 import { createTestKey } from '../api-helpers';
 import { createHarness, type Harness } from '../ingest-harness';
-import { dedicatedBroker, startBroker, stopBroker } from '../kafka-broker';
+import { dedicatedBroker, startBroker, stopBroker, TEST_KAFKA_USERS } from '../kafka-broker';
 import { computeReferenceHourly } from '../reference-totals';
 import { EXPORT_CLOSE_AT, requireSharedExport } from '../shared-data';
 
@@ -232,4 +233,55 @@ describe('POST /v1/events while Kafka stops and comes back (broker of its own)',
     expect(missing.slice(0, 10)).toEqual([]);
     expect(stored.size).toBe(sample.length);
   }, 900_000);
+});
+
+describe('POST /v1/events publishes as the pos principal', () => {
+  const harnesses: Harness[] = [];
+  const apis: ApiServer[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+
+  afterAll(async () => {
+    agent.destroy();
+    for (const a of apis) await a.stop();
+    for (const h of harnesses) await h.close();
+  });
+
+  const events = (branchId: string, currency: string) =>
+    [1, 2, 3].map((i) => ({
+      event_id: `pos-${i}`,
+      branch_id: branchId,
+      occurred_at: Date.UTC(2021, 0, 10, 12, i),
+      status: 'SALE',
+      currency,
+      total_minor: 1000 * i,
+      net_minor: 800 * i,
+      tax_minor: 200 * i,
+    }));
+
+  it('with nothing but the ACL table (WRITE on the sales topic) the events are stored; without it, 503 and nothing accepted', async () => {
+    // KAFKA_POS_PASSWORD set: the API's capture client authenticates as tillcast-pos, not the admin.
+    const granted = await createHarness({ KAFKA_POS_PASSWORD: TEST_KAFKA_USERS.pos.password });
+    harnesses.push(granted);
+    await provisionKafka(granted.kafka, granted.config, granted.logger, ['pos']);
+    const branch = granted.branches.list()[0]!;
+    const a = await serve(granted);
+    apis.push(a.api);
+    const ok = await postEvents(a.api.url(), a.key, events(branch.id, branch.currency), agent);
+    expect([ok.status, (ok.body as CaptureAnswer).accepted]).toEqual([202, 3]);
+    await granted.startIngest();
+    await granted.waitForIngestCaughtUp();
+    expect([...(await rawEvents(granted)).keys()].sort()).toEqual(
+      ['pos-1', 'pos-2', 'pos-3'].map((id) => `${branch.id}/${id}`),
+    );
+
+    // Same principal, topics without ACLs: the broker refuses the pos producer.
+    const refused = await createHarness({
+      KAFKA_POS_PASSWORD: TEST_KAFKA_USERS.pos.password,
+    });
+    harnesses.push(refused);
+    const b = await serve(refused, { CAPTURE_SEND_TIMEOUT_MS: 5000 });
+    apis.push(b.api);
+    const no = await postEvents(b.api.url(), b.key, events(branch.id, branch.currency), agent);
+    expect([no.status, no.retryAfter]).toEqual([503, '2']);
+  }, 180_000);
 });
