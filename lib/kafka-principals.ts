@@ -11,7 +11,7 @@
  * | pos (KAFKA_POS_USER)                | WRITE + DESCRIBE the sales topic                                                             |
  * | ingest (KAFKA_INGEST_USER)          | READ the sales topic in the ingest group; WRITE the DLQ and the hours-closed topic          |
  * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed in the forecaster group; READ + WRITE the training topic, READ the trainer group |
- * | api                                 | nothing: the API never talks to Kafka                                                        |
+ * | api                                 | none of its own: its capture route (POST /v1/events) publishes as pos (docs/capture.md)      |
  *
  * READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches needs
  * no entry of its own. The idempotent producers of pos and ingest need no IDEMPOTENT_WRITE on the
