@@ -256,7 +256,7 @@ describe.each(composeFiles)('%s against the code', (file) => {
       simulator: 'pos',
       ingest: 'ingest',
       forecaster: 'forecaster',
-      api: undefined, // the API never talks to Kafka
+      api: 'pos', // capture (POST /v1/events) publishes POS events, nothing else
     };
     expect(apps.map(([n]) => n).sort()).toEqual(Object.keys(expected).sort());
     for (const [name, s] of apps) {
