@@ -32,6 +32,7 @@ const PASSWORDS: Record<string, string> = {
   CLICKHOUSE_INGEST_PASSWORD: 'pw-ingest',
   CLICKHOUSE_FORECASTER_PASSWORD: 'pw-forecaster',
   CLICKHOUSE_API_PASSWORD: 'pw-api',
+  CLICKHOUSE_API_USAGE_PASSWORD: 'pw-api-usage',
   CLICKHOUSE_ANALYST_PASSWORD: 'pw-analyst',
 };
 const password = (user: User) =>
