@@ -330,6 +330,7 @@ describe('API keys through the CLI: create, use, list, revoke (real processes)',
       [
         'admin',
         'branches',
+        'capture',
         'created_at',
         'created_by',
         'groups',
