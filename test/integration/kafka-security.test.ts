@@ -204,6 +204,23 @@ describe('the POS principal may write the sales topic and nothing else', () => {
         },
       ],
     });
+    // An ACL applies a moment after createAcls returns: wait until the broker lists it, or the
+    // join is refused for the group (kafkajs: "group coordinator not found") instead of the topic.
+    await waitFor(
+      async () => {
+        const { resources } = await admin.describeAcls({
+          resourceType: AclResourceTypes.GROUP,
+          resourceName: group,
+          resourcePatternType: ResourcePatternTypes.LITERAL,
+          principal: `User:${T.pos.user}`,
+          host: '*',
+          operation: AclOperationTypes.READ,
+          permissionType: AclPermissionTypes.ALLOW,
+        });
+        return resources.length > 0 || undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, description: 'the probe group ACL in effect' },
+    );
     const consumer = asPos(config).consumer({ groupId: group, allowAutoTopicCreation: false });
     await consumer.connect();
     try {
