@@ -191,34 +191,20 @@ describe('the POS principal may write the sales topic and nothing else', () => {
   it('cannot read pos.sales.v1, even in a group it is allowed to join', async () => {
     const group = `${config.KAFKA_INGEST_GROUP}.pos-probe`;
     // The group alone is granted here, so that what refuses is the topic READ.
-    await admin.createAcls({
-      acl: [
-        {
-          resourceType: AclResourceTypes.GROUP,
-          resourceName: group,
-          resourcePatternType: ResourcePatternTypes.LITERAL,
-          principal: `User:${T.pos.user}`,
-          host: '*',
-          operation: AclOperationTypes.READ,
-          permissionType: AclPermissionTypes.ALLOW,
-        },
-      ],
-    });
+    const groupRead = {
+      resourceType: AclResourceTypes.GROUP,
+      resourceName: group,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal: `User:${T.pos.user}`,
+      host: '*',
+      operation: AclOperationTypes.READ,
+      permissionType: AclPermissionTypes.ALLOW,
+    };
+    await admin.createAcls({ acl: [groupRead] });
     // An ACL applies a moment after createAcls returns: wait until the broker lists it, or the
     // join is refused for the group (kafkajs: "group coordinator not found") instead of the topic.
     await waitFor(
-      async () => {
-        const { resources } = await admin.describeAcls({
-          resourceType: AclResourceTypes.GROUP,
-          resourceName: group,
-          resourcePatternType: ResourcePatternTypes.LITERAL,
-          principal: `User:${T.pos.user}`,
-          host: '*',
-          operation: AclOperationTypes.READ,
-          permissionType: AclPermissionTypes.ALLOW,
-        });
-        return resources.length > 0 || undefined;
-      },
+      async () => ((await admin.describeAcls(groupRead)).resources.length > 0 ? true : undefined),
       { timeoutMs: 10_000, intervalMs: 50, description: 'the probe group ACL in effect' },
     );
     const consumer = asPos(config).consumer({ groupId: group, allowAutoTopicCreation: false });
