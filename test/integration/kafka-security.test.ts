@@ -207,6 +207,19 @@ describe('the POS principal may write the sales topic and nothing else', () => {
       async () => ((await admin.describeAcls(groupRead)).resources.length > 0 ? true : undefined),
       { timeoutMs: 10_000, intervalMs: 50, description: 'the probe group ACL in effect' },
     );
+    // A fresh broker has no group coordinator until it has created __consumer_offsets, which the
+    // first FindCoordinator starts; kafkajs gives up on it sooner ("group coordinator not found").
+    await waitFor(
+      async () => {
+        try {
+          await admin.describeGroups([group]);
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: 'the group coordinator of a fresh broker' },
+    );
     const consumer = asPos(config).consumer({ groupId: group, allowAutoTopicCreation: false });
     await consumer.connect();
     try {
