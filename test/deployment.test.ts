@@ -115,6 +115,18 @@ describe('docker-compose config -q', () => {
     expect(r.status).toBe(0);
   });
 
+  it.each(composeFiles)('%s is valid with every variable it reads set to a plain word', (file) => {
+    // A value without a slash must never turn a bind mount into a named volume (KAFKA_TLS_DIR=tls).
+    const names = new Set(
+      [...fs.readFileSync(file, 'utf8').matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!),
+    );
+    expect(names).toContain('KAFKA_TLS_DIR');
+    const vars = Object.fromEntries([...names].map((n) => [n, 'placeholder']));
+    const r = compose(file, ['config', '-q'], vars);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it.each(composeFiles)('%s refuses to start without a Kafka password', (file) => {
     const vars = dummyPasswords(file);
     expect(Object.keys(vars)).toEqual(
