@@ -68,6 +68,24 @@ function toStored(r: KeyRow): StoredKey {
   };
 }
 
+/** The `api_keys` row of a key at a version (0: created, 1: revoked; ReplacingMergeTree keeps the greatest). */
+function keyRow(key: StoredKey & { keyHash: string }, version: number): Record<string, unknown> {
+  return {
+    key_id: key.keyId,
+    key_hash: key.keyHash,
+    name: key.name,
+    branches: key.branches,
+    groups: key.groups,
+    admin: key.admin ? 1 : 0,
+    metrics: key.metrics ? 1 : 0,
+    capture: key.capture === true ? 1 : 0,
+    created_at: toDateTime64(key.createdAt),
+    created_by: key.createdBy,
+    revoked_at: key.revokedAt === null ? null : toDateTime64(key.revokedAt),
+    version,
+  };
+}
+
 export class ApiKeys {
   private readonly q: QueryRunner;
 
@@ -77,27 +95,9 @@ export class ApiKeys {
 
   /** Stores a new key (its hash only). */
   async create(key: Omit<StoredKey, 'revokedAt'> & { keyHash: string }): Promise<void> {
-    await this.q.insert(
-      'api_keys.create',
-      'api_keys',
-      [
-        {
-          key_id: key.keyId,
-          key_hash: key.keyHash,
-          name: key.name,
-          branches: key.branches,
-          groups: key.groups,
-          admin: key.admin ? 1 : 0,
-          metrics: key.metrics ? 1 : 0,
-          capture: key.capture === true ? 1 : 0,
-          created_at: toDateTime64(key.createdAt),
-          created_by: key.createdBy,
-          revoked_at: null,
-          version: 0,
-        },
-      ],
-      { idempotent: true },
-    );
+    await this.q.insert('api_keys.create', 'api_keys', [keyRow({ ...key, revokedAt: null }, 0)], {
+      idempotent: true,
+    });
   }
 
   /** The key with this hash, revoked or not; undefined when no key has it. */
@@ -131,33 +131,19 @@ export class ApiKeys {
 
   /** Marks the key revoked (again: the first revocation time is kept). False when no such key. */
   async revoke(keyId: string, at: number): Promise<boolean> {
-    const key = await this.get(keyId);
-    if (!key) return false;
-    if (key.revokedAt !== null) return true;
-    const rows = await this.q.rows<{ key_hash: string }>(
-      'api_keys.hash_of',
-      `SELECT key_hash FROM ${this.q.table('api_keys')} FINAL WHERE key_id = {id:String} LIMIT 1`,
+    const rows = await this.q.rows<KeyRow & { key_hash: string }>(
+      'api_keys.get_with_hash',
+      `SELECT ${KEY_COLUMNS}, key_hash FROM ${this.q.table('api_keys')} FINAL WHERE key_id = {id:String} LIMIT 1`,
       { id: keyId },
     );
+    const row = rows[0];
+    if (!row) return false;
+    const key = toStored(row);
+    if (key.revokedAt !== null) return true;
     await this.q.insert(
       'api_keys.revoke',
       'api_keys',
-      [
-        {
-          key_id: key.keyId,
-          key_hash: rows[0]?.key_hash ?? '',
-          name: key.name,
-          branches: key.branches,
-          groups: key.groups,
-          admin: key.admin ? 1 : 0,
-          metrics: key.metrics ? 1 : 0,
-          capture: key.capture === true ? 1 : 0,
-          created_at: toDateTime64(key.createdAt),
-          created_by: key.createdBy,
-          revoked_at: toDateTime64(at),
-          version: 1,
-        },
-      ],
+      [keyRow({ ...key, keyHash: row.key_hash, revokedAt: at }, 1)],
       { idempotent: true },
     );
     return true;
