@@ -3,6 +3,7 @@
  * sold), in major currency units (EUR, not cents).
  */
 import { HOUR_MS } from '../lib/time/units';
+import type { BranchCalendarEntry } from './branch-calendar';
 
 export interface HourlySeries {
   branchId: string;
@@ -16,6 +17,8 @@ export interface HourlySeries {
   sales: Float64Array;
   /** Orders per hour. */
   orders: Float64Array;
+  /** Operators' closures and events (past and planned), if any: model/branch-calendar.ts. */
+  calendar?: readonly BranchCalendarEntry[];
 }
 
 /** UTC end (exclusive) of a series. */
