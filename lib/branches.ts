@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
+import { parseCivilDate } from './time/civil-date';
 
 export const branchSchema = z.object({
   id: z.string().min(1).max(64),
@@ -17,6 +18,17 @@ export const branchSchema = z.object({
   pos_company_id: z.string().optional(),
   /** Restaurant group (tenant) the branch belongs to, if any: an API key may be scoped to it. */
   group: z.string().min(1).max(64).optional(),
+  /**
+   * A new branch's expected weekly sales (major units, e.g. EUR), given when it is added: the
+   * level its cold-start forecast starts from (model/cold-start.ts) until its own history takes over.
+   */
+  expected_weekly_sales: z.number().finite().positive().optional(),
+  /** Local date (yyyy-mm-dd, the branch's zone) the branch opens or opened: no sales are expected before it. */
+  opened_on: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .refine((d) => parseCivilDate(d) !== null, 'not a calendar date')
+    .optional(),
 });
 export type Branch = z.infer<typeof branchSchema>;
 
