@@ -85,7 +85,7 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
   const sourceAlters = source.filter((s) => s.startsWith('ALTER TABLE'));
 
   it('covers every statement of the migration files (tables, views, table alterations)', () => {
-    expect(sourceTables.length).toBe(10); // 0001–0002: 8; 0007: api_keys, api_key_usage
+    expect(sourceTables.length).toBe(12); // 0001–0002: 8; 0007: api_keys, api_key_usage; 0011: branch_calendar; 0012: forecast_overrides
     expect(sourceViews.length).toBeGreaterThanOrEqual(8);
     expect(sourceTables.length + sourceViews.length + sourceAlters.length).toBe(source.length);
   });
@@ -136,7 +136,9 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
       }
     }
     expect(sharded.sort()).toEqual([
+      'branch_calendar',
       'branch_watermarks',
+      'forecast_overrides',
       'forecast_runs',
       'forecasts',
       'sales_events',
@@ -153,8 +155,8 @@ describe('cluster DDL generated from clickhouse/migrations/*.sql', () => {
     const shardedAlters = sourceAlters.filter(
       (a) => !REPLICATED_EVERYWHERE.has(/^ALTER TABLE \w+\.(\w+)/.exec(a)![1]!),
     );
-    // 5 sharded tables get a Distributed table too, and an ALTER of one alters both.
-    expect(all.length).toBe(source.length + 5 + shardedAlters.length + 1);
+    // 7 sharded tables get a Distributed table too, and an ALTER of one alters both.
+    expect(all.length).toBe(source.length + 7 + shardedAlters.length + 1);
     for (const s of all) {
       const f = await format(s);
       expect(f).toMatch(
@@ -231,7 +233,15 @@ describe('users.xml in cluster mode', () => {
         if (local) sharded.add(local[1]!);
       }
     expect([...sharded].sort()).toEqual(
-      ['branch_watermarks', 'forecast_runs', 'forecasts', 'sales_events', 'sales_hourly'].sort(),
+      [
+        'branch_calendar',
+        'branch_watermarks',
+        'forecast_overrides',
+        'forecast_runs',
+        'forecasts',
+        'sales_events',
+        'sales_hourly',
+      ].sort(),
     );
     const missing: string[] = [];
     let checked = 0;

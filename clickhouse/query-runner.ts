@@ -32,7 +32,9 @@ export type TableName =
   | 'models'
   | 'model_promotions'
   | 'api_keys'
-  | 'api_key_usage';
+  | 'api_key_usage'
+  | 'branch_calendar'
+  | 'forecast_overrides';
 
 type Outcome = 'ok' | 'retriable' | 'permanent';
 

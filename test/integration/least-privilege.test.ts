@@ -6,7 +6,8 @@
  * whole job (ingest a replay; train, register and promote a first model and write
  * runs; serve /predict to an API key made by `tillcast keys create` as admin) and is not
  * refused anything on the way, and each is refused what it has no business doing. The
- * API's writer of key last use (api_usage) may insert into api_key_usage and nothing else.
+ * API's writer (api_usage) may insert into api_key_usage, branch_calendar and forecast_overrides
+ * and nothing else.
  * Last, nothing any of these processes wrote (every stdout and stderr line, /ready, /metrics,
  * and the errors of a wrong ClickHouse and a wrong Kafka password) holds a secret it used: the
  * ClickHouse passwords, the Kafka passwords, the API key or its hash.
@@ -215,6 +216,8 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(await refused('DROP TABLE tillcast.forecasts')).toMatch(DENIED);
     expect(await refused("INSERT INTO tillcast.api_keys (key_id) VALUES ('x')")).toMatch(DENIED);
     expect(await refused("INSERT INTO tillcast.api_key_usage (key_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.branch_calendar (branch_id) VALUES ('x')")).toMatch(DENIED);
+    expect(await refused("INSERT INTO tillcast.forecast_overrides (branch_id) VALUES ('x')")).toMatch(DENIED);
   });
 
   it("api_usage (the API's writer of key last use): records use; may not read, make keys or undo a revocation", async () => {
@@ -229,6 +232,28 @@ describe('each role with its least-privilege ClickHouse user from users.xml', ()
     expect(await refused('SELECT count() FROM tillcast.forecasts')).toMatch(DENIED);
     expect(await refused("INSERT INTO tillcast.api_keys (key_id) VALUES ('x')")).toMatch(DENIED);
     expect(await refused('TRUNCATE TABLE tillcast.api_keys')).toMatch(DENIED);
+    // The operators' calendar (issue 16): appends versions, may not read or rewrite the history.
+    expect(
+      await refused(
+        "INSERT INTO tillcast.branch_calendar (branch_id, local_date, kind, name, version) VALUES ('x', '2021-01-25', 'closed', 'Refit', 1)",
+      ),
+    ).toBe('ALLOWED');
+    expect(await refused('SELECT count() FROM tillcast.branch_calendar')).toMatch(DENIED);
+    expect(await refused("ALTER TABLE tillcast.branch_calendar DELETE WHERE branch_id = 'x'")).toMatch(
+      DENIED,
+    );
+    expect(await refused('TRUNCATE TABLE tillcast.branch_calendar')).toMatch(DENIED);
+    // The override ledger (issue 16): append-only, a score cannot be read back or erased.
+    expect(
+      await refused(
+        "INSERT INTO tillcast.forecast_overrides (branch_id, local_date, set_at, override_id, sales_minor) VALUES ('x', '2021-01-25', now64(3), 'o1', 100)",
+      ),
+    ).toBe('ALLOWED');
+    expect(await refused('SELECT count() FROM tillcast.forecast_overrides')).toMatch(DENIED);
+    expect(await refused("ALTER TABLE tillcast.forecast_overrides DELETE WHERE branch_id = 'x'")).toMatch(
+      DENIED,
+    );
+    expect(await refused('TRUNCATE TABLE tillcast.forecast_overrides')).toMatch(DENIED);
   });
 });
 

@@ -1,0 +1,129 @@
+/**
+ * The branch calendar repository on the real engine (a fresh embedded database): versions are
+ * appended and the latest wins, a deletion hides the entry but keeps the history, the analyst
+ * view shows the same current entries, and values are bound as parameters (a name with quotes
+ * and a backslash round-trips).
+ */
+import { createLogger } from '../../lib/logger';
+import { testConfig } from '../../test/test-config';
+import { createClickHouse, type ClickHouse } from '../client';
+import { migrate } from '../migrate';
+import { BranchCalendar, type CalendarWrite } from './branch-calendar';
+
+jest.setTimeout(60_000);
+
+const logger = createLogger('silent');
+let ch: ClickHouse;
+let cal: BranchCalendar;
+const T = Date.UTC(2026, 11, 7, 6, 0, 0);
+
+beforeAll(async () => {
+  ch = createClickHouse(testConfig(), logger);
+  await migrate(ch, logger);
+  cal = new BranchCalendar(ch);
+});
+
+afterAll(async () => {
+  await ch.client.command({ query: `DROP DATABASE IF EXISTS ${ch.database}` });
+  await ch.close();
+});
+
+const write = (w: Partial<CalendarWrite> & Pick<CalendarWrite, 'date' | 'version'>): CalendarWrite => ({
+  branchId: 'b1',
+  kind: 'closed',
+  name: 'Refit',
+  deleted: false,
+  keyId: 'k1',
+  keyName: 'manager',
+  writtenAt: T + w.version * 1000,
+  ...w,
+});
+
+test('the latest version is current; a deletion hides it, the history stays; the view agrees', async () => {
+  await cal.append(write({ date: '2026-12-14', version: 1 }));
+  await cal.append(
+    write({
+      date: '2026-12-14',
+      version: 2,
+      kind: 'event',
+      name: `Match "day" o'clock \\ final`,
+      note: 'home game',
+      expectedEffect: 0.3,
+    }),
+  );
+  await cal.append(write({ date: '2026-12-15', version: 1 }));
+  await cal.append(write({ date: '2026-12-15', version: 2, deleted: true }));
+  await cal.append(
+    write({ branchId: 'b2', date: '2026-12-14', version: 1, keyId: 'auth-none', keyName: 'auth-none' }),
+  );
+
+  expect(await cal.current('b1', '2026-12-01', '2026-12-31')).toEqual([
+    {
+      branchId: 'b1',
+      date: '2026-12-14',
+      kind: 'event',
+      name: `Match "day" o'clock \\ final`,
+      note: 'home game',
+      expectedEffect: 0.3,
+      version: 2,
+      keyId: 'k1',
+      keyName: 'manager',
+      writtenAt: T + 2000,
+    },
+  ]);
+  expect(await cal.current('b1', '2026-12-15', '2026-12-31')).toEqual([]);
+  expect(await cal.latest('b1', '2026-12-15')).toMatchObject({ version: 2, deleted: true, kind: 'closed' });
+  expect(await cal.latest('b1', '2026-12-16')).toBeUndefined();
+
+  const of = await cal.currentOf(['b1', 'b2', 'b3']);
+  expect([...of.keys()].sort()).toEqual(['b1', 'b2']);
+  expect(of.get('b2')).toEqual([
+    {
+      branchId: 'b2',
+      date: '2026-12-14',
+      kind: 'closed',
+      name: 'Refit',
+      version: 1,
+      keyId: 'auth-none',
+      keyName: 'auth-none',
+      writtenAt: T + 1000,
+    },
+  ]);
+  expect(await cal.changedSince(T + 1500)).toEqual([{ branchId: 'b1', writtenAt: T + 2000 }]);
+
+  const rs = await ch.client.query({
+    query: `SELECT branch_id, toString(local_date) AS d, kind, name, note, expected_effect, version, changed_by, changed_by_key
+            FROM ${ch.database}.v_branch_calendar ORDER BY branch_id, local_date`,
+    format: 'JSONEachRow',
+  });
+  expect(await rs.json()).toEqual([
+    {
+      branch_id: 'b1',
+      d: '2026-12-14',
+      kind: 'event',
+      name: `Match "day" o'clock \\ final`,
+      note: 'home game',
+      expected_effect: 0.3,
+      version: 2,
+      changed_by: 'manager',
+      changed_by_key: 'k1',
+    },
+    {
+      branch_id: 'b2',
+      d: '2026-12-14',
+      kind: 'closed',
+      name: 'Refit',
+      note: null,
+      expected_effect: null,
+      version: 1,
+      changed_by: 'auth-none',
+      changed_by_key: 'auth-none',
+    },
+  ]);
+  // Nothing was replaced: every version is still there.
+  const all = await ch.client.query({
+    query: `SELECT toUInt32(count()) AS n FROM ${ch.database}.branch_calendar`,
+    format: 'JSONEachRow',
+  });
+  expect(await all.json()).toEqual([{ n: 5 }]);
+});
