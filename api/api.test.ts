@@ -456,7 +456,7 @@ describe('headers', () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(ORIGIN);
-    expect(preflight.headers['access-control-allow-methods']).toBe('GET,HEAD,OPTIONS');
+    expect(preflight.headers['access-control-allow-methods']).toBe('GET,HEAD,OPTIONS,PUT,DELETE');
     const badPreflight = await get(q, {
       method: 'OPTIONS',
       headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'GET' },

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { rateLimiter } from './http-middleware';
+import { rateLimiter, requestGuard } from './http-middleware';
+import { isOperatorWritePath } from './router';
 
 /** A Koa app behind the limiter (3 a minute, /health exempt); answers 200 'ok' or the error's status. */
 async function limitedApp(perMinute: number) {
@@ -68,5 +69,36 @@ describe('rateLimiter', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('requestGuard', () => {
+  /** The status the guard gives (200: passed to the route) for a method and path. */
+  async function status(method: string, path: string): Promise<number> {
+    const app = new Koa();
+    app.use(requestGuard(2048, new Set(['/v1/events']), isOperatorWritePath));
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    const server = http.createServer(app.callback());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+      return res.status;
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }
+
+  it("lets PUT and DELETE through only on the operators' calendar and override paths", async () => {
+    expect(await status('PUT', '/v1/branches/352h67i328fh/calendar/2021-02-01')).toBe(200);
+    expect(await status('DELETE', '/v1/branches/352h67i328fh/overrides/2021-02-01')).toBe(200);
+    expect(await status('PUT', '/v1/branches/352h67i328fh/calendar')).toBe(405);
+    expect(await status('PUT', '/predict')).toBe(405);
+    expect(await status('DELETE', '/v1/branches/352h67i328fh/forecast/2021-02-01')).toBe(405);
+    expect(await status('POST', '/v1/branches/352h67i328fh/calendar/2021-02-01')).toBe(405);
+    expect(await status('POST', '/v1/events')).toBe(200);
+    expect(await status('PATCH', '/v1/branches/352h67i328fh/overrides/2021-02-01')).toBe(405);
   });
 });

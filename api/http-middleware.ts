@@ -89,9 +89,14 @@ export function requestContext(logger: Logger, isAccepting: () => boolean = () =
 
 /**
  * Refuses request targets longer than `maxUrl` characters (414) and methods other than
- * GET/HEAD/OPTIONS (405), except POST on the paths in `postPaths` (the login code exchange).
+ * GET/HEAD/OPTIONS (405), except POST on the paths in `postPaths` (the login code exchange,
+ * capture) and PUT/DELETE on the paths `writePath` accepts (operators' calendar and overrides).
  */
-export function requestGuard(maxUrl: number, postPaths: ReadonlySet<string> = new Set()): Koa.Middleware {
+export function requestGuard(
+  maxUrl: number,
+  postPaths: ReadonlySet<string> = new Set(),
+  writePath: (path: string) => boolean = () => false,
+): Koa.Middleware {
   return (ctx, next) => {
     if (ctx.originalUrl.length > maxUrl) {
       ctx.throw(414, `the URL is longer than ${maxUrl} characters`);
@@ -99,6 +104,7 @@ export function requestGuard(maxUrl: number, postPaths: ReadonlySet<string> = ne
     const m = ctx.method;
     if (m === 'GET' || m === 'HEAD') return next();
     if (m === 'POST' && postPaths.has(ctx.path)) return next();
+    if ((m === 'PUT' || m === 'DELETE') && writePath(ctx.path)) return next();
     if (m === 'OPTIONS') {
       // CORS preflights were answered by the CORS middleware; other OPTIONS get the method list.
       ctx.set('Allow', 'GET, HEAD, OPTIONS');

@@ -7,7 +7,7 @@
 import type Koa from 'koa';
 import type { ApiKeys, StoredKey } from '../clickhouse/store/api-keys';
 import { BranchDirectory, NORY_BRANCHES } from '../lib/branches';
-import { StorageError } from '../lib/errors';
+import { ForbiddenError, StorageError, UnauthenticatedError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { keyAuth, principalOf } from './key-auth';
 import { generateKey } from './keys';
@@ -28,7 +28,11 @@ function fakeStore(keys: Map<string, StoredKey>) {
   return { store, state };
 }
 
-const stored = (keyId: string, revokedAt: number | null = null): StoredKey => ({
+const stored = (
+  keyId: string,
+  revokedAt: number | null = null,
+  scopes: Partial<StoredKey> = {},
+): StoredKey => ({
   keyId,
   name: 'k',
   branches: ['352h67i328fh'],
@@ -38,10 +42,12 @@ const stored = (keyId: string, revokedAt: number | null = null): StoredKey => ({
   createdAt: 0,
   createdBy: 'test',
   revokedAt,
+  ...scopes,
 });
 
-function ctxWith(key: string): Koa.Context {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+/** A request context carrying `key` as its bearer credential (none when undefined). */
+function ctxWith(key?: string): Koa.Context {
+  const headers: Record<string, string> = key === undefined ? {} : { authorization: `Bearer ${key}` };
   return {
     get: (h: string) => headers[h.toLowerCase()] ?? '',
     state: {},
@@ -89,5 +95,73 @@ describe('key cache while ClickHouse cannot be read', () => {
     keys.set(a.keyHash, stored(a.keyId, Date.now())); // revoked meanwhile
     await sleep(TTL_MS + 50);
     expect(await who(a.key)).toBeNull();
+  });
+});
+
+describe("the write scope (operators' calendar and overrides)", () => {
+  const SUSHI = '352h67i328fh';
+  const TACO = '2hg8j32gw8g';
+  const reader = generateKey();
+  const writer = generateKey();
+  const groupWriter = generateKey();
+  const admin = generateKey();
+  const { store } = fakeStore(
+    new Map([
+      [reader.keyHash, stored(reader.keyId)],
+      [writer.keyHash, stored(writer.keyId, null, { write: true })],
+      [
+        groupWriter.keyHash,
+        stored(groupWriter.keyId, null, { branches: [], groups: ['36871'], write: true }),
+      ],
+      [admin.keyHash, stored(admin.keyId, null, { branches: [], admin: true })],
+    ]),
+  );
+  const directory = new BranchDirectory(NORY_BRANCHES);
+  const options = {
+    keys: store,
+    usage: store,
+    branches: directory,
+    cacheTtlMs: 60_000,
+    usageFlushMs: 60_000,
+    logger: createLogger('silent'),
+  };
+  const auth = keyAuth({ mode: 'keys', ...options });
+  const open = keyAuth({ mode: 'none', ...options });
+  afterAll(async () => {
+    await auth.close();
+    await open.close();
+  });
+
+  /** What assertMayWrite does for a request with `key` (undefined: none) on `branch`. */
+  const outcome = async (key: string | undefined, branch: string): Promise<string> => {
+    const ctx = ctxWith(key);
+    await auth.authenticate(ctx, () => Promise.resolve());
+    try {
+      auth.assertMayWrite(ctx, branch);
+      return 'allowed';
+    } catch (e) {
+      if (e instanceof UnauthenticatedError) return '401';
+      if (e instanceof ForbiddenError) return `403 ${e.message}`;
+      throw e;
+    }
+  };
+
+  it('reading is not writing; write covers only the branches the key reads; admin writes every branch', async () => {
+    expect(await outcome(undefined, SUSHI)).toBe('401');
+    expect(await outcome(reader.key, SUSHI)).toBe(
+      '403 this key may not write branch "352h67i328fh" (it needs the write scope on it)',
+    );
+    expect(await outcome(writer.key, SUSHI)).toBe('allowed');
+    expect(await outcome(writer.key, TACO)).toBe(
+      '403 this key may not write branch "2hg8j32gw8g" (it needs the write scope on it)',
+    );
+    // A group key (POS company 36871 = Nory Taco) writes the branches of its group only.
+    expect(await outcome(groupWriter.key, TACO)).toBe('allowed');
+    expect(await outcome(groupWriter.key, SUSHI)).toBe(
+      '403 this key may not write branch "352h67i328fh" (it needs the write scope on it)',
+    );
+    expect(await outcome(admin.key, 'no-such-branch')).toBe('allowed');
+    // AUTH_MODE=none (development): every write is allowed.
+    expect(() => open.assertMayWrite(ctxWith(), SUSHI)).not.toThrow();
   });
 });

@@ -21,7 +21,14 @@ import type { BranchDirectory } from '../lib/branches';
 import { ForbiddenError, StorageError, UnauthenticatedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { truncate } from './error-middleware';
-import { canCaptureBranch, canReadBranch, hashKey, looksLikeKey, type KeyScopes } from './keys';
+import {
+  canCaptureBranch,
+  canReadBranch,
+  canWriteBranch,
+  hashKey,
+  looksLikeKey,
+  type KeyScopes,
+} from './keys';
 import { authOutcomes } from './metrics';
 
 export interface Principal {
@@ -71,6 +78,11 @@ export interface KeyAuth {
   mayRead: (ctx: Koa.Context, branchId: string) => boolean;
   /** Throws 403 `forbidden` naming the branch unless the request may read it. */
   assertMayRead: (ctx: Koa.Context, branchId: string) => void;
+  /**
+   * Guard of the operators' write routes (calendar, overrides): 401 without a valid key, 403 naming
+   * the branch unless the key may write it (`write` scope on its branches, or `admin`).
+   */
+  assertMayWrite: (ctx: Koa.Context, branchId: string) => void;
   /** Forgets cached lookups (tests; a revocation elsewhere is picked up within the TTL anyway). */
   forget: () => void;
   /** Writes the pending last-use times. */
@@ -117,6 +129,7 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
             admin: k.admin,
             metrics: k.metrics,
             capture: k.capture === true,
+            write: k.write === true,
           },
         },
       };
@@ -236,6 +249,17 @@ export function keyAuth(opts: KeyAuthOptions): KeyAuth {
         parameter: 'branch_id',
         branch_id: truncate(branchId),
       });
+    },
+    assertMayWrite: (ctx, branchId) => {
+      if (opts.mode === 'none') return;
+      const p = principalOf(ctx);
+      if (!p) unauthenticated(ctx);
+      if (canWriteBranch(p.scopes, branchId, opts.branches)) return;
+      authOutcomes.inc({ outcome: 'forbidden' });
+      throw new ForbiddenError(
+        `this key may not write branch ${JSON.stringify(truncate(branchId))} (it needs the write scope on it)`,
+        { parameter: 'branch_id', branch_id: truncate(branchId), scope: 'write' },
+      );
     },
     forget: () => cache.clear(),
     flushUsage,

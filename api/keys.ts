@@ -10,7 +10,9 @@
  *
  * Scopes: branch ids, restaurant groups (every branch of the directory whose `group` or
  * `pos_company_id` is the group), `admin` (every branch, and managing keys), `metrics`
- * (/metrics), `capture` (publish events of the branches it may read: POST /v1/events). The answer for a branch depends only on the key's scopes, never on whether a
+ * (/metrics), `capture` (publish events of the branches it may read: POST /v1/events), `write`
+ * (write operators' data — calendar entries, overrides — of the branches it may read; `admin`
+ * writes every branch). The answer for a branch depends only on the key's scopes, never on whether a
  * branch outside them exists: 403 for any branch outside them, known or not.
  */
 import crypto from 'node:crypto';
@@ -63,6 +65,11 @@ export function canCaptureBranch(scopes: KeyScopes, branchId: string, directory:
   return scopes.capture === true && canReadBranch(scopes, branchId, directory);
 }
 
+/** May a key with these scopes write operators' data (calendar, overrides) of this branch id? Admin, or its branches with the write scope. */
+export function canWriteBranch(scopes: KeyScopes, branchId: string, directory: BranchDirectory): boolean {
+  return scopes.admin || (scopes.write === true && canReadBranch(scopes, branchId, directory));
+}
+
 /** One line naming what a key may do, for listings. */
 export function describeScopes(s: KeyScopes): string {
   const parts: string[] = [];
@@ -71,5 +78,6 @@ export function describeScopes(s: KeyScopes): string {
   if (s.groups.length > 0) parts.push(`groups ${s.groups.join(',')}`);
   if (s.metrics) parts.push('metrics');
   if (s.capture === true) parts.push('capture');
+  if (s.write === true) parts.push('write');
   return parts.length > 0 ? parts.join('; ') : 'nothing';
 }

@@ -23,6 +23,8 @@ export interface MiddlewareParts {
   auth: KeyAuth;
   /** Paths that take POST (the login code exchange). */
   postPaths: ReadonlySet<string>;
+  /** Paths that take PUT and DELETE (operators' calendar entries and overrides). */
+  writePath: (path: string) => boolean;
   router: Router;
   staticDir: string;
 }
@@ -31,14 +33,14 @@ export function useMiddlewareStack(app: Koa, parts: MiddlewareParts): void {
   app.use(requestContext(parts.log, parts.isAccepting));
   app.use(corsPolicy(parts.corsOrigins));
   app.use(errorMiddleware(parts.log));
-  app.use(requestGuard(parts.maxUrlLength, parts.postPaths));
+  app.use(requestGuard(parts.maxUrlLength, parts.postPaths, parts.writePath));
   app.use(parts.auth.authenticate);
   app.use(parts.limiter.middleware);
   app.use(parts.router.routes());
   app.use(staticFiles(parts.staticDir));
 }
 
-/** CORS for the allowed origins (GET, HEAD, OPTIONS), exposing the headers clients read. */
+/** CORS for the allowed origins (reads; PUT and DELETE of the operators' routes), exposing the headers clients read. */
 export function corsPolicy(origins: readonly string[]): Koa.Middleware {
   const allowAll = origins.includes('*');
   const allowed = new Set(origins);
@@ -48,7 +50,9 @@ export function corsPolicy(origins: readonly string[]): Koa.Middleware {
       if (allowAll) return '*';
       return allowed.has(origin) ? origin : '';
     },
-    allowMethods: ['GET', 'HEAD', 'OPTIONS'],
+    // PUT and DELETE: the operators' routes, for a frontend on an allowed origin. Keys are bearer
+    // tokens a page must hold, never ambient cookies, so this opens no cross-site request forgery.
+    allowMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
     exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'WWW-Authenticate'],
     maxAge: 600,
   });

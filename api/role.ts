@@ -22,8 +22,9 @@ export function createApiRole(
   ctx: { config: Config; ch: ClickHouse; branches: BranchDirectory; logger: Logger },
   options: Partial<ApiOptions> = {},
 ): ApiRole {
-  // Server mode: the `api` user is read-only, so the keys' last use is written as a user that may
-  // insert into api_key_usage and nothing else (clickhouse/server/users.xml).
+  // Server mode: the `api` user is read-only, so the keys' last use and the operators' calendar
+  // entries and overrides are written as a user that may insert into those tables and nothing
+  // else (clickhouse/server/users.xml, `api_usage`).
   const usageCh =
     ctx.config.CLICKHOUSE_URL !== undefined && ctx.config.CLICKHOUSE_API_USAGE_USER !== undefined
       ? createClickHouse(

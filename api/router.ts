@@ -17,7 +17,13 @@ import { healthRoute, metricsRoute, readyRoute } from './routes/health';
 import { predictRoute } from './routes/predict';
 
 export interface RouterDeps {
+  /** Reads (in server mode the read-only `api` user). */
   ch: ClickHouse;
+  /**
+   * Writes of operators' data (calendar entries, overrides): in server mode the `api_usage` user
+   * (CLICKHOUSE_API_USAGE_USER), which may insert into those tables and the keys' last use only.
+   */
+  writer: ClickHouse;
   branches: BranchDirectory;
   caches: ApiCaches;
   logger: Logger;
@@ -75,6 +81,12 @@ export function apiRouter(deps: RouterDeps): Router {
   router.get('/docs', docsRoute());
   return router;
 }
+
+/** The operators' write routes: PUT and DELETE on a branch's calendar entry or override of a date. */
+const OPERATOR_WRITE_PATH = /^\/v1\/branches\/[^/]+\/(?:calendar|overrides)\/[^/]+$/;
+
+/** Whether a path takes PUT and DELETE (the request guard lets them through only there). */
+export const isOperatorWritePath = (path: string): boolean => OPERATOR_WRITE_PATH.test(path);
 
 /** Paths the rate limit never counts (probes and scrapes). */
 export const EXEMPT_FROM_RATE_LIMIT: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);

@@ -28,7 +28,7 @@ import { httpListener } from './http-listener';
 import { keyAuth, principalOf, type KeyAuth } from './key-auth';
 import { LoginCodes, type LoginGrant } from './login-codes';
 import { useMiddlewareStack } from './middleware-stack';
-import { apiRouter, EXEMPT_FROM_RATE_LIMIT, LOGIN_PATH } from './router';
+import { apiRouter, EXEMPT_FROM_RATE_LIMIT, isOperatorWritePath, LOGIN_PATH } from './router';
 import { DEFAULT_STATIC_DIR } from './static-files';
 
 export interface ApiDeps {
@@ -36,7 +36,7 @@ export interface ApiDeps {
   ch: ClickHouse;
   branches: BranchDirectory;
   logger: Logger;
-  /** Client that records the keys' last use (CLICKHOUSE_API_USAGE_USER); default `ch`. */
+  /** The API's writing client (CLICKHOUSE_API_USAGE_USER): keys' last use, operators' calendar and overrides; default `ch`. */
   usageCh?: ClickHouse;
   /** Where POST /v1/events publishes; default: the sales topic as the `pos` Kafka principal (tests pass their own). */
   captureSink?: SalesSink;
@@ -142,6 +142,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
   const capture = createCapture({ config, branches, logger: deps.logger, auth, sink: deps.captureSink });
   const router = apiRouter({
     ch,
+    writer: deps.usageCh ?? ch,
     branches,
     caches,
     logger: deps.logger,
@@ -165,6 +166,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     limiter,
     auth,
     postPaths: new Set([LOGIN_PATH, ...CAPTURE_POST_PATHS]),
+    writePath: isOperatorWritePath,
     router,
     staticDir: opts.staticDir,
   });

@@ -44,6 +44,7 @@ function listedJson(k: ListedKey) {
     admin: k.admin,
     metrics: k.metrics,
     capture: k.capture === true,
+    write: k.write === true,
     created_at: iso(k.createdAt),
     created_by: k.createdBy,
     last_used_at: k.lastUsedAt === null ? null : iso(k.lastUsedAt),
@@ -66,10 +67,11 @@ export function registerKeysCommands(program: Command): void {
     .option('--admin', 'every branch, and managing keys')
     .option('--metrics', 'may scrape /metrics')
     .option('--capture', 'may publish events of its branches (POST /v1/events, docs/capture.md)')
+    .option('--write', "may write operators' data of its branches: calendar entries and overrides (issue 16)")
     .option('--json', 'print one JSON object (with the key)')
     .addHelpText(
       'after',
-      '\nThe key is printed once and stored only as a hash: keep it, or revoke it and make another.\n\nExamples:\n  tillcast keys create --name "Nory ops" --branches 352h67i328fh,345hngydkgs\n  tillcast keys create --name prometheus --metrics\n  tillcast keys create --name "Square POS" --branches 352h67i328fh --capture\n  tillcast keys create --name operator --admin',
+      '\nThe key is printed once and stored only as a hash: keep it, or revoke it and make another.\n\nExamples:\n  tillcast keys create --name "Nory ops" --branches 352h67i328fh,345hngydkgs\n  tillcast keys create --name prometheus --metrics\n  tillcast keys create --name "Square POS" --branches 352h67i328fh --capture\n  tillcast keys create --name "Sushi manager" --branches 352h67i328fh --write\n  tillcast keys create --name operator --admin',
     )
     .action(
       async (opts: {
@@ -79,6 +81,7 @@ export function registerKeysCommands(program: Command): void {
         admin?: boolean;
         metrics?: boolean;
         capture?: boolean;
+        write?: boolean;
         json?: boolean;
       }) => {
         const branches = list(opts.branches);
@@ -86,6 +89,7 @@ export function registerKeysCommands(program: Command): void {
         const admin = opts.admin === true;
         const metrics = opts.metrics === true;
         const capture = opts.capture === true;
+        const write = opts.write === true;
         if (opts.name.trim() === '') throw new UsageError('--name must not be empty');
         if (branches.length === 0 && groups.length === 0 && !admin && !metrics)
           throw new UsageError('give the key something to do: --branches, --group, --admin or --metrics');
@@ -93,12 +97,16 @@ export function registerKeysCommands(program: Command): void {
           throw new UsageError(
             "--capture publishes events of the key's branches: add --branches, --group or --admin",
           );
+        if (write && branches.length === 0 && groups.length === 0 && !admin)
+          throw new UsageError(
+            "--write writes operators' data of the key's branches: add --branches, --group or --admin",
+          );
         const directory = loadBranchDirectory(loadConfig());
         const unknown = branches.filter((b) => directory.get(b) === undefined);
         if (unknown.length > 0)
           throw new UsageError(`unknown branch ${unknown.join(', ')} (see BRANCHES_FILE / DEMO_BRANCHES)`);
         const k = generateKey();
-        const scopes = { branches, groups, admin, metrics, capture };
+        const scopes = { branches, groups, admin, metrics, capture, write };
         await withKeys((store) =>
           store.create({
             keyId: k.keyId,

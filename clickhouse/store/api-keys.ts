@@ -20,6 +20,8 @@ export interface KeyScopes {
   metrics: boolean;
   /** May publish events of its branches through POST /v1/events (migration 0009; absent: no). */
   capture?: boolean;
+  /** May write operators' data (calendar entries, overrides) of its branches (migration 0010; absent: no). */
+  write?: boolean;
 }
 
 /** A key as stored, without its hash. */
@@ -44,12 +46,13 @@ interface KeyRow {
   admin: number;
   metrics: number;
   capture: number;
+  write: number;
   created_at: string;
   created_by: string;
   revoked_at: string | null;
 }
 
-const KEY_COLUMNS = `key_id, name, branches, groups, admin, metrics, capture,
+const KEY_COLUMNS = `key_id, name, branches, groups, admin, metrics, capture, write,
   toUnixTimestamp64Milli(created_at) AS created_at, created_by,
   if(revoked_at IS NULL, NULL, toUnixTimestamp64Milli(assumeNotNull(revoked_at))) AS revoked_at`;
 
@@ -62,6 +65,7 @@ function toStored(r: KeyRow): StoredKey {
     admin: Number(r.admin) === 1,
     metrics: Number(r.metrics) === 1,
     capture: Number(r.capture) === 1,
+    write: Number(r.write) === 1,
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
@@ -79,6 +83,7 @@ function keyRow(key: StoredKey & { keyHash: string }, version: number): Record<s
     admin: key.admin ? 1 : 0,
     metrics: key.metrics ? 1 : 0,
     capture: key.capture === true ? 1 : 0,
+    write: key.write === true ? 1 : 0,
     created_at: toDateTime64(key.createdAt),
     created_by: key.createdBy,
     revoked_at: key.revokedAt === null ? null : toDateTime64(key.revokedAt),

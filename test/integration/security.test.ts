@@ -340,6 +340,7 @@ describe('API keys through the CLI: create, use, list, revoke (real processes)',
         'name',
         'prefix',
         'revoked_at',
+        'write',
       ].sort(),
     );
     const human = await cli(['keys', 'list']);
