@@ -80,14 +80,15 @@ describe('requestGuard', () => {
     app.use((ctx) => {
       ctx.body = 'ok';
     });
-    const server = http.createServer(app.callback());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const handler = app.callback();
+    const server = http.createServer((req, res) => void handler(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
       const { port } = server.address() as AddressInfo;
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
       return res.status;
     } finally {
-      await new Promise((r) => server.close(r));
+      await new Promise<void>((r) => server.close(() => r()));
     }
   }
 
