@@ -20,7 +20,7 @@ import {
   type AvroCodec,
   type DecodeErrorCode,
 } from './avro-codec';
-import type { Channel, Heartbeat, HourClosed, SaleEvent, SaleStatus } from './events';
+import type { CalendarChanged, Channel, Heartbeat, HourClosed, SaleEvent, SaleStatus } from './events';
 import {
   CRC64_AVRO_EMPTY,
   fingerprintHex,
@@ -194,12 +194,18 @@ describe('shipped schemas', () => {
   const files = fs.readdirSync(AVRO_DIR).filter((f) => f.endsWith('.avsc'));
 
   it('ships v1 of every kind, in namespace io.tillcast', () => {
-    expect(files.sort()).toEqual(['heartbeat.v1.avsc', 'hour-closed.v1.avsc', 'sale-event.v1.avsc']);
+    expect(files.sort()).toEqual([
+      'calendar-changed.v1.avsc',
+      'heartbeat.v1.avsc',
+      'hour-closed.v1.avsc',
+      'sale-event.v1.avsc',
+    ]);
     for (const f of files) expect(readSchema(f).namespace).toBe('io.tillcast');
     expect(shipped.schemas().map((s) => `${s.kind} v${s.version}`)).toEqual([
       'sale v1',
       'heartbeat v1',
       'hourClosed v1',
+      'calendarChanged v1',
     ]);
   });
 
@@ -226,6 +232,14 @@ describe('shipped schemas', () => {
     expect(fieldNames('sale-event.v1.avsc')).toEqual(Object.keys(sale));
     expect(fieldNames('heartbeat.v1.avsc')).toEqual(Object.keys(heartbeat));
     expect(fieldNames('hour-closed.v1.avsc')).toEqual(Object.keys(hourClosed));
+    const calendarChanged: Record<keyof CalendarChanged, true> = {
+      branch_id: true,
+      local_date: true,
+      version: true,
+      deleted: true,
+      changed_at: true,
+    };
+    expect(fieldNames('calendar-changed.v1.avsc')).toEqual(Object.keys(calendarChanged));
     // Record<Union, true> makes the compiler check that these lists are the TypeScript unions, exactly.
     const statuses: Record<SaleStatus, true> = { SALE: true, REFUND: true, VOID: true };
     const channels: Record<Channel, true> = { RESTAURANT: true, TAKEAWAY: true, DELIVERY: true, OTHER: true };
@@ -266,6 +280,7 @@ describe('shipped schemas', () => {
       'sale v1': '47aff8271568c5b9',
       'heartbeat v1': 'f477796fc960ecd4',
       'hourClosed v1': '2184f97601c6aa53',
+      'calendarChanged v1': 'e6ef2f26b9bdb2d9',
     });
   });
 });
@@ -417,6 +432,24 @@ describe('round trips', () => {
       readerVersion: 1,
     });
     expect({ ...shipped.decode(bytes).value }).toStrictEqual(hourClosed);
+  });
+
+  it('CalendarChanged', () => {
+    const changed: CalendarChanged = {
+      branch_id: 'berlin-mitte',
+      local_date: '2024-05-20',
+      version: 3,
+      deleted: true,
+      changed_at: Date.UTC(2024, 4, 17, 13, 5),
+    };
+    const bytes = shipped.encode('calendarChanged', changed);
+    expect(shipped.decode(bytes)).toEqual({
+      kind: 'calendarChanged',
+      value: changed,
+      writerVersion: 1,
+      readerVersion: 1,
+    });
+    expect({ ...shipped.decode(bytes).value }).toStrictEqual(changed);
   });
 
   it('writes exactly the Avro single-object bytes of the spec', () => {
@@ -915,7 +948,7 @@ describe('schema files', () => {
       expect(() => findSchemaDir(tmp)).toThrow(/cannot find schemas\/avro/);
       fs.writeFileSync(path.join(tmp, 'sale.v1.avsc'), '{}');
       expect(() => loadSchemaDir(tmp)).toThrow(
-        /sale\.v1\.avsc: expected <sale-event\|heartbeat\|hour-closed>\.v<N>\.avsc/,
+        /sale\.v1\.avsc: expected <sale-event\|heartbeat\|hour-closed\|calendar-changed>\.v<N>\.avsc/,
       );
       // A folder without every kind cannot make a codec.
       fs.rmSync(path.join(tmp, 'sale.v1.avsc'));

@@ -64,4 +64,20 @@ export interface HourClosed {
   closed_at: number;
 }
 
+/**
+ * Published by the API when an operator sets, changes or removes a branch calendar entry (after
+ * the version is stored): the forecaster refreshes the branch at once.
+ */
+export interface CalendarChanged {
+  branch_id: string;
+  /** Local date `YYYY-MM-DD` in the branch's zone. */
+  local_date: string;
+  /** The stored version of that (branch, date). */
+  version: number;
+  /** true when this version removed the entry. */
+  deleted: boolean;
+  /** When the version was written (epoch ms, UTC). */
+  changed_at: number;
+}
+
 export type PosMessage = { kind: 'sale'; value: SaleEvent } | { kind: 'heartbeat'; value: Heartbeat };

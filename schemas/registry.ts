@@ -13,26 +13,28 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Type, types as avroTypes, type Resolver, type Schema } from 'avsc';
 import { TillcastError } from '../lib/errors';
-import type { Heartbeat, HourClosed, SaleEvent } from './events';
+import type { CalendarChanged, Heartbeat, HourClosed, SaleEvent } from './events';
 import { fingerprintHex, fingerprintToBytesLE, rabinFingerprint64 } from './rabin-fingerprint';
 
 /** The logical message kinds carried by tillcast topics. */
-export type EventKind = 'sale' | 'heartbeat' | 'hourClosed';
+export type EventKind = 'sale' | 'heartbeat' | 'hourClosed' | 'calendarChanged';
 
 /** The TypeScript value of each kind (the latest schema version). */
 export interface EventOfKind {
   sale: SaleEvent;
   heartbeat: Heartbeat;
   hourClosed: HourClosed;
+  calendarChanged: CalendarChanged;
 }
 
-export const EVENT_KINDS: readonly EventKind[] = ['sale', 'heartbeat', 'hourClosed'];
+export const EVENT_KINDS: readonly EventKind[] = ['sale', 'heartbeat', 'hourClosed', 'calendarChanged'];
 
 /** Full Avro name of each kind's record; every version of a kind keeps it (resolution matches by name). */
 export const RECORD_NAMES: Readonly<Record<EventKind, string>> = {
   sale: 'io.tillcast.SaleEvent',
   heartbeat: 'io.tillcast.Heartbeat',
   hourClosed: 'io.tillcast.HourClosed',
+  calendarChanged: 'io.tillcast.CalendarChanged',
 };
 
 /** File name stem of each kind under schemas/avro: `<stem>.v<version>.avsc`. */
@@ -40,6 +42,7 @@ export const FILE_STEMS: Readonly<Record<EventKind, string>> = {
   sale: 'sale-event',
   heartbeat: 'heartbeat',
   hourClosed: 'hour-closed',
+  calendarChanged: 'calendar-changed',
 };
 
 /** Avro single-object encoding: marker C3 01, 8-byte little-endian fingerprint, then the binary body. */
