@@ -5,6 +5,7 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { GrainCalibration } from './grain-intervals';
+import type { BranchCalendarNote } from './branch-calendar';
 
 export interface HourlyForecast {
   /** UTC hour start (epoch ms). */
@@ -47,6 +48,10 @@ export interface BranchForecast {
   /** UTC hour start the forecast was made at (nothing at or after it was used). */
   origin: number;
   hours: HourlyForecast[];
+  /** A young branch forecast from its group's prior (model/cold-start.ts), with wider ranges. */
+  coldStart?: boolean;
+  /** What the forecast did with the operators' calendar days of its horizon (absent: none). */
+  calendar?: BranchCalendarNote[];
 }
 
 /** Forecast horizon: the rest of the origin's local day and this many full local days. */
