@@ -1,6 +1,6 @@
 /**
  * Branch directory: the known branches, their IANA time zone and currency.
- * Built-in table = the three Nory restaurants of the original brief; a JSON file
+ * Built-in table = the three Nory restaurants of the original brief, one group `nory`; a JSON file
  * (BRANCHES_FILE) replaces it in production. Shared by producers, ingest and the API.
  */
 import fs from 'node:fs';
@@ -32,6 +32,14 @@ export const branchSchema = z.object({
 });
 export type Branch = z.infer<typeof branchSchema>;
 
+/**
+ * The group a branch is calibrated and listed with: its `group`, else its POS company. (A key's
+ * group scope and GET /v1/groups/{id} accept either name: BranchDirectory.groupMembers.)
+ */
+export function groupOf(b: Pick<Branch, 'group' | 'pos_company_id'>): string | undefined {
+  return b.group ?? b.pos_company_id;
+}
+
 export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
   {
     id: '2hg8j32gw8g',
@@ -40,6 +48,7 @@ export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
     currency: 'EUR',
     country: 'IE',
     pos_company_id: '36871',
+    group: 'nory',
   },
   {
     id: '345hngydkgs',
@@ -48,6 +57,7 @@ export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
     currency: 'EUR',
     country: 'IE',
     pos_company_id: '36872',
+    group: 'nory',
   },
   {
     id: '352h67i328fh',
@@ -56,6 +66,7 @@ export const NORY_BRANCHES: readonly Branch[] = Object.freeze([
     currency: 'EUR',
     country: 'IE',
     pos_company_id: '36869',
+    group: 'nory',
   },
 ]);
 
@@ -80,6 +91,11 @@ export class BranchDirectory {
 
   list(): Branch[] {
     return [...this.byId.values()];
+  }
+
+  /** The branches whose `group` or `pos_company_id` is `groupId` (as a key's group scope reads them), in directory order. */
+  groupMembers(groupId: string): Branch[] {
+    return this.list().filter((b) => b.group === groupId || b.pos_company_id === groupId);
   }
 
   /** Loads BRANCHES_FILE (a JSON array of branches) or the built-in table. */
