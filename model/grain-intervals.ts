@@ -27,6 +27,7 @@
 import { localSlotOf } from '../lib/time/wall-clock';
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchForecast, HourlyForecast } from './forecast-types';
+import type { GroupCalibration, GroupFactors } from './group-intervals';
 import type { HourlySeries } from './series';
 
 export type Grain = 'hour' | 'day' | 'week';
@@ -42,6 +43,8 @@ export interface GrainFactors {
   spread: SpreadRule;
   day: QuantityFactors;
   week: QuantityFactors;
+  /** Ranges of groups of branches (group-intervals.ts); absent: a group's p10/p90 are its branches' sums. */
+  group?: GroupFactors;
 }
 
 /** The factors with what they were measured on. */
@@ -49,6 +52,7 @@ export interface GrainCalibration extends GrainFactors {
   /** Scored day buckets and 7-day blocks (sales and orders together). */
   days: number;
   weeks: number;
+  group?: GroupCalibration;
 }
 
 /** A bucket's sums: p50 exact, p10/p90 as calibrated for the grain. */
@@ -126,7 +130,7 @@ export function bucketInterval(
 }
 
 /** Stretch of the spread around p50 that the actual y needs (Infinity if the side has no width). */
-function stretchNeeded(y: number, p50: number, lo: number, hi: number): number {
+export function stretchNeeded(y: number, p50: number, lo: number, hi: number): number {
   if (y > p50) return hi > 0 ? (y - p50) / hi : Infinity;
   if (y < p50) return lo > 0 ? (p50 - y) / lo : Infinity;
   return 0;
@@ -135,6 +139,11 @@ function stretchNeeded(y: number, p50: number, lo: number, hi: number): number {
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length + 1e-9))]!;
+}
+
+/** The stretch that covers `level` of buckets needing `needed` (stretchNeeded each), within [K_MIN, K_MAX]. */
+export function stretchAt(needed: number[], level: number): number {
+  return Math.min(K_MAX, Math.max(K_MIN, quantile(needed, level)));
 }
 
 interface Scored {
@@ -169,18 +178,12 @@ export function conformalLevel(distinct: number): number {
 
 function fit(xs: Scored[], rule: SpreadRule, level: number): { k: number; width: number } {
   if (xs.length === 0) return { k: 1, width: 0 };
-  const k = Math.min(
-    K_MAX,
-    Math.max(
-      K_MIN,
-      quantile(
-        xs.map((x) => {
-          const [lo, hi] = spreadOf(x.sums, rule);
-          return stretchNeeded(x.y, x.sums.p50, lo, hi);
-        }),
-        level,
-      ),
-    ),
+  const k = stretchAt(
+    xs.map((x) => {
+      const [lo, hi] = spreadOf(x.sums, rule);
+      return stretchNeeded(x.y, x.sums.p50, lo, hi);
+    }),
+    level,
   );
   let w = 0;
   let p = 0;
@@ -190,6 +193,42 @@ function fit(xs: Scored[], rule: SpreadRule, level: number): { k: number; width:
     p += x.sums.p50;
   }
   return { k, width: p > 0 ? w / p : 0 };
+}
+
+/** A complete local day of a forecast with its actuals (`day`: the local epoch day). */
+export interface ScoredDay {
+  day: number;
+  hours: HourlyForecast[];
+  ys: number[];
+  yo: number[];
+}
+
+/** The forecast's complete local days before `end` that the series has actuals for, in order. */
+export function completeDays(f: BranchForecast, s: HourlySeries, end: number): ScoredDay[] {
+  const days: ScoredDay[] = [];
+  for (const h of f.hours) {
+    if (h.hourStart >= end) break;
+    const j = (h.hourStart - s.start) / HOUR_MS;
+    if (j < 0 || j >= s.sales.length) continue;
+    const d = localSlotOf(s.timezone, h.hourStart).day;
+    if (d !== days.at(-1)?.day) days.push({ day: d, hours: [], ys: [], yo: [] });
+    const b = days.at(-1)!;
+    b.hours.push(h);
+    b.ys.push(s.sales[j]!);
+    b.yo.push(s.orders[j]!);
+  }
+  // A day is complete when the hours either side of it are other local days and it ends
+  // before `end` and the series' end (the first day of an intraday origin is not).
+  const limit = Math.min(end, s.start + s.sales.length * HOUR_MS);
+  return days.filter((b) => {
+    const first = b.hours[0]!.hourStart;
+    const after = b.hours.at(-1)!.hourStart + HOUR_MS;
+    return (
+      after <= limit &&
+      localSlotOf(s.timezone, first - HOUR_MS).day !== b.day &&
+      localSlotOf(s.timezone, after).day !== b.day
+    );
+  });
 }
 
 /**
@@ -209,36 +248,7 @@ export function measureGrainFactors(
   const weekKeys = new Set<string>();
   forecasts.forEach((f, i) => {
     const s = series[i]!;
-    // The forecast's complete local days before `end`, in order.
-    const days: { hours: HourlyForecast[]; ys: number[]; yo: number[] }[] = [];
-    let current: number | undefined;
-    for (const h of f.hours) {
-      if (h.hourStart >= end) break;
-      const j = (h.hourStart - s.start) / HOUR_MS;
-      if (j < 0 || j >= s.sales.length) continue;
-      const d = localSlotOf(s.timezone, h.hourStart).day;
-      if (d !== current) {
-        days.push({ hours: [], ys: [], yo: [] });
-        current = d;
-      }
-      const b = days.at(-1)!;
-      b.hours.push(h);
-      b.ys.push(s.sales[j]!);
-      b.yo.push(s.orders[j]!);
-    }
-    // A day is complete when the hours either side of it are other local days and it ends
-    // before `end` and the series' end (the first day of an intraday origin is not).
-    const limit = Math.min(end, s.start + s.sales.length * HOUR_MS);
-    const complete = days.filter((b) => {
-      const first = b.hours[0]!.hourStart;
-      const after = b.hours.at(-1)!.hourStart + HOUR_MS;
-      const d = localSlotOf(s.timezone, first).day;
-      return (
-        after <= limit &&
-        localSlotOf(s.timezone, first - HOUR_MS).day !== d &&
-        localSlotOf(s.timezone, after).day !== d
-      );
-    });
+    const complete = completeDays(f, s, end);
     for (const b of complete) {
       score(b.hours, b.ys, b.yo, day);
       dayKeys.add(`${s.branchId}@${b.hours[0]!.hourStart}`);

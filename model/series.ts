@@ -2,6 +2,7 @@
  * The model's input: one branch's contiguous hourly history (UTC hours, zeros where nothing was
  * sold), in major currency units (EUR, not cents).
  */
+import { groupOf } from '../lib/branches';
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchCalendarEntry } from './branch-calendar';
 
@@ -19,6 +20,8 @@ export interface HourlySeries {
   orders: Float64Array;
   /** Operators' closures and events (past and planned), if any: model/branch-calendar.ts. */
   calendar?: readonly BranchCalendarEntry[];
+  /** The branch's restaurant group (lib/branches.ts groupOf), if any: group ranges are calibrated per group (group-intervals.ts). */
+  group?: string;
 }
 
 /** UTC end (exclusive) of a series. */
@@ -70,7 +73,7 @@ export interface HourlyBucket {
  */
 export function seriesFromHourlyBuckets(
   buckets: ReadonlyMap<number, HourlyBucket>,
-  branch: { id: string; timezone: string; country: string },
+  branch: { id: string; timezone: string; country: string; group?: string; pos_company_id?: string },
   range: { start?: number; end?: number } = {},
 ): HourlySeries {
   let first = Infinity;
@@ -93,5 +96,14 @@ export function seriesFromHourlyBuckets(
     sales[i] = b.salesCents / 100;
     orders[i] = b.orders;
   }
-  return { branchId: branch.id, timezone: branch.timezone, country: branch.country, start, sales, orders };
+  const group = groupOf(branch);
+  return {
+    branchId: branch.id,
+    timezone: branch.timezone,
+    country: branch.country,
+    start,
+    sales,
+    orders,
+    ...(group === undefined ? {} : { group }),
+  };
 }

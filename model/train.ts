@@ -20,6 +20,7 @@ import {
 } from './forecast-types';
 import { FEATURE_COUNT, FEATURE_NAMES } from './features';
 import { measureGrainFactors } from './grain-intervals';
+import { measureGroupFactors } from './group-intervals';
 import { buildNetwork, isKernel, type NetworkConfig } from './network';
 import { dailyTotalLoss, OUTPUTS, pinballLoss, QUANTILES } from './quantile-loss';
 import { Rng } from './rng';
@@ -125,11 +126,11 @@ export async function train(series: HourlySeries[], options: TrainOptions = {}):
       calibration = measureCalibration(forecasts, histories, end);
       // Day and week factors on the hourly intervals as the production model will serve them.
       const c = calibration;
-      calibration.grains = measureGrainFactors(
-        forecasts.map((f) => applyCalibration(f, c)),
-        histories,
-        end,
-      );
+      const calibrated = forecasts.map((f) => applyCalibration(f, c));
+      calibration.grains = measureGrainFactors(calibrated, histories, end);
+      // Groups of branches: their summed buckets, with those day and week factors.
+      const group = measureGroupFactors(calibrated, histories, end, calibration.grains);
+      if (group) calibration.grains.group = group;
       net.dispose();
     }
   }

@@ -80,6 +80,7 @@ const seriesFileSchema = z.object({
       start: z.number(),
       sales: z.array(z.number()),
       orders: z.array(z.number()),
+      group: z.string().optional(),
     }),
   ),
 });

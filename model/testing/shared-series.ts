@@ -13,7 +13,7 @@ import { seriesFromHourlyBuckets, type HourlyBucket, type HourlySeries } from '.
  */
 export function loadSeriesFromReference(
   reference: ReadonlyMap<string, ReadonlyMap<number, HourlyBucket>>,
-  branches: readonly Pick<Branch, 'id' | 'timezone' | 'country'>[],
+  branches: readonly Pick<Branch, 'id' | 'timezone' | 'country' | 'group' | 'pos_company_id'>[],
   end?: number,
 ): HourlySeries[] {
   const out: HourlySeries[] = [];
