@@ -118,3 +118,21 @@ test('p50 parts (migration 0008) round-trip, signed and rounded like their quant
   const old = await runs.runPoints([{ branchId: b.id, runId: 'r-without' }]);
   expect(old.map((p) => p.parts?.salesLevel)).toEqual([0, 0]);
 });
+
+test('group factors (migration 0013) round-trip with the grain factors; a run without them has grain factors only', async () => {
+  const runs = new ForecastRuns(ch);
+  const group = {
+    hour: { spread: 'rss' as const, sales: 1.125, orders: 1.5 },
+    day: { spread: 'sum' as const, sales: 0.75, orders: 0.8125 },
+    week: { spread: 'sum' as const, sales: 0.625, orders: 0.6875 },
+  };
+  const factors = { spread: 'sum' as const, day: { sales: 1, orders: 1 }, week: { sales: 2, orders: 2 } };
+  const withGroup = { ...runOf(a.id, 'r-group'), grainFactors: { ...factors, group } };
+  const without = { ...runOf(b.id, 'r-nogroup'), grainFactors: factors };
+  withGroup.generatedAt = without.generatedAt = Date.now() + 2000;
+  await runs.writeRuns([withGroup, without], new Map(NORY_BRANCHES.map((x) => [x.id, x])));
+  const latest = new Map((await runs.latestRuns()).map((r) => [r.branchId, r]));
+  expect(latest.get(a.id)?.grainFactors).toEqual({ ...factors, group });
+  expect(latest.get(b.id)?.grainFactors).toEqual(factors);
+  expect(latest.get(b.id)?.grainFactors?.group).toBeUndefined();
+});

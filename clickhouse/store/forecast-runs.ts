@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type { Branch } from '../../lib/branches';
 import type { HourlyForecast, HourParts } from '../../model/forecast-types';
 import type { GrainFactors } from '../../model/grain-intervals';
+import type { GroupFactors } from '../../model/group-intervals';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';
@@ -25,7 +26,7 @@ export interface ForecastRun {
   origin: number;
   generatedAt: number;
   points: ForecastPoint[];
-  /** The model's day/week p10–p90 factors; absent: unknown (the API sums hourly quantiles). */
+  /** The model's day/week (and group) p10–p90 factors; absent: unknown (the API sums hourly quantiles). */
   grainFactors?: GrainFactors;
 }
 
@@ -112,27 +113,55 @@ function partsColumns(p: HourParts | undefined): Record<string, number> {
 
 export const newRunId = (): string => `r${Date.now().toString(36)}${crypto.randomBytes(4).toString('hex')}`;
 
-/** The run row's grain columns: '' and 0 ("unknown") without factors. */
+/** The run row's grain columns (with the group ones of migration 0013): '' and 0 ("unknown") without factors. */
 function grainColumns(f: GrainFactors | undefined): Record<string, string | number> {
+  const g = f?.group;
   return {
     grain_spread: f?.spread ?? '',
     k_day_sales: f?.day.sales ?? 0,
     k_day_orders: f?.day.orders ?? 0,
     k_week_sales: f?.week.sales ?? 0,
     k_week_orders: f?.week.orders ?? 0,
+    group_spread_hour: g?.hour.spread ?? '',
+    group_spread_day: g?.day.spread ?? '',
+    group_spread_week: g?.week.spread ?? '',
+    k_group_hour_sales: g?.hour.sales ?? 0,
+    k_group_hour_orders: g?.hour.orders ?? 0,
+    k_group_day_sales: g?.day.sales ?? 0,
+    k_group_day_orders: g?.day.orders ?? 0,
+    k_group_week_sales: g?.week.sales ?? 0,
+    k_group_week_orders: g?.week.orders ?? 0,
   };
 }
 
-/** The factors of a run row, or undefined when any is unknown. */
-function grainFactorsOf(spread: string, ks: number[]): GrainFactors | undefined {
-  if (spread !== 'sum' && spread !== 'rss') return undefined;
-  if (!ks.every((k) => Number.isFinite(k) && k > 0)) return undefined;
+const isSpread = (s: string): s is 'sum' | 'rss' => s === 'sum' || s === 'rss';
+const known = (ks: number[]): boolean => ks.every((k) => Number.isFinite(k) && k > 0);
+
+/** The factors of a run row, or undefined when any is unknown (the group's alone may be unknown). */
+function grainFactorsOf(
+  spread: string,
+  ks: number[],
+  groupSpreads: string[],
+  groupKs: number[],
+): GrainFactors | undefined {
+  if (!isSpread(spread) || !known(ks)) return undefined;
   const [daySales, dayOrders, weekSales, weekOrders] = ks as [number, number, number, number];
-  return {
+  const f: GrainFactors = {
     spread,
     day: { sales: daySales, orders: dayOrders },
     week: { sales: weekSales, orders: weekOrders },
   };
+  const [sh, sd, sw] = groupSpreads as [string, string, string];
+  if (isSpread(sh) && isSpread(sd) && isSpread(sw) && known(groupKs)) {
+    const [hs, ho, ds, dO, ws, wo] = groupKs as [number, number, number, number, number, number];
+    const group: GroupFactors = {
+      hour: { spread: sh, sales: hs, orders: ho },
+      day: { spread: sd, sales: ds, orders: dO },
+      week: { spread: sw, sales: ws, orders: wo },
+    };
+    f.group = group;
+  }
+  return f;
 }
 
 const round2 = (x: number) => Math.round(Math.max(0, x) * 100) / 100;
@@ -234,6 +263,15 @@ export class ForecastRuns {
       kdo: number | string;
       kws: number | string;
       kwo: number | string;
+      gsh: string;
+      gsd: string;
+      gsw: string;
+      kghs: number | string;
+      kgho: number | string;
+      kgds: number | string;
+      kgdo: number | string;
+      kgws: number | string;
+      kgwo: number | string;
       ex: number | string;
     }>(
       'forecast_runs.latest',
@@ -249,6 +287,15 @@ export class ForecastRuns {
               argMax(k_day_orders, ${k}) AS kdo,
               argMax(k_week_sales, ${k}) AS kws,
               argMax(k_week_orders, ${k}) AS kwo,
+              argMax(group_spread_hour, ${k}) AS gsh,
+              argMax(group_spread_day, ${k}) AS gsd,
+              argMax(group_spread_week, ${k}) AS gsw,
+              argMax(k_group_hour_sales, ${k}) AS kghs,
+              argMax(k_group_hour_orders, ${k}) AS kgho,
+              argMax(k_group_day_sales, ${k}) AS kgds,
+              argMax(k_group_day_orders, ${k}) AS kgdo,
+              argMax(k_group_week_sales, ${k}) AS kgws,
+              argMax(k_group_week_orders, ${k}) AS kgwo,
               argMax(explained, ${k}) AS ex,
               toUnixTimestamp64Milli(max(generated_at)) AS gen
        FROM ${this.q.table('forecast_runs')}
@@ -268,7 +315,12 @@ export class ForecastRuns {
         generatedAt: Number(r.gen),
         explained: Number(r.ex) === 1,
       };
-      const factors = grainFactorsOf(r.gs, [r.kds, r.kdo, r.kws, r.kwo].map(Number));
+      const factors = grainFactorsOf(
+        r.gs,
+        [r.kds, r.kdo, r.kws, r.kwo].map(Number),
+        [r.gsh, r.gsd, r.gsw],
+        [r.kghs, r.kgho, r.kgds, r.kgdo, r.kgws, r.kgwo].map(Number),
+      );
       if (factors) run.grainFactors = factors;
       return run;
     });
