@@ -49,6 +49,8 @@ export const envSchema = z.object({
   KAFKA_TOPIC_TRAINING: z.string().min(1).default('tillcast.training.decisions'),
   /** Consumer group of the trainers: every forecaster process is a member. */
   KAFKA_TRAINER_GROUP: z.string().min(1).default('tillcast-trainer'),
+  /** Branch calendar changes (CalendarChanged, keyed by branch), written by the API, read by the forecaster group with the hours-closed topic. */
+  KAFKA_TOPIC_CALENDAR: z.string().min(1).default('branch.calendar.changed'),
 
   // --- Kafka security (lib/kafka-principals.ts: principals and the ACL table) ---
   /** SASL mechanism of every Kafka client; none: no SASL (refused with NODE_ENV=production). */
@@ -70,6 +72,9 @@ export const envSchema = z.object({
   KAFKA_INGEST_PASSWORD: z.string().optional(),
   KAFKA_FORECASTER_USER: z.string().min(1).default('tillcast-forecaster'),
   KAFKA_FORECASTER_PASSWORD: z.string().optional(),
+  /** The API's principal: publishes branch calendar changes. */
+  KAFKA_API_USER: z.string().min(1).default('tillcast-api'),
+  KAFKA_API_PASSWORD: z.string().optional(),
 
   // --- ClickHouse ---
   /** Empty: the embedded engine (chdb) in this process. Set: a ClickHouse server over HTTP. */
@@ -210,6 +215,7 @@ export const DEV_KAFKA_PASSWORDS = Object.freeze({
   pos: 'tillcast-pos-dev-password',
   ingest: 'tillcast-ingest-dev-password',
   forecaster: 'tillcast-forecaster-dev-password',
+  api: 'tillcast-api-dev-password',
 });
 
 /**
@@ -234,10 +240,12 @@ function resolveKafkaCredentials(c: z.infer<typeof envSchema>): string[] {
     c.KAFKA_POS_PASSWORD ??= DEV_KAFKA_PASSWORDS.pos;
     c.KAFKA_INGEST_PASSWORD ??= DEV_KAFKA_PASSWORDS.ingest;
     c.KAFKA_FORECASTER_PASSWORD ??= DEV_KAFKA_PASSWORDS.forecaster;
+    c.KAFKA_API_PASSWORD ??= DEV_KAFKA_PASSWORDS.api;
   }
   const issues: string[] = [];
   const why = `KAFKA_SASL_MECHANISM is ${c.KAFKA_SASL_MECHANISM}`;
-  // An API-only process never talks to Kafka: it needs no Kafka credentials.
+  // An API-only process needs no credentials of its own: it talks to Kafka only as its capture
+  // (pos) and calendar (api) principals, with their own passwords.
   const apiOnly = c.ROLES.every((r) => r === 'api');
   if (c.KAFKA_SASL_USERNAME === undefined && (!apiOnly || c.KAFKA_SASL_PASSWORD !== undefined))
     issues.push(`KAFKA_SASL_USERNAME: required (${why})`);
@@ -250,6 +258,7 @@ function resolveKafkaCredentials(c: z.infer<typeof envSchema>): string[] {
       'KAFKA_POS_PASSWORD',
       'KAFKA_INGEST_PASSWORD',
       'KAFKA_FORECASTER_PASSWORD',
+      'KAFKA_API_PASSWORD',
     ] as const) {
       const v = c[key];
       if (v !== undefined && dev.has(v))

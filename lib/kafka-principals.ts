@@ -10,8 +10,8 @@
  * | admin (KAFKA_ADMIN_USER)            | everything (super.users): creates the topics and these ACLs (`tillcast init`/`start`)        |
  * | pos (KAFKA_POS_USER)                | WRITE + DESCRIBE the sales topic                                                             |
  * | ingest (KAFKA_INGEST_USER)          | READ the sales topic in the ingest group; WRITE the DLQ and the hours-closed topic          |
- * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed in the forecaster group; READ + WRITE the training topic, READ the trainer group |
- * | api                                 | none of its own: its capture route (POST /v1/events) publishes as pos (docs/capture.md)      |
+ * | forecaster (KAFKA_FORECASTER_USER)  | READ hours-closed and calendar in the forecaster group; READ + WRITE the training topic, READ the trainer group |
+ * | api (KAFKA_API_USER)                | WRITE the calendar topic (branch calendar changes); its capture route (POST /v1/events) publishes as pos (docs/capture.md) |
  *
  * READ and WRITE imply DESCRIBE in Kafka's authorizer, so the topic metadata a client fetches needs
  * no entry of its own. The idempotent producers of pos and ingest need no IDEMPOTENT_WRITE on the
@@ -39,7 +39,7 @@ import type { Config } from './config';
 import { topicNames } from './topics';
 
 /** The principals. Asking for `admin` gives this process's own principal (KAFKA_SASL_USERNAME), the admin where it provisions. */
-export type KafkaPrincipal = 'admin' | 'pos' | 'ingest' | 'forecaster';
+export type KafkaPrincipal = 'admin' | 'pos' | 'ingest' | 'forecaster' | 'api';
 
 export { DEV_KAFKA_PASSWORDS } from './config';
 
@@ -55,6 +55,8 @@ export type KafkaSecurityConfig = Pick<
   | 'KAFKA_INGEST_PASSWORD'
   | 'KAFKA_FORECASTER_USER'
   | 'KAFKA_FORECASTER_PASSWORD'
+  | 'KAFKA_API_USER'
+  | 'KAFKA_API_PASSWORD'
 >;
 
 export interface KafkaCredentials {
@@ -74,6 +76,8 @@ function roleCredentials(
       return { username: config.KAFKA_INGEST_USER, password: config.KAFKA_INGEST_PASSWORD };
     case 'forecaster':
       return { username: config.KAFKA_FORECASTER_USER, password: config.KAFKA_FORECASTER_PASSWORD };
+    case 'api':
+      return { username: config.KAFKA_API_USER, password: config.KAFKA_API_PASSWORD };
   }
 }
 
@@ -116,6 +120,7 @@ export function kafkaGrants(config: Config): KafkaGrant[] {
   const pos = `User:${config.KAFKA_POS_USER}`;
   const ingest = `User:${config.KAFKA_INGEST_USER}`;
   const forecaster = `User:${config.KAFKA_FORECASTER_USER}`;
+  const api = `User:${config.KAFKA_API_USER}`;
   const topic = (principal: string, name: string, operation: KafkaGrant['operation']): KafkaGrant => ({
     principal,
     resource: 'topic',
@@ -142,6 +147,9 @@ export function kafkaGrants(config: Config): KafkaGrant[] {
     topic(forecaster, t.training, 'READ'),
     topic(forecaster, t.training, 'WRITE'),
     group(forecaster, config.KAFKA_TRAINER_GROUP),
+    topic(forecaster, t.calendar, 'READ'),
+
+    topic(api, t.calendar, 'WRITE'),
   ];
 }
 

@@ -14,7 +14,8 @@ import { ensureTopics, topicNames, type TopicNames } from './topics';
 const TOPICS_OF: Record<Exclude<KafkaPrincipal, 'admin'>, (keyof TopicNames)[]> = {
   pos: ['sales'],
   ingest: ['sales', 'dlq', 'hoursClosed'],
-  forecaster: ['hoursClosed', 'training'],
+  forecaster: ['hoursClosed', 'training', 'calendar'],
+  api: ['calendar'],
 };
 
 export async function provisionKafka(

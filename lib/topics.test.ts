@@ -9,13 +9,21 @@ describe('topics', () => {
       KAFKA_TOPIC_DLQ: 'd',
       KAFKA_TOPIC_HOURS_CLOSED: 'h',
       KAFKA_TOPIC_TRAINING: 't',
+      KAFKA_TOPIC_CALENDAR: 'c',
     });
-    expect(topicNames(config)).toEqual({ sales: 's', dlq: 'd', hoursClosed: 'h', training: 't' });
+    expect(topicNames(config)).toEqual({
+      sales: 's',
+      dlq: 'd',
+      hoursClosed: 'h',
+      training: 't',
+      calendar: 'c',
+    });
     expect(topicNames(loadConfig({}))).toEqual({
       sales: 'pos.sales.v1',
       dlq: 'pos.sales.dlq',
       hoursClosed: 'sales.hours.closed',
       training: 'tillcast.training.decisions',
+      calendar: 'branch.calendar.changed',
     });
   });
 
@@ -24,6 +32,7 @@ describe('topics', () => {
     const byName = Object.fromEntries(specs.map((s) => [s.topic, s]));
     expect(byName['pos.sales.v1']).toMatchObject({ numPartitions: 4, replicationFactor: 1 });
     expect(byName['sales.hours.closed']).toMatchObject({ numPartitions: 4, replicationFactor: 1 });
+    expect(byName['branch.calendar.changed']).toMatchObject({ numPartitions: 4, replicationFactor: 1 });
     expect(byName['pos.sales.dlq']).toMatchObject({ numPartitions: 1, replicationFactor: 1 });
     expect(byName['pos.sales.dlq']!.configEntries).toContainEqual({
       name: 'retention.ms',

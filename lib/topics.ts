@@ -14,6 +14,7 @@ export type TopicConfig = Pick<
   | 'KAFKA_TOPIC_DLQ'
   | 'KAFKA_TOPIC_HOURS_CLOSED'
   | 'KAFKA_TOPIC_TRAINING'
+  | 'KAFKA_TOPIC_CALENDAR'
   | 'KAFKA_SALES_PARTITIONS'
 > &
   Partial<Pick<Config, 'KAFKA_REPLICATION_FACTOR'>>;
@@ -27,6 +28,8 @@ export interface TopicNames {
   readonly hoursClosed: string;
   /** Training decisions of the forecasters, keyed by decision id (consumers/forecaster/training-decision.ts). */
   readonly training: string;
+  /** Branch calendar changes (CalendarChanged) from the API, keyed by branch id. */
+  readonly calendar: string;
 }
 
 export function topicNames(config: TopicConfig): TopicNames {
@@ -35,6 +38,7 @@ export function topicNames(config: TopicConfig): TopicNames {
     dlq: config.KAFKA_TOPIC_DLQ,
     hoursClosed: config.KAFKA_TOPIC_HOURS_CLOSED,
     training: config.KAFKA_TOPIC_TRAINING,
+    calendar: config.KAFKA_TOPIC_CALENDAR,
   };
 }
 
@@ -51,6 +55,7 @@ export function isolatedKafkaEnv(prefix: string): Record<string, string> {
     KAFKA_FORECASTER_GROUP: `${prefix}.forecaster`,
     KAFKA_TOPIC_TRAINING: `${prefix}.training`,
     KAFKA_TRAINER_GROUP: `${prefix}.trainer`,
+    KAFKA_TOPIC_CALENDAR: `${prefix}.calendar`,
   };
 }
 
@@ -65,6 +70,10 @@ export function isolatedKafkaEnv(prefix: string): Record<string, string> {
  *   enough to notice, fix and replay.
  * - training: one partition, so one member of the trainer group owns it and is the only one
  *   that trains; when it dies the partition (and the decision it had not committed) moves on.
+ * - calendar: as many partitions as hours-closed, keyed by branch the same way, so a branch's
+ *   calendar changes are in the partition of the same number as its closed hours; the forecaster
+ *   group assigns both partitions of a number to one member (the branch's owner,
+ *   consumers/forecaster/co-partitioned-assigner.ts).
  *
  * replicationFactor: see replicationFactorFor. min.insync.replicas follows it (2 of 3), so an
  * acks=all write (every producer of tillcast) survives one broker going away and is never
@@ -74,6 +83,9 @@ export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicCo
   const names = topicNames(config);
   if ([names.sales, names.dlq, names.hoursClosed].includes(names.training)) {
     throw new Error(`the training topic needs a name of its own (got ${JSON.stringify(names)})`);
+  }
+  if ([names.sales, names.dlq, names.hoursClosed, names.training].includes(names.calendar)) {
+    throw new Error(`the calendar topic needs a name of its own (got ${JSON.stringify(names)})`);
   }
   if (new Set([names.sales, names.dlq, names.hoursClosed]).size !== 3) {
     throw new Error(
@@ -104,6 +116,12 @@ export function topicSpecs(config: TopicConfig, replicationFactor = 1): ITopicCo
     {
       topic: names.training,
       numPartitions: 1,
+      replicationFactor,
+      configEntries: common,
+    },
+    {
+      topic: names.calendar,
+      numPartitions: config.KAFKA_SALES_PARTITIONS,
       replicationFactor,
       configEntries: common,
     },

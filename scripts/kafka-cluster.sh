@@ -26,7 +26,7 @@
 #
 # Security as scripts/kafka.sh's (issue 14): every node takes SASL/SCRAM-SHA-512 clients and runs
 # the StandardAuthorizer; all nodes are formatted with the same SCRAM users (KAFKA_ADMIN_USER /
-# KAFKA_ADMIN_PASSWORD, KAFKA_POS_*, KAFKA_INGEST_*, KAFKA_FORECASTER_*, passed through to each
+# KAFKA_ADMIN_PASSWORD, KAFKA_POS_*, KAFKA_INGEST_*, KAFKA_FORECASTER_*, KAFKA_API_*, passed through to each
 # node) and talk to each other as the admin.
 #
 # Settings that follow from 3 nodes (scripts/kafka.sh derives them from the voter count):

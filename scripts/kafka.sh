@@ -62,6 +62,7 @@
 #   KAFKA_POS_USER / KAFKA_POS_PASSWORD              POS producers (tillcast-pos)
 #   KAFKA_INGEST_USER / KAFKA_INGEST_PASSWORD        ingest (tillcast-ingest)
 #   KAFKA_FORECASTER_USER / KAFKA_FORECASTER_PASSWORD  forecaster and trainer (tillcast-forecaster)
+#   KAFKA_API_USER / KAFKA_API_PASSWORD              the API's branch calendar changes (tillcast-api)
 # The default passwords are the development ones of lib/config.ts (DEV_KAFKA_PASSWORDS,
 # kept equal by test/integration/kafka-security.test.ts); tillcast refuses them in production.
 #
@@ -110,6 +111,8 @@ INGEST_USER=${KAFKA_INGEST_USER:-tillcast-ingest}
 INGEST_PASSWORD=${KAFKA_INGEST_PASSWORD:-tillcast-ingest-dev-password}
 FORECASTER_USER=${KAFKA_FORECASTER_USER:-tillcast-forecaster}
 FORECASTER_PASSWORD=${KAFKA_FORECASTER_PASSWORD:-tillcast-forecaster-dev-password}
+API_USER=${KAFKA_API_USER:-tillcast-api}
+API_PASSWORD=${KAFKA_API_PASSWORD:-tillcast-api-dev-password}
 
 say() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() {
@@ -121,10 +124,10 @@ for v in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_START_TIMEOUT_S NODE_ID KAFKA_EX
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number (got '${!v}')"
 done
 ((KAFKA_PORT != KAFKA_CONTROLLER_PORT)) || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
-for v in ADMIN_USER POS_USER INGEST_USER FORECASTER_USER; do
+for v in ADMIN_USER POS_USER INGEST_USER FORECASTER_USER API_USER; do
   [[ ${!v} =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_$v must be letters, digits, '.', '_' or '-' (got '${!v}')"
 done
-for v in ADMIN_PASSWORD POS_PASSWORD INGEST_PASSWORD FORECASTER_PASSWORD; do
+for v in ADMIN_PASSWORD POS_PASSWORD INGEST_PASSWORD FORECASTER_PASSWORD API_PASSWORD; do
   # Never echoed: only the variable's name.
   [[ ${!v} =~ ^[A-Za-z0-9._~+/@%:^-]{8,}$ ]] ||
     die "KAFKA_$v must be 8+ letters, digits or ._~+/@%:^- (it goes into JAAS and --add-scram unquoted)"
@@ -314,7 +317,7 @@ ensure_cluster_id() {
 # (or with none, before issue 14) is formatted anew.
 scram_digest() {
   printf '%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$POS_USER" "$POS_PASSWORD" "$INGEST_USER" \
-    "$INGEST_PASSWORD" "$FORECASTER_USER" "$FORECASTER_PASSWORD" | sha256sum | cut -d' ' -f1
+    "$INGEST_PASSWORD" "$FORECASTER_USER" "$FORECASTER_PASSWORD" "$API_USER" "$API_PASSWORD" | sha256sum | cut -d' ' -f1
 }
 
 ensure_formatted() {
@@ -329,7 +332,7 @@ ensure_formatted() {
   rm -f "$SCRAM_FILE"
   ensure_cluster_id
   id=$(tr -d '[:space:]' <"$CLUSTER_ID_FILE")
-  say "formatting storage in $DATA (cluster id $id) with SCRAM-SHA-512 users $ADMIN_USER, $POS_USER, $INGEST_USER, $FORECASTER_USER"
+  say "formatting storage in $DATA (cluster id $id) with SCRAM-SHA-512 users $ADMIN_USER, $POS_USER, $INGEST_USER, $FORECASTER_USER, $API_USER"
   # The passwords are in this command line for the second it runs (kafka-storage takes them no
   # other way); its output is shown only on failure, and it never prints them.
   if ! out=$("$JAVA" -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$KDIR" -cp "$LIBS/*" \
@@ -337,7 +340,8 @@ ensure_formatted() {
     --add-scram "SCRAM-SHA-512=[name=$ADMIN_USER,password=$ADMIN_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=$POS_USER,password=$POS_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=$INGEST_USER,password=$INGEST_PASSWORD]" \
-    --add-scram "SCRAM-SHA-512=[name=$FORECASTER_USER,password=$FORECASTER_PASSWORD]" 2>&1); then
+    --add-scram "SCRAM-SHA-512=[name=$FORECASTER_USER,password=$FORECASTER_PASSWORD]" \
+    --add-scram "SCRAM-SHA-512=[name=$API_USER,password=$API_PASSWORD]" 2>&1); then
     printf '%s\n' "$out" >&2
     die "formatting the storage failed"
   fi

@@ -60,6 +60,7 @@ export const TEST_KAFKA_USERS = Object.freeze({
   pos: { user: 'tillcast-pos', password: 'test-pos-2a7c4e81' },
   ingest: { user: 'tillcast-ingest', password: 'test-ingest-93b5d0f2' },
   forecaster: { user: 'tillcast-forecaster', password: 'test-forecaster-5e8a17c3' },
+  api: { user: 'tillcast-api', password: 'test-api-c41d9e26' },
 });
 
 /** scripts/kafka.sh's principals for a test broker or cluster (never a developer's exported ones). */
@@ -74,6 +75,8 @@ export function testBrokerCredentialsEnv(): Record<string, string> {
     KAFKA_INGEST_PASSWORD: u.ingest.password,
     KAFKA_FORECASTER_USER: u.forecaster.user,
     KAFKA_FORECASTER_PASSWORD: u.forecaster.password,
+    KAFKA_API_USER: u.api.user,
+    KAFKA_API_PASSWORD: u.api.password,
   };
 }
 

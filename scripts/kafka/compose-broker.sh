@@ -11,12 +11,16 @@
 #   KAFKA_POS_USER / KAFKA_POS_PASSWORD                  the POS producers
 #   KAFKA_INGEST_USER / KAFKA_INGEST_PASSWORD            ingest
 #   KAFKA_FORECASTER_USER / KAFKA_FORECASTER_PASSWORD    forecaster and trainer
+#   KAFKA_API_USER / KAFKA_API_PASSWORD                  the API (branch calendar changes)
 # TLS material is mounted read-only at /etc/kafka/tls: ca.pem (the CA clients and brokers trust)
 # and broker.pem (this broker's unencrypted PKCS#8 key and certificate chain; its SANs must name
 # every broker host). The ACLs are tillcast's (lib/kafka-principals.ts, created by `tillcast init`).
 #
 # The storage is formatted once (CLUSTER_ID, the SCRAM users); passwords changed later are changed
-# with kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[password=...]' as the admin.
+# with kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[password=...]' as the admin; so is a
+# user added after the storage was formatted (the api user of issue 16 on an older deployment:
+# kafka-configs.sh --alter --add-config 'SCRAM-SHA-512=[password=...]' --entity-type users
+# --entity-name tillcast-api).
 # A healthcheck client config (admin, SASL_SSL) is written to /tmp/tillcast-health.properties.
 # No password is ever printed.
 set -euo pipefail
@@ -33,10 +37,11 @@ readonly TLS=/etc/kafka/tls
 readonly KAFKA=/opt/kafka
 
 for v in CLUSTER_ID KAFKA_NODE_ID KAFKA_LOG_DIRS KAFKA_ADMIN_USER KAFKA_ADMIN_PASSWORD KAFKA_POS_USER \
-  KAFKA_POS_PASSWORD KAFKA_INGEST_USER KAFKA_INGEST_PASSWORD KAFKA_FORECASTER_USER KAFKA_FORECASTER_PASSWORD; do
+  KAFKA_POS_PASSWORD KAFKA_INGEST_USER KAFKA_INGEST_PASSWORD KAFKA_FORECASTER_USER KAFKA_FORECASTER_PASSWORD \
+  KAFKA_API_USER KAFKA_API_PASSWORD; do
   [[ -n ${!v:-} ]] || die "$v is not set"
 done
-for v in KAFKA_ADMIN_PASSWORD KAFKA_POS_PASSWORD KAFKA_INGEST_PASSWORD KAFKA_FORECASTER_PASSWORD; do
+for v in KAFKA_ADMIN_PASSWORD KAFKA_POS_PASSWORD KAFKA_INGEST_PASSWORD KAFKA_FORECASTER_PASSWORD KAFKA_API_PASSWORD; do
   [[ ${!v} =~ ^[A-Za-z0-9._~+/@%:^-]{8,}$ ]] ||
     die "$v must be 8+ letters, digits or ._~+/@%:^- (it goes into JAAS and --add-scram unquoted)"
 done
@@ -50,7 +55,7 @@ jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required use
   while IFS='=' read -r name value; do
     case $name in
       KAFKA_HEAP_OPTS | KAFKA_OPTS | KAFKA_JMX_* | KAFKA_LOG4J_OPTS | KAFKA_VERSION) continue ;;
-      KAFKA_ADMIN_* | KAFKA_POS_* | KAFKA_INGEST_* | KAFKA_FORECASTER_*) continue ;;
+      KAFKA_ADMIN_* | KAFKA_POS_* | KAFKA_INGEST_* | KAFKA_FORECASTER_* | KAFKA_API_*) continue ;;
       KAFKA_*) ;;
       *) continue ;;
     esac
@@ -80,12 +85,13 @@ jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required use
 } >"$PROPS"
 
 if [[ ! -f $KAFKA_LOG_DIRS/meta.properties ]]; then
-  say "formatting $KAFKA_LOG_DIRS (cluster $CLUSTER_ID) with SCRAM-SHA-512 users $KAFKA_ADMIN_USER, $KAFKA_POS_USER, $KAFKA_INGEST_USER, $KAFKA_FORECASTER_USER"
+  say "formatting $KAFKA_LOG_DIRS (cluster $CLUSTER_ID) with SCRAM-SHA-512 users $KAFKA_ADMIN_USER, $KAFKA_POS_USER, $KAFKA_INGEST_USER, $KAFKA_FORECASTER_USER, $KAFKA_API_USER"
   "$KAFKA/bin/kafka-storage.sh" format --cluster-id "$CLUSTER_ID" -c "$PROPS" --ignore-formatted \
     --add-scram "SCRAM-SHA-512=[name=$KAFKA_ADMIN_USER,password=$KAFKA_ADMIN_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=$KAFKA_POS_USER,password=$KAFKA_POS_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=$KAFKA_INGEST_USER,password=$KAFKA_INGEST_PASSWORD]" \
-    --add-scram "SCRAM-SHA-512=[name=$KAFKA_FORECASTER_USER,password=$KAFKA_FORECASTER_PASSWORD]" >/dev/null ||
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_FORECASTER_USER,password=$KAFKA_FORECASTER_PASSWORD]" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_API_USER,password=$KAFKA_API_PASSWORD]" >/dev/null ||
     die "formatting the storage failed"
 fi
 

@@ -413,6 +413,8 @@ describe('the ACL table', () => {
       'User:tillcast-forecaster READ topic:acl.training',
       'User:tillcast-forecaster WRITE topic:acl.training',
       'User:tillcast-forecaster READ group:acl.trainer',
+      'User:tillcast-forecaster READ topic:acl.calendar',
+      'User:tillcast-api WRITE topic:acl.calendar',
     ]);
   });
 
