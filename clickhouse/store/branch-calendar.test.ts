@@ -89,7 +89,8 @@ test('the latest version is current; a deletion hides it, the history stays; the
       writtenAt: T + 1000,
     },
   ]);
-  expect(await cal.changedSince(T + 1500)).toEqual([{ branchId: 'b1', writtenAt: T + 2000 }]);
+  expect([...(await cal.currentOf()).keys()].sort()).toEqual(['b1', 'b2']);
+  expect(await cal.currentOf([])).toEqual(new Map());
 
   const rs = await ch.client.query({
     query: `SELECT branch_id, toString(local_date) AS d, kind, name, note, expected_effect, version, changed_by, changed_by_key
@@ -120,10 +121,16 @@ test('the latest version is current; a deletion hides it, the history stays; the
       changed_by_key: 'auth-none',
     },
   ]);
+  const before = await cal.signatures();
+  expect([...before.keys()].sort()).toEqual(['b1', 'b2']);
+  await cal.append(write({ branchId: 'b2', date: '2026-12-20', version: 1, writtenAt: T }));
+  const after = await cal.signatures();
+  expect(after.get('b1')).toBe(before.get('b1'));
+  expect(after.get('b2')).not.toBe(before.get('b2'));
   // Nothing was replaced: every version is still there.
   const all = await ch.client.query({
     query: `SELECT toUInt32(count()) AS n FROM ${ch.database}.branch_calendar`,
     format: 'JSONEachRow',
   });
-  expect(await all.json()).toEqual([{ n: 5 }]);
+  expect(await all.json()).toEqual([{ n: 6 }]);
 });

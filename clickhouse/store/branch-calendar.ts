@@ -139,15 +139,21 @@ export class BranchCalendar {
     return rows.map((r) => toEntry(toLatest(r)));
   }
 
-  /** Every current entry (past and future) of these branches, per branch, by date. */
-  async currentOf(branchIds: readonly string[]): Promise<Map<string, CalendarEntry[]>> {
+  /**
+   * Every current entry (past and future) of these branches (all branches: undefined), per
+   * branch, by date. Branches without one are absent.
+   */
+  async currentOf(branchIds?: readonly string[]): Promise<Map<string, CalendarEntry[]>> {
     const out = new Map<string, CalendarEntry[]>();
-    if (branchIds.length === 0) return out;
+    if (branchIds?.length === 0) return out;
     const rows = await this.q.rows<Row>(
       'branch_calendar.current_of',
-      `${latestVersions(this.q.table('branch_calendar'), 'branch_id IN {branches:Array(String)}')}
+      `${latestVersions(
+        this.q.table('branch_calendar'),
+        branchIds ? 'branch_id IN {branches:Array(String)}' : '1',
+      )}
       WHERE deleted = 0 ORDER BY branch_id, local_date`,
-      { branches: [...new Set(branchIds)] },
+      branchIds ? { branches: [...new Set(branchIds)] } : {},
     );
     for (const r of rows) {
       const list = out.get(r.branch_id) ?? [];
@@ -157,15 +163,18 @@ export class BranchCalendar {
     return out;
   }
 
-  /** Branches with a version written at or after `since` (epoch ms): the API's poll. */
-  async changedSince(since: number): Promise<{ branchId: string; writtenAt: number }[]> {
-    const rows = await this.q.rows<{ branch_id: string; w: number | string }>(
-      'branch_calendar.changed_since',
-      `SELECT branch_id, toUnixTimestamp64Milli(max(written_at)) AS w FROM ${this.q.table('branch_calendar')}
-       WHERE written_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') GROUP BY branch_id`,
-      { since },
+  /**
+   * Per branch with any version, a signature that moves with every write (the table is
+   * append-only: its row count and latest write): the API's poll reads a branch again when its
+   * signature moved.
+   */
+  async signatures(): Promise<Map<string, string>> {
+    const rows = await this.q.rows<{ branch_id: string; n: number | string; w: number | string }>(
+      'branch_calendar.signatures',
+      `SELECT branch_id, count() AS n, toUnixTimestamp64Milli(max(written_at)) AS w
+       FROM ${this.q.table('branch_calendar')} GROUP BY branch_id`,
     );
-    return rows.map((r) => ({ branchId: r.branch_id, writtenAt: Number(r.w) }));
+    return new Map(rows.map((r) => [r.branch_id, `${r.n}@${r.w}`]));
   }
 
   /** Appends a version. Not idempotent on its own (a repeated insert is a second row): callers compare with `latest` first. */
