@@ -335,3 +335,35 @@ export function specialDayIndex(country: string): SpecialDayIndex {
   if (!idx) indexes.set(cal, (idx = new SpecialDayIndex(cal)));
   return idx;
 }
+
+/**
+ * A country's special days plus a branch's operator events (model/branch-calendar.ts): an event
+ * day is a trading day for the features (unusual demand, like Valentine's Day), so the network
+ * treats it as it learned to treat special days, in training and in forecasts. Everything else
+ * is the country index's (memoised there).
+ */
+export class BranchSpecialDayIndex extends SpecialDayIndex {
+  constructor(
+    private readonly base: SpecialDayIndex,
+    /** Local dates (`yyyy-mm-dd`) of the branch's event days. */
+    private readonly eventDates: ReadonlySet<string>,
+  ) {
+    super(base.calendar);
+  }
+
+  override flagsOf(date: string): DayFlags {
+    const f = this.base.flagsOf(date);
+    return this.eventDates.has(date) ? { ...f, tradingDay: true } : f;
+  }
+
+  override daysOn(date: string): SpecialDay[] {
+    return this.base.daysOn(date);
+  }
+}
+
+/** The country's index, with `eventDays` (local day numbers) as trading days when there are any. */
+export function withBranchEvents(index: SpecialDayIndex, eventDays: Iterable<number>): SpecialDayIndex {
+  const dates = new Set<string>();
+  for (const d of eventDays) dates.add(formatCivilDate(d));
+  return dates.size > 0 ? new BranchSpecialDayIndex(index, dates) : index;
+}

@@ -9,12 +9,22 @@
  * With `explain`, every hour also carries the parts of its p50 (HourParts in forecast-types.ts):
  * a second forward pass over the same rows without their calendar flags separates what the
  * calendar does from the network's own correction.
+ * The branch's operator calendar (calendar-plan.ts) is honoured: closed days are 0 with a 0–0
+ * range, event days move by their learned or expected effect (or are special days for the
+ * network), and the forecast carries a note per such day (`BranchForecast.calendar`).
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './backend';
 import { originAt } from './baselines';
 import { applyCalibration } from './calibration';
 import { specialDayIndex } from './calendar';
+import {
+  calendarHistoryStart as historyStartOf,
+  calendarPlan,
+  withClosedDays,
+  type CalendarPlan,
+  type DayPlan,
+} from './calendar-plan';
 import { DEFAULT_HORIZON_DAYS, type BranchForecast, type ForecastModel } from './forecast-types';
 import {
   FEATURE_COUNT,
@@ -50,6 +60,21 @@ interface Prepared {
   rows: OriginRows | null;
   /** First row of this history in the batch. */
   offset: number;
+  /** The operators' calendar over this horizon, if the series has one. */
+  plan: CalendarPlan | undefined;
+}
+
+/**
+ * The earliest instant a forecast from `origin` reads when the series' calendar has events whose
+ * effect is learned from past days of the same name (calendar-plan.ts): loaders that give the
+ * model only the last LOOKBACK_DAYS would leave those past days out.
+ */
+export function calendarHistoryStart(
+  series: Pick<HourlySeries, 'timezone' | 'calendar'>,
+  origin: number,
+  days: number = DEFAULT_HORIZON_DAYS,
+): number {
+  return historyStartOf(series, origin, days, LOOKBACK_DAYS);
 }
 
 /**
@@ -70,9 +95,11 @@ export async function forecast(
   let total = 0;
   histories.forEach((s, i) => {
     assertValidSeries(s);
-    const hg = historyGrid(s, originAt(origins, i), days, LOOKBACK_DAYS);
-    const rows = originRows(hg.grid, specialDayIndex(s.country), hg.originSlot, days);
-    prepared.push({ hg, rows, offset: total });
+    const plan = calendarPlan(s, originAt(origins, i), days, LOOKBACK_DAYS);
+    const raw = historyGrid(s, originAt(origins, i), days, LOOKBACK_DAYS);
+    const hg = plan ? { ...raw, grid: withClosedDays(raw.grid, plan.closed) } : raw;
+    const rows = originRows(hg.grid, plan?.index ?? specialDayIndex(s.country), hg.originSlot, days);
+    prepared.push({ hg, rows, offset: total, plan });
     total += rows?.slots.length ?? 0;
   });
 
@@ -92,24 +119,28 @@ export async function forecast(
       for (let j = 0; j < r.slots.length; j++) {
         const row = p.offset + j;
         const o = row * OUTPUTS;
-        bySlot.set(r.slots[j]!, [
+        const v: Six = [
           out[o]! * ss,
           out[o + 1]! * ss,
           out[o + 2]! * ss,
           out[o + 3]! * so,
           out[o + 4]! * so,
           out[o + 5]! * so,
-        ]);
+        ];
+        const day = p.plan?.days.get(p.hg.grid.day0 + Math.floor(r.slots[j]! / 24));
+        if (day) applyDayPlan(v, day);
+        bySlot.set(r.slots[j]!, v);
         if (plain) {
-          // Scale-free: level 1, shape = base without the calendar − 1, calendar = p50 − p50 without it.
+          // Scale-free: level 1, shape = base without the calendar − 1, calendar = p50 − p50 without
+          // it (on an operator's day the closure or the event's effect is in it: v is after the plan).
           const plainRows = withoutCalendar(r.rows.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT));
           partsBySlot.set(r.slots[j]!, [
             ss,
             (structuralBase(plainRows, 0, 0) - 1) * ss,
-            (out[o + 1]! - plain[o + 1]!) * ss,
+            day ? v[1] - plain[o + 1]! * ss : (out[o + 1]! - plain[o + 1]!) * ss,
             so,
             (structuralBase(plainRows, 0, 1) - 1) * so,
-            (out[o + 4]! - plain[o + 4]!) * so,
+            day ? v[4] - plain[o + 4]! * so : (out[o + 4]! - plain[o + 4]!) * so,
           ]);
         }
       }
@@ -122,8 +153,25 @@ export async function forecast(
       (slot) => bySlot.get(slot) ?? ZERO,
       plain ? (slot) => partsBySlot.get(slot) ?? ZERO : undefined,
     );
+    if (p.plan && p.plan.notes.length > 0) f.calendar = p.plan.notes;
     return model.meta.calibration ? applyCalibration(f, model.meta.calibration) : f;
   });
+}
+
+/**
+ * A horizon day's calendar on one slot's six values (in place): 0 on a closed day; else p10/p50/p90
+ * × the day's multiplier, then the half-widths around p50 × its widening (p10 floored at 0).
+ */
+function applyDayPlan(v: Six, day: DayPlan): void {
+  for (let q = 0; q < 2; q++) {
+    const m = day.closed ? 0 : q === 0 ? day.sales : day.orders;
+    const lo = v[q * 3]! * m;
+    const mid = v[q * 3 + 1]! * m;
+    const hi = v[q * 3 + 2]! * m;
+    v[q * 3] = Math.max(0, mid - day.widening * (mid - lo));
+    v[q * 3 + 1] = mid;
+    v[q * 3 + 2] = mid + day.widening * (hi - mid);
+  }
 }
 
 /**

@@ -7,9 +7,15 @@
  * features read only slots before their own origin (features.ts), and targets at or after the
  * cutoff do not exist. A window whose horizon crosses the cutoff keeps its earlier days, so the
  * freshest regime (e.g. a lockdown that started last week) is in the training data.
+ *
+ * Operators' calendar (model/branch-calendar.ts): days marked closed are closed days for the
+ * features (their slots 0, whatever was sold) and give no targets, so a refit week does not teach
+ * the network a false low; event days are special (trading) days of the rows, as in forecasts.
  */
 import { localSlotOf } from '../lib/time/wall-clock';
-import { specialDayIndex } from './calendar';
+import { branchDays } from './branch-calendar';
+import { specialDayIndex, withBranchEvents } from './calendar';
+import { withClosedDays } from './calendar-plan';
 import { FEATURE_COUNT, MAX_HORIZON_DAYS, originRows, structuralBase } from './features';
 import { toLocalGrid } from './local-grid';
 import { Rng } from './rng';
@@ -62,8 +68,12 @@ export function buildTrainingRows(series: HourlySeries[], opts: WindowOptions): 
     if (s.sales.length === 0) continue;
     dataFrom = Math.min(dataFrom, s.start);
     dataTo = Math.max(dataTo, seriesEnd(s));
-    const grid = toLocalGrid(s);
-    const cal = specialDayIndex(s.country);
+    const marked = branchDays(s.calendar);
+    const closed: ReadonlySet<number> = marked?.closed ?? new Set<number>();
+    const grid = marked ? withClosedDays(toLocalGrid(s), closed) : toLocalGrid(s);
+    const cal = marked
+      ? withBranchEvents(specialDayIndex(s.country), marked.events.keys())
+      : specialDayIndex(s.country);
     // Slot of the first hour at or after the cutoff: nothing there or later is a target.
     const lastDay = grid.days - 1;
     const fromDay = opts.from === undefined ? 0 : localSlotOf(s.timezone, opts.from).day - grid.day0;
@@ -85,6 +95,8 @@ export function buildTrainingRows(series: HourlySeries[], opts: WindowOptions): 
           const ov = grid.orders[slot]!;
           if (Number.isNaN(sv) || Number.isNaN(ov)) continue;
           if (opts.rowSampling < 1 && rng.next() >= opts.rowSampling) continue;
+          // After the sampling draw: marking a closure leaves every other row's sample as it was.
+          if (closed.has(grid.day0 + Math.floor(slot / 24))) continue;
           keep.push(i);
           // Targets: the residual around the structural base (scale-free).
           const a = Math.min(sv / r.scaleSales, 30) - structuralBase(r.rows, i, 0);
