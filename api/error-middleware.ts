@@ -7,6 +7,7 @@
 import type Koa from 'koa';
 import { HttpError } from 'koa';
 import {
+  ConflictError,
   ForbiddenError,
   NotFoundError,
   StorageError,
@@ -32,6 +33,7 @@ const HTTP_CODES: Record<number, string> = {
   403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
+  409: 'conflict',
   406: 'not_acceptable',
   408: 'request_timeout',
   413: 'payload_too_large',
@@ -62,6 +64,9 @@ export function mapError(err: unknown): MappedError {
   }
   if (err instanceof ForbiddenError) {
     return { status: 403, code: err.code, message: err.message, details: { ...err.details }, headers: {} };
+  }
+  if (err instanceof ConflictError) {
+    return { status: 409, code: err.code, message: err.message, details: { ...err.details }, headers: {} };
   }
   if (err instanceof NotFoundError) {
     const details = (err as { details?: Record<string, unknown> }).details ?? {};

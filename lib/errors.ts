@@ -26,6 +26,23 @@ export class ValidationError extends TillcastError {
   }
 }
 
+/**
+ * The request is well-formed but conflicts with the current state (API 409), e.g. an override of a
+ * day that has already closed. Trying the same again cannot help.
+ */
+export class ConflictError extends TillcastError {
+  readonly code: string;
+  readonly retriable = false;
+  constructor(
+    code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.code = code;
+  }
+}
+
 export class NotFoundError extends TillcastError {
   readonly code = 'not_found';
   readonly retriable = false;
