@@ -23,6 +23,11 @@
  *   the special days behind the calendar part (model/features.ts calendarNotes, from the run's
  *   origin). null for a null value, and for every bucket with forecast hours of a run stored
  *   without parts.
+ * - Overrides (issue 16, api/plan.ts): when a day of the range has a manager's override in force,
+ *   every hour, day, week and the totals also carry `plan` (the override spread over the day's
+ *   hours by the model's hourly values; days without one plan the model's value; weeks and totals
+ *   sum their days' plans), and every day its `override` (null when none). Without an override in
+ *   the range the answer is exactly what it was before overrides existed.
  */
 import type { Granularity, PredictResponse, Source, DayRow, HourRow, WeekRow, Totals } from './schemas';
 import { GRANULARITIES } from './schemas';
@@ -37,6 +42,7 @@ import { bucketInterval, grainForHours, type GrainFactors } from '../model/grain
 import { specialDayIndex } from '../model/calendar';
 import { calendarNotes } from '../model/features';
 import { localSlotOf } from '../lib/time/wall-clock';
+import { spread, type PlannedOverride } from './plan';
 
 export interface AssembleInput {
   branch: BranchInfo;
@@ -50,7 +56,78 @@ export interface AssembleInput {
   lastClosedHour: number | null;
   /** Add each bucket's explanation (`explain=true`). */
   explain?: boolean;
+  /** Managers' overrides in force, by epoch day (any days; those in the range add the plan). */
+  overrides?: ReadonlyMap<number, PlannedOverride>;
 }
+
+/** A bucket's plan in integer units (null: neither an override nor a model value). */
+interface PlanAcc {
+  sales: number | null;
+  orders: number | null;
+  overriddenDays: number;
+}
+
+const cents = (v: number | null): number | null => (v === null ? null : Math.round(v * 100));
+const milli = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000));
+const sumOrNull = (a: number | null, b: number | null): number | null =>
+  a === null || b === null ? null : a + b;
+
+/** The override's fields as a day row shows them. */
+function overrideJson(o: PlannedOverride): NonNullable<DayRow['override']> {
+  return {
+    sales: o.salesCents === null ? null : o.salesCents / 100,
+    orders: o.orders,
+    reason: o.reason,
+    set_at: isoUtc(o.setAt),
+    set_by: { key_id: o.keyId, key_name: o.keyName },
+  };
+}
+
+/**
+ * A day's plan (api/plan.ts): the override of each measure, or the model's day value, and its hours:
+ * the override spread by the hours' model values, or the hours' own values.
+ */
+function dayPlan(
+  day: Values,
+  hours: readonly Values[],
+  o: PlannedOverride | undefined,
+): { day: PlanAcc; hours: { sales: number | null; orders: number | null }[] } {
+  const hs = hours.map((h) => cents(h.sales));
+  const ho = hours.map((h) => milli(h.orders));
+  const sales = o?.salesCents ?? null;
+  const orders = o?.orders === null || o?.orders === undefined ? null : o.orders * 1000;
+  const hourSales =
+    sales === null
+      ? hs
+      : spread(
+          sales,
+          hs.map((x) => x ?? 0),
+        );
+  const hourOrders =
+    orders === null
+      ? ho
+      : spread(
+          orders,
+          ho.map((x) => x ?? 0),
+        );
+  return {
+    day: {
+      sales: sales ?? cents(day.sales),
+      orders: orders ?? milli(day.orders),
+      overriddenDays: o ? 1 : 0,
+    },
+    hours: hourSales.map((s, i) => ({
+      sales: s === null ? null : s / 100,
+      orders: hourOrders[i] === null ? null : (hourOrders[i] as number) / 1000,
+    })),
+  };
+}
+
+const planJson = (p: PlanAcc) => ({
+  sales: p.sales === null ? null : p.sales / 100,
+  orders: p.orders === null ? null : p.orders / 1000,
+  overridden_days: p.overriddenDays,
+});
 
 /** A bucket's hours so far: the actual sums exactly, the forecast hours as they are. */
 interface Acc {
@@ -240,35 +317,62 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
   };
   const calendar = explain && branch.country ? specialDayIndex(branch.country) : undefined;
   const originDay = localSlotOf(branch.timezone, run.firstHour).day;
+  const overrides = input.overrides;
+  const withPlan = overrides !== undefined && days.some((d) => overrides.has(d.epochDay));
 
   const hourly: HourRow[] = [];
   const daily: DayRow[] = [];
   const dayAccs: Acc[] = [];
+  const dayPlans: PlanAcc[] = [];
   for (const day of days) {
     const acc = newAcc();
+    const firstRow = hourly.length;
+    const hourValues: Values[] = [];
     for (let i = 0; i < day.hours; i++) {
       const v = addHour(acc, day.firstHour + i * HOUR_MS, run, actuals);
       if (wantHourly) hourly.push({ start: day.labels[i] as string, ...v });
+      if (withPlan) hourValues.push(v);
     }
     if (calendar && acc.forecastHours.length > 0)
       acc.notes.push(...calendarNotes(calendar, originDay, day.epochDay));
     dayAccs.push(acc);
-    daily.push({ date: day.date, hours: day.hours, missing_hours: acc.missing, ...valuesOf(acc) });
+    const row: DayRow = { date: day.date, hours: day.hours, missing_hours: acc.missing, ...valuesOf(acc) };
+    if (withPlan) {
+      const o = overrides.get(day.epochDay);
+      const p = dayPlan(row, hourValues, o);
+      dayPlans.push(p.day);
+      if (wantHourly) p.hours.forEach((h, i) => ((hourly[firstRow + i] as HourRow).plan = h));
+      row.plan = {
+        sales: p.day.sales === null ? null : p.day.sales / 100,
+        orders: p.day.orders === null ? null : p.day.orders / 1000,
+      };
+      row.override = o ? overrideJson(o) : null;
+    }
+    daily.push(row);
   }
 
   const weekly: WeekRow[] = [];
   const total = newAcc();
-  let week: { monday: number; first: number; last: number; acc: Acc } | undefined;
+  const newPlan = (): PlanAcc => ({ sales: 0, orders: 0, overriddenDays: 0 });
+  const addPlan = (into: PlanAcc, p: PlanAcc) => {
+    into.sales = sumOrNull(into.sales, p.sales);
+    into.orders = sumOrNull(into.orders, p.orders);
+    into.overriddenDays += p.overriddenDays;
+  };
+  const totalPlan = newPlan();
+  let week: { monday: number; first: number; last: number; acc: Acc; plan: PlanAcc } | undefined;
   const flushWeek = () => {
     if (!week) return;
-    weekly.push({
+    const row: WeekRow = {
       week_start: formatCivilDate(week.monday),
       iso_week: isoWeekLabel(week.monday),
       first_date: formatCivilDate(week.first),
       last_date: formatCivilDate(week.last),
       days: week.last - week.first + 1,
       ...valuesOf(week.acc),
-    });
+    };
+    if (withPlan) row.plan = planJson(week.plan);
+    weekly.push(row);
   };
   days.forEach((day, i) => {
     const acc = dayAccs[i] as Acc;
@@ -276,15 +380,20 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
     const monday = isoWeekMonday(day.epochDay);
     if (!week || week.monday !== monday) {
       flushWeek();
-      week = { monday, first: day.epochDay, last: day.epochDay, acc: newAcc() };
+      week = { monday, first: day.epochDay, last: day.epochDay, acc: newAcc(), plan: newPlan() };
     }
     week.last = day.epochDay;
     addAcc(week.acc, acc);
+    if (withPlan) {
+      addPlan(week.plan, dayPlans[i] as PlanAcc);
+      addPlan(totalPlan, dayPlans[i] as PlanAcc);
+    }
   });
   flushWeek();
 
   const missing = daily.filter((d) => d.missing_hours > 0).map((d) => d.date);
   const totals: Totals = { days: days.length, ...valuesOf(total) };
+  if (withPlan) totals.plan = planJson(totalPlan);
   const granularity = GRANULARITIES.filter((g) => input.granularity.has(g));
   const out: PredictResponse = {
     branch: { id: branch.id, name: branch.name, timezone: branch.timezone, currency: branch.currency },

@@ -8,6 +8,15 @@ import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@aste
 import { z } from 'zod';
 import { parseCivilDate } from '../lib/time/civil-date';
 import { explanationSchema } from './explain-schema';
+import {
+  accuracyResponseSchema,
+  bucketPlanSchema,
+  dayOverrideSchema,
+  dayPlanSchema,
+  hourPlanSchema,
+  overrideBodySchema,
+  overrideResponseSchema,
+} from './overrides-schema';
 
 extendZodWithOpenApi(z);
 
@@ -159,6 +168,7 @@ export const hourRowSchema = z
       example: '2021-02-04T12:00:00+00:00',
     }),
     ...valueFields,
+    plan: hourPlanSchema.optional(),
   })
   .strict()
   .openapi('HourRow');
@@ -173,6 +183,11 @@ export const dayRowSchema = z
     missing_hours: z.number().int().openapi({ description: 'Hours with neither an actual nor a forecast.' }),
     ...valueFields,
     explain: explanationSchema.optional(),
+    plan: dayPlanSchema.optional(),
+    override: dayOverrideSchema
+      .nullable()
+      .optional()
+      .openapi({ description: "The manager's override in force (null: none); present with `plan`" }),
   })
   .strict()
   .openapi('DayRow');
@@ -194,12 +209,18 @@ export const weekRowSchema = z
       .openapi({ description: 'Days of this week inside the range (the row is clipped to it).' }),
     ...valueFields,
     explain: explanationSchema.optional(),
+    plan: bucketPlanSchema.optional(),
   })
   .strict()
   .openapi('WeekRow');
 
 export const totalsSchema = z
-  .object({ days: z.number().int(), ...valueFields, explain: explanationSchema.optional() })
+  .object({
+    days: z.number().int(),
+    ...valueFields,
+    explain: explanationSchema.optional(),
+    plan: bucketPlanSchema.optional(),
+  })
   .strict()
   .openapi('Totals');
 
@@ -331,6 +352,7 @@ Conventions:
 - p10/p90 are calibrated for the bucket they belong to: an hour's, a day's, an ISO week's and the range total's p10–p90 are each meant to hold the actual 80% of the time (measured out of sample when the model was trained). p50 (\`sales\`, \`orders\`) of a day, week or total is exactly the sum of its hours; its p10/p90 are not sums of the hourly p10/p90 (quantiles do not add): they are the bucket's own, around that p50, from the model's day and week factors (a day with 5 to 63 forecast hours takes the day's, 64 or more the week's, fewer than 5 the sums of its hourly p10/p90). Closed hours count exactly (no spread): a \`mixed\` bucket's p10/p90 are its actual sum plus the range of its forecast hours. A run made by a model without these factors answers with the sums of the hourly quantiles (a wide band).
 - \`explain=true\` adds to every day, week and the totals where the value comes from: \`explain.sales\` and \`explain.orders\` split the p50 into the closed hours' actual, the branch's recent level, the weekday/hour shape, the calendar (with the special days named in \`explain.special_days\`: public holidays and their eves, trading days such as Valentine's Day, likely closures such as Christmas Day) and the network's correction, amounts that add up to \`sales\` and \`orders\` exactly.
 - Weeks are ISO weeks (Monday start); a week row is clipped to the requested range and \`days\` counts its days inside it.
+- Overrides: a manager may set a day's expected sales and/or orders (\`PUT /v1/branches/{id}/overrides/{date}\`, a key with the \`write\` scope). The model keeps forecasting; when a day of the range has an override in force, every hour, day, week and the totals also carry \`plan\` (and every day its \`override\`, null when none): a day's plan is the override (its model value for a measure not overridden), spread over its hours in proportion to the model's hourly values (evenly when they are all 0); weeks and totals sum their days' plans. Without an override in the range these fields are absent. \`GET /v1/branches/{id}/accuracy\` scores the overrides once their days have closed.
 - The latest complete forecast run of the branch is served (a run becomes visible only after all its points are written).
 - Query parameters: unknown parameters are ignored; a known parameter given twice (\`?start=a&start=b\`) or in array form is refused with 400 \`duplicate_parameter\`.
 - Authentication: \`/predict\`, \`/branches\` (and their \`/v1\` paths) need an API key, sent as \`Authorization: Bearer <key>\` (never in the URL); \`/metrics\` needs a key with the \`metrics\` scope; \`/health\`, \`/ready\`, \`/openapi.json\` and \`/docs\` are open. A key reads the branches of its scopes (branch ids, restaurant groups, or all with \`admin\`); \`/branches\` lists only those. Without a key, or with an unknown, malformed or revoked one: 401 \`unauthenticated\` with \`WWW-Authenticate: Bearer\`. A branch outside the key's scopes is 403 \`forbidden\` whether it exists or not, so a key never learns which other branches exist; 404 \`not_found\` for an unknown branch only answers keys whose scopes name it (or admin keys). A revoked key is refused within seconds (the API's key cache TTL, 10 s by default). Keys are made with \`tillcast keys create\`.
@@ -668,6 +690,107 @@ function buildRegistry(): OpenAPIRegistry {
       503: errorResponse('Kafka did not acknowledge in time; Square retries'),
     },
   });
+  const overridePath = '/v1/branches/{branch_id}/overrides/{date}';
+  const overrideParams = z.object({
+    branch_id: z.string().openapi({ param: { name: 'branch_id', in: 'path' }, example: '352h67i328fh' }),
+    date: z.string().openapi({
+      param: { name: 'date', in: 'path' },
+      format: 'date',
+      example: '2021-02-05',
+      description: 'Local date',
+    }),
+  });
+  const overrideErrors = {
+    400: errorResponse(
+      'The date, the branch id or the body is malformed (the field is named: `sales` negative or with more than 2 decimals, `orders` not a whole number, neither given, ...)',
+    ),
+    401: unauthenticatedResponse,
+    403: errorResponse('The key may not write this branch (it needs the `write` scope on it, or `admin`)'),
+    404: errorResponse('Unknown branch'),
+    409: errorResponse(
+      'The day has closed (`day_closed`: its actuals are in, an override can no longer be scored fairly), or the served forecast does not cover it (`no_model_forecast`: beyond the horizon)',
+    ),
+    503: errorResponse(
+      'The branch has no forecast yet (`no_forecast`), or storage is unavailable (see Retry-After)',
+    ),
+  };
+  registry.registerPath({
+    method: 'put',
+    path: overridePath,
+    operationId: 'setOverride',
+    summary: "Set a manager's expected sales and/or orders of a day",
+    description:
+      "Stored in an append-only ledger with who set it, when, and the model's forecast of the day at that moment (the run, the day's p50 and calibrated p10/p90, as /predict served them), which is what the override is scored against. Idempotent: the same values and reason again answer `changed: false` and write nothing. A closed day cannot be overridden (409 `day_closed`); today can (the model value then includes today's closed hours).",
+    tags: ['overrides'],
+    security: bearerSecurity,
+    request: {
+      params: overrideParams,
+      body: { content: { 'application/json': { schema: overrideBodySchema } } },
+    },
+    responses: {
+      200: {
+        description: 'The override in force',
+        content: { 'application/json': { schema: overrideResponseSchema } },
+      },
+      ...overrideErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: overridePath,
+    operationId: 'clearOverride',
+    summary: "Clear a day's override",
+    description:
+      'Writes a clearing row to the ledger (the history stays). `changed: false` when no override was in force. A closed day keeps its override (409 `day_closed`): a score is not erased.',
+    tags: ['overrides'],
+    security: bearerSecurity,
+    request: { params: overrideParams },
+    responses: {
+      200: {
+        description: 'Cleared (override: null)',
+        content: { 'application/json': { schema: overrideResponseSchema } },
+      },
+      ...overrideErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/branches/{branch_id}/accuracy',
+    operationId: 'overrideAccuracy',
+    summary: 'Scorecard of the overrides: override against model on every closed overridden day',
+    description:
+      "For every day of start..end (local dates, at most 366 days) with an override in force that has closed (all its hours): the actual, the model's p50 the override replaced, the override, the absolute errors and who was closer, for sales and orders; summaries for the branch and per manager (key): how often the override was closer, the mean absolute errors, and by how much the overrides beat the model. `pending` lists overridden days not closed yet. The same numbers as the analyst view v_override_accuracy.",
+    tags: ['overrides'],
+    security: bearerSecurity,
+    request: {
+      params: z.object({
+        branch_id: z.string().openapi({ param: { name: 'branch_id', in: 'path' }, example: '352h67i328fh' }),
+      }),
+      query: z.object({
+        start: z.string().openapi({
+          param: { name: 'start', in: 'query', required: true },
+          format: 'date',
+          example: '2021-01-01',
+        }),
+        end: z.string().openapi({
+          param: { name: 'end', in: 'query', required: true },
+          format: 'date',
+          example: '2021-01-31',
+        }),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'The scorecard',
+        content: { 'application/json': { schema: accuracyResponseSchema } },
+      },
+      400: errorResponse('start or end missing or malformed, end before start, or more than 366 days'),
+      401: unauthenticatedResponse,
+      403: errorResponse("The branch is outside the key's scopes"),
+      404: errorResponse('Unknown branch'),
+      503: errorResponse('Storage is unavailable (see Retry-After)'),
+    },
+  });
   return registry;
 }
 
@@ -685,6 +808,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'forecast', description: 'Forecasts and branches' },
       { name: 'operations', description: 'Health, readiness, metrics and documentation' },
       { name: 'capture', description: 'Events in from POS systems over HTTPS (docs/capture.md)' },
+      { name: 'overrides', description: "Managers' overrides of a day's forecast, and their scorecard" },
     ],
   });
   return cachedDocument;
