@@ -33,6 +33,8 @@ export const CALENDAR_NOTE_KINDS = [
   'trading_day',
   'likely_closure',
   'holiday_in_reference_week',
+  'closed',
+  'event',
 ] as const;
 
 export const calendarNoteSchema = z
@@ -41,7 +43,7 @@ export const calendarNoteSchema = z
     name: z.string().openapi({ example: "St Patrick's Day" }),
     kind: z.enum(CALENDAR_NOTE_KINDS).openapi({
       description:
-        "`public_holiday`, `eve_of_public_holiday` (the day before one), `trading_day` (e.g. Valentine's Day, Christmas Eve), `likely_closure` (a day restaurants are often closed, e.g. Christmas Day), `holiday_in_reference_week` (the past day the weekly shape is read from was a holiday).",
+        "`public_holiday`, `eve_of_public_holiday` (the day before one), `trading_day` (e.g. Valentine's Day, Christmas Eve), `likely_closure` (a day restaurants are often closed, e.g. Christmas Day), `holiday_in_reference_week` (the past day the weekly shape is read from was a holiday), `closed` (the operators closed the branch that day: the forecast is 0), `event` (an operators' event: the forecast moves by its learned or expected effect).",
     }),
   })
   .strict()

@@ -94,4 +94,21 @@ describe('calendarNotes: the named reasons behind a day’s calendar flags', () 
     expect(lagWeeksBack(6)).toBe(1);
     expect(lagWeeksBack(7)).toBe(2);
   });
+  test("the operators' calendar: a closure or an event by its name, first; a closure wins over an event", () => {
+    const entries = [
+      { date: '2020-12-24', kind: 'event' as const, name: 'Staff party' },
+      { date: '2020-12-22', kind: 'event' as const, name: 'Match day' },
+      { date: '2020-12-22', kind: 'closed' as const, name: 'Refit' },
+    ];
+    const origin = day('2020-12-21');
+    expect(calendarNotes(ie, origin, day('2020-12-24'), entries)).toEqual([
+      { date: '2020-12-24', name: 'Staff party', kind: 'event' },
+      { date: '2020-12-24', name: 'Christmas Eve', kind: 'trading_day' },
+      { date: '2020-12-25', name: 'Christmas Day', kind: 'eve_of_public_holiday' },
+    ]);
+    expect(calendarNotes(ie, origin, day('2020-12-22'), entries)).toEqual([
+      { date: '2020-12-22', name: 'Refit', kind: 'closed' },
+    ]);
+    expect(calendarNotes(ie, origin, day('2020-12-23'), entries)).toEqual([]);
+  });
 });

@@ -24,6 +24,7 @@
  * forecast by the network: they are closed hours and forecast as exactly 0.
  */
 import { formatCivilDate, weekdayOfDayNumber } from '../lib/time/civil-date';
+import type { BranchCalendarEntry } from './branch-calendar';
 import type { DayFlags, SpecialDayIndex } from './calendar';
 import type { LocalGrid } from './local-grid';
 
@@ -407,7 +408,14 @@ export function lagWeeksBack(k: number): number {
 }
 
 export type CalendarNoteKind =
-  'public_holiday' | 'eve_of_public_holiday' | 'trading_day' | 'likely_closure' | 'holiday_in_reference_week';
+  | 'public_holiday'
+  | 'eve_of_public_holiday'
+  | 'trading_day'
+  | 'likely_closure'
+  | 'holiday_in_reference_week'
+  /** The operators' calendar (branch-calendar.ts): a planned closure, an event. */
+  | 'closed'
+  | 'event';
 
 /** A special day the calendar features of a target day refer to, by name. */
 export interface CalendarNote {
@@ -421,11 +429,22 @@ export interface CalendarNote {
  * The named reasons behind the calendar flags of target day `day` (epoch day) forecast from
  * `originDay` — exactly the flags the rows carry (CALENDAR_FEATURES): its special days (a
  * closure-prone one is a likely closure), the holiday it is the eve of, and a holiday on the lag
- * day the shape reads. Empty: the calendar plays no part in that day.
+ * day the shape reads. Empty: the calendar plays no part in that day. With the branch's operator
+ * calendar (`entries`), first its closure or event on that day, by the operators' name (a closure
+ * is the forecast's 0; an event moves it: calendar-plan.ts).
  */
-export function calendarNotes(index: SpecialDayIndex, originDay: number, day: number): CalendarNote[] {
+export function calendarNotes(
+  index: SpecialDayIndex,
+  originDay: number,
+  day: number,
+  entries?: readonly BranchCalendarEntry[],
+): CalendarNote[] {
   const notes: CalendarNote[] = [];
   const date = formatCivilDate(day);
+  const own = entries?.filter((e) => e.date === date) ?? [];
+  // A closed day is closed whatever else was planned for it (branchDays).
+  const closed = own.find((e) => e.kind === 'closed');
+  for (const e of closed ? [closed] : own) notes.push({ date, name: e.name, kind: e.kind });
   for (const d of index.daysOn(date)) {
     notes.push({ date, name: d.name, kind: d.kind });
     if (d.closureProne) notes.push({ date, name: d.name, kind: 'likely_closure' });
