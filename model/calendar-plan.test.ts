@@ -10,6 +10,7 @@ import { localSlotOf } from '../lib/time/wall-clock';
 import './testing/node-realm';
 import type { BranchCalendarEntry } from './branch-calendar';
 import { specialDayIndex, withBranchEvents } from './calendar';
+import { MODEL_NAMES, originForecasts } from './backtest';
 import { branchDays } from './branch-calendar';
 import {
   calendarHistoryStart,
@@ -395,5 +396,43 @@ describe('training', () => {
     expect(Math.abs(p50[1]! / p50[0]! - 1)).toBeLessThan(0.03);
     // Unmarked: 70 zero days as targets pull the lower quantile down (measured −18 %).
     expect(p10[2]! / p10[0]! - 1).toBeLessThan(-0.1);
+  });
+});
+
+describe('backtest honesty with a calendar', () => {
+  test('entries known in advance, but nothing after the origin moves a forecast (training with cutoff and forecast)', async () => {
+    // Past match days before the origin, one after it whose sales are planted ×50, one in the
+    // horizon; a past closure and a planned one.
+    const calendar: BranchCalendarEntry[] = [
+      { date: '2020-09-03', kind: 'event', name: 'Match day' },
+      { date: '2020-10-08', kind: 'event', name: 'match day' },
+      { date: '2020-11-10', kind: 'event', name: 'Match day' },
+      { date: '2020-11-12', kind: 'event', name: 'Match day' },
+      { date: '2020-09-21', kind: 'closed', name: 'Refit' },
+      { date: '2020-11-16', kind: 'closed', name: 'Refit' },
+    ];
+    const clean = [busy, quiet].map((s) => withCalendar(s, calendar));
+    const spiked = clean.map((s) => {
+      const sales = s.sales.slice();
+      const orders = s.orders.slice();
+      for (let i = (origin - start) / HOUR_MS; i < sales.length; i++) {
+        sales[i] = sales[i]! * 50;
+        orders[i] = orders[i]! * 50;
+      }
+      return { ...s, sales, orders };
+    });
+    const hp = { epochs: 2, members: 1, hidden: [16], calibrationDays: 7, cutoff: origin };
+    const a = await train(clean, hp);
+    const b = await train(spiked, hp);
+    const fa = await originForecasts(clean, origin, a, 14);
+    const fb = await originForecasts(spiked, origin, b, 14);
+    a.net.dispose();
+    b.net.dispose();
+    for (const m of MODEL_NAMES) expect(fb[m]).toEqual(fa[m]);
+    expect(fa.neural[0]!.calendar!.map((n) => [n.date, n.mode, n.pastDays])).toEqual([
+      ['2020-11-10', 'learned', 2],
+      ['2020-11-12', 'learned', 2],
+      ['2020-11-16', 'closed', undefined],
+    ]);
   });
 });
