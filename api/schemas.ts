@@ -290,6 +290,76 @@ export type DayRow = z.infer<typeof dayRowSchema>;
 export type WeekRow = z.infer<typeof weekRowSchema>;
 export type Totals = z.infer<typeof totalsSchema>;
 
+// ------------------------------------------------ GET /v1/groups/{group_id}/predict (issue 16)
+
+export const groupPathFields = z.object({
+  group_id: z.string().openapi({ param: { name: 'group_id', in: 'path', required: true, example: 'nory' } }),
+});
+
+/** The query of a group: /predict's without branch_id (the same rules: api/query.ts). */
+export const groupPredictQueryFields = predictQueryFields.omit({ branch_id: true });
+
+export const groupHourRowSchema = z
+  .object({ start: hourRowSchema.shape.start, ...valueFields })
+  .strict()
+  .openapi('GroupHourRow');
+export const groupDayRowSchema = z
+  .object({
+    date: isoDate,
+    hours: z.number().int(),
+    missing_hours: z.number().int().openapi({ description: 'Hours that any branch of the group misses.' }),
+    ...valueFields,
+  })
+  .strict()
+  .openapi('GroupDayRow');
+export const groupWeekRowSchema = weekRowSchema.omit({ explain: true }).strict().openapi('GroupWeekRow');
+
+export const GROUP_RANGE_METHODS = ['calibrated', 'summed', 'branch'] as const;
+
+/** A branch's part of a group answer: its /predict answer (forecast null while it has no run). */
+export const groupBranchSchema = predictResponseSchema
+  .extend({ forecast: forecastInfoSchema.nullable() })
+  .openapi('GroupBranch');
+
+export const groupPredictResponseSchema = z
+  .object({
+    group: z
+      .object({
+        id: z.string(),
+        branches: z
+          .array(z.string())
+          .openapi({ description: 'Ids of the branches of the group, in directory order.' }),
+        timezone: branchInfoSchema.shape.timezone,
+        currency: branchInfoSchema.shape.currency,
+      })
+      .strict(),
+    range: predictResponseSchema.shape.range,
+    granularity: predictResponseSchema.shape.granularity,
+    ranges: z
+      .object({
+        method: z.enum(GROUP_RANGE_METHODS).openapi({
+          description:
+            "How the group's p10/p90 are made. `calibrated`: k × (sum or root-sum-of-squares) of the branches' half-widths around the summed p50, k measured per grain out of sample when the model was trained (docs/model.md); `summed`: the sums of the branches' p10s and p90s (too wide unless the branches always miss together), because a branch's run carries no group factors (`note` says which); `branch`: a group of one branch has its branch's ranges.",
+        }),
+        model_version: z
+          .string()
+          .nullable()
+          .openapi({ description: 'The model whose group factors are used.' }),
+        note: z.string(),
+      })
+      .strict(),
+    totals: totalsSchema.omit({ explain: true }).strict(),
+    coverage: coverageSchema,
+    weekly: z.array(groupWeekRowSchema).optional(),
+    daily: z.array(groupDayRowSchema).optional(),
+    hourly: z.array(groupHourRowSchema).optional(),
+    branches: z.array(groupBranchSchema),
+  })
+  .strict()
+  .openapi('GroupPredictResponse');
+export type GroupPredictResponse = z.infer<typeof groupPredictResponseSchema>;
+export type GroupBranch = z.infer<typeof groupBranchSchema>;
+
 export const branchListItemSchema = branchInfoSchema
   .extend({
     latest_forecast: forecastInfoSchema.nullable(),
@@ -563,6 +633,35 @@ function buildRegistry(): OpenAPIRegistry {
       },
     });
   }
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/groups/{group_id}/predict',
+    operationId: 'groupPredictV1',
+    summary: 'Sales and orders forecast of a restaurant group: per branch and group totals',
+    description:
+      "A group is every branch whose `group` (or POS company id) is `group_id`; its branches share one time zone and currency. `branches` holds each branch's `/predict` answer (its rules: actual, forecast, missing; `forecast` null while a branch has no run). The group's hours, days, ISO weeks and total sum its branches' buckets: p50 is the exact sum of theirs (to the cent), a bucket with any branch missing is missing, `actual`/`forecast` when every branch's is, else `mixed`. Group p10/p90 are calibrated for the group, not sums of the branches' quantiles: k × (sum or root-sum-of-squares) of the branches' half-widths around that p50, k measured per grain (hour, day, week) out of sample when the model was trained; `ranges` says which method an answer used (`summed` when a branch's run carries no group factors). Same query rules as `/predict`.",
+    tags: ['forecast'],
+    security: bearerSecurity,
+    request: { params: groupPathFields, query: groupPredictQueryFields },
+    responses: {
+      200: {
+        description: 'The group forecast',
+        content: { 'application/json': { schema: groupPredictResponseSchema } },
+      },
+      400: errorResponse(
+        "A parameter is missing, repeated or malformed (as for `/predict`), or the group's branches mix time zones or currencies (`mixed_group`)",
+      ),
+      401: unauthenticatedResponse,
+      403: errorResponse(
+        'The key may not read every branch of the group (code `forbidden`): answered whether the group exists or not',
+      ),
+      404: errorResponse('Unknown group (only to keys whose scopes name it, or admin keys)'),
+      429: errorResponse('Rate limit exceeded, per key (see Retry-After)'),
+      503: errorResponse(
+        'No branch of the group has a forecast yet, or storage is unavailable (see Retry-After)',
+      ),
+    },
+  });
   registry.registerPath({
     method: 'get',
     path: '/health',
