@@ -1,13 +1,15 @@
 /**
  * The API's caches and their lifecycle: the latest forecast run per branch, closed-hour actuals
- * per day, assembled /predict answers, and the one poller that keeps the first two fresh
- * (forecast_runs and branch_watermarks, each on its own period).
+ * per day, the managers' overrides in force, assembled /predict answers, and the one poller that
+ * keeps the first three fresh (forecast_runs, branch_watermarks and the override ledger's
+ * signatures, each on its own period).
  */
 import type { ClickHouse } from '../clickhouse/client';
 import type { Logger } from '../lib/logger';
 import { Poller } from '../lib/poller';
 import { ActualsCache } from './actuals-cache';
 import { ForecastCache } from './forecast-cache';
+import { OverridesCache } from './overrides-cache';
 import { ResponseCache } from './response-cache';
 
 export interface ApiCacheOptions {
@@ -29,6 +31,7 @@ export interface ApiCacheOptions {
 export interface ApiCaches {
   readonly forecast: ForecastCache;
   readonly actuals: ActualsCache;
+  readonly overrides: OverridesCache;
   readonly responses: ResponseCache;
   /** Initial loads (failures are logged: /ready stays 503 until a poll succeeds), then polling. */
   start(): Promise<void>;
@@ -49,20 +52,24 @@ export function createApiCaches(ch: ClickHouse, logger: Logger, opts: ApiCacheOp
   });
   // Answers are kept through their stale-while-revalidate window (the actuals TTL), then dropped.
   const responses = new ResponseCache(opts.responseCacheEntries, opts.responseCacheBytes, opts.actualsTtlMs);
+  // Overrides polled with the forecasts' period: a PUT through another process shows within it.
+  const overrides = new OverridesCache(ch, logger, opts.pollMs);
   const poller = new Poller(logger);
   poller.add(forecast.pollTask());
   poller.add(actuals.pollTask());
+  poller.add(overrides.pollTask());
   return {
     forecast,
     actuals,
+    overrides,
     responses,
     async start() {
-      await Promise.all([forecast.load(), actuals.load()]);
+      await Promise.all([forecast.load(), actuals.load(), overrides.load()]);
       poller.start();
     },
     async stop() {
       await poller.stop();
-      await Promise.all([forecast.stop(), actuals.stop()]);
+      await Promise.all([forecast.stop(), actuals.stop(), overrides.stop()]);
     },
   };
 }

@@ -15,6 +15,8 @@ import { loginRoute } from './routes/login';
 import { docsRoute, openApiRoute } from './routes/docs';
 import { healthRoute, metricsRoute, readyRoute } from './routes/health';
 import { predictRoute } from './routes/predict';
+import { overrideRoutes } from './routes/overrides';
+import { Overrides } from '../clickhouse/store/overrides';
 
 export interface RouterDeps {
   /** Reads (in server mode the read-only `api` user). */
@@ -49,6 +51,7 @@ export function apiRouter(deps: RouterDeps): Router {
     forecastCache: caches.forecast,
     actualsCache: caches.actuals,
     responseCache: caches.responses,
+    overrides: caches.overrides,
     noForecastRetryAfterS: deps.noForecastRetryAfterS,
     buildTimeoutMs: deps.requestTimeoutMs,
     staleWhileRevalidateMs: deps.staleWhileRevalidateMs,
@@ -66,6 +69,23 @@ export function apiRouter(deps: RouterDeps): Router {
     router.get(`${prefix}/predict`, deps.auth.requireKey, predict);
     router.get(`${prefix}/branches`, deps.auth.requireKey, branchList);
   }
+  // Managers' overrides (issue 16): write scope checked per branch in the routes.
+  const overrides = overrideRoutes({
+    branches,
+    forecastCache: caches.forecast,
+    actualsCache: caches.actuals,
+    overridesCache: caches.overrides,
+    reader: new Overrides(deps.ch),
+    writer: new Overrides(deps.writer),
+    assertMayWrite: deps.auth.assertMayWrite,
+    assertMayRead: deps.auth.assertMayRead,
+    noForecastRetryAfterS: deps.noForecastRetryAfterS,
+    requestTimeoutMs: deps.requestTimeoutMs,
+    logger: deps.logger,
+  });
+  router.put('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.put);
+  router.delete('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.del);
+  router.get('/v1/branches/:branch_id/accuracy', deps.auth.requireKey, overrides.accuracy);
   router.post(LOGIN_PATH, loginRoute(deps.loginCodes));
   if (deps.capture) {
     router.post(CAPTURE_EVENTS_PATH, deps.auth.requireCapture, deps.capture.events);

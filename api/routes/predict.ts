@@ -11,6 +11,7 @@ import type { ActualsCache } from '../actuals-cache';
 import { truncate } from '../error-middleware';
 import { withTimeout } from '../http-middleware';
 import type { ForecastCache } from '../forecast-cache';
+import type { BranchOverrides, OverridesCache } from '../overrides-cache';
 import { countLookup } from '../metrics';
 import { assemblePrediction } from '../predict-service';
 import { PredictQueryParser, type ParsedPredictQuery } from '../query';
@@ -37,6 +38,8 @@ export interface PredictDeps {
   forecastCache: ForecastCache;
   actualsCache: ActualsCache;
   responseCache: ResponseCache;
+  /** Managers' overrides in force (the plan); absent: answers without plans. */
+  overrides?: OverridesCache;
   /** Retry-After of the 503 for a branch without a forecast. */
   noForecastRetryAfterS: number;
   /** Time limit of assembling a missing answer (ClickHouse read included); then 503 `timeout`. */
@@ -52,6 +55,8 @@ export interface PredictDeps {
   /** Throws 403 unless the request's key may read the branch id (known or not: see api/keys.ts). */
   mayRead: (ctx: Koa.Context, branchId: string) => void;
 }
+
+const NO_OVERRIDES: BranchOverrides = Object.freeze({ epoch: 0, days: new Map() });
 
 /** Accept-Encoding negotiation, memoised per header value (clients send a handful of distinct ones). */
 const gzipDecisions = new Map<string, boolean>();
@@ -76,12 +81,16 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     branch: NonNullable<ReturnType<BranchDirectory['get']>>,
     run: LoadedRun,
     previous: CachedResponse | undefined,
+    overrides: BranchOverrides,
   ): Promise<CachedResponse> => {
     const range = await deps.actualsCache.getRange(branch, q.startDay, q.endDay);
-    // Expired (TTL) or a new epoch, but the same run and the same actuals: same body.
-    if (previous && previous.runId === run.runId && previous.fingerprint === range.fingerprint) {
+    // An answer's epoch and fingerprint cover the overrides too: a changed plan is never reused.
+    const epoch = range.epoch + overrides.epoch;
+    const fingerprint = `${range.fingerprint}|o${overrides.epoch}`;
+    // Expired (TTL) or a new epoch, but the same run, actuals and overrides: same body.
+    if (previous && previous.runId === run.runId && previous.fingerprint === fingerprint) {
       countLookup('response', 'revalidated');
-      return revalidated(previous, range.epoch, range.validUntil);
+      return revalidated(previous, epoch, range.validUntil);
     }
     const body = assemblePrediction({
       branch,
@@ -92,8 +101,9 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       actuals: range.actuals,
       lastClosedHour: deps.actualsCache.lastClosedHour(branch.id),
       explain: q.explain,
+      overrides: overrides.days,
     });
-    return makeEntry(run.runId, range.epoch, range.validUntil, range.fingerprint, JSON.stringify(body));
+    return makeEntry(run.runId, epoch, range.validUntil, fingerprint, JSON.stringify(body));
   };
 
   /**
@@ -106,8 +116,9 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     branch: NonNullable<ReturnType<BranchDirectory['get']>>,
     run: LoadedRun,
     epoch: number,
+    overrides: BranchOverrides,
   ): Promise<CachedResponse> => {
-    const ours = (previous: CachedResponse | undefined) => build(q, branch, run, previous);
+    const ours = (previous: CachedResponse | undefined) => build(q, branch, run, previous, overrides);
     for (let turn = 0; turn < 3; turn++) {
       const { flight, joined } = deps.responseCache.fetch(q.cacheKey, ours);
       const entry = await flight;
@@ -133,7 +144,9 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       );
     }
     const key = q.cacheKey;
-    const epoch = deps.actualsCache.epoch(branch.id);
+    // Actuals and overrides epochs only grow, so their sum moves whenever either does.
+    const overrides = deps.overrides?.forBranch(branch.id) ?? NO_OVERRIDES;
+    const epoch = deps.actualsCache.epoch(branch.id) + overrides.epoch;
     const cached = deps.responseCache.get(key);
     const now = Date.now();
     const sameInputs = cached !== undefined && cached.runId === run.runId && cached.epoch === epoch;
@@ -145,13 +158,15 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       countLookup('response', 'stale');
       entry = cached;
       // The cache keeps the rebuilt entry; a rebuild already running is left to its starter.
-      const { flight, joined } = deps.responseCache.fetch(key, (previous) => build(q, branch, run, previous));
+      const { flight, joined } = deps.responseCache.fetch(key, (previous) =>
+        build(q, branch, run, previous, overrides),
+      );
       flight.catch((err: unknown) => {
         if (!joined) log.warn({ err, branch: branch.id }, 'background rebuild of a /predict answer failed');
       });
     } else {
       countLookup('response', 'miss');
-      entry = await withTimeout(answer(q, branch, run, epoch), deps.buildTimeoutMs);
+      entry = await withTimeout(answer(q, branch, run, epoch, overrides), deps.buildTimeoutMs);
     }
     ctx.status = 200;
     ctx.vary('Accept-Encoding');
