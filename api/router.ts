@@ -10,7 +10,7 @@ import type { ApiCaches } from './caches';
 import { CAPTURE_EVENTS_PATH, SQUARE_WEBHOOK_PATH, type Capture } from './capture/capture';
 import type { KeyAuth } from './key-auth';
 import type { LoginCodes } from './login-codes';
-import { branchesRoute } from './routes/branches';
+import { branchesRoute, meRoute } from './routes/branches';
 import { loginRoute } from './routes/login';
 import { docsRoute, openApiRoute } from './routes/docs';
 import { healthRoute, metricsRoute, readyRoute } from './routes/health';
@@ -86,6 +86,7 @@ export function apiRouter(deps: RouterDeps): Router {
   router.put('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.put);
   router.delete('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.del);
   router.get('/v1/branches/:branch_id/accuracy', deps.auth.requireKey, overrides.accuracy);
+  router.get('/v1/me', deps.auth.requireKey, meRoute({ branches, authMode: deps.auth.mode }));
   router.post(LOGIN_PATH, loginRoute(deps.loginCodes));
   if (deps.capture) {
     router.post(CAPTURE_EVENTS_PATH, deps.auth.requireCapture, deps.capture.events);

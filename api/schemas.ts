@@ -374,6 +374,24 @@ export const branchesResponseSchema = z
   .openapi('BranchesResponse');
 export type BranchesResponse = z.infer<typeof branchesResponseSchema>;
 
+export const meResponseSchema = z
+  .object({
+    auth: z
+      .enum(['keys', 'none'])
+      .openapi({ description: '`none`: the API runs without keys (AUTH_MODE=none)' }),
+    key: z
+      .object({ id: z.string().openapi({ description: 'Public id of the key' }), name: z.string() })
+      .strict()
+      .nullable(),
+    write_branches: z.array(z.string()).openapi({
+      description:
+        'Branches of the directory whose operator data (calendar, overrides) this key may write: the `write` scope on the branches it may read, every branch for `admin`',
+    }),
+  })
+  .strict()
+  .openapi('MeResponse');
+export type MeResponse = z.infer<typeof meResponseSchema>;
+
 export const errorResponseSchema = z
   .object({
     error: z
@@ -633,6 +651,19 @@ function buildRegistry(): OpenAPIRegistry {
       },
     });
   }
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/me',
+    operationId: 'me',
+    summary: "The request's key and the branches it may write (the dashboard shows editing controls by it)",
+    tags: ['forecast'],
+    security: bearerSecurity,
+    responses: {
+      200: { description: 'The key', content: { 'application/json': { schema: meResponseSchema } } },
+      401: unauthenticatedResponse,
+      429: errorResponse('Rate limit exceeded'),
+    },
+  });
   registry.registerPath({
     method: 'get',
     path: '/v1/groups/{group_id}/predict',
