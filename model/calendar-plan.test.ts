@@ -391,10 +391,11 @@ describe('training', () => {
       await totals(unmarked, 'salesP50'),
     ];
     for (const m of [normal, marked, unmarked]) m.net.dispose();
-    // Marked: like the model that saw an ordinary week (measured −1.1 % p10, −1.7 % p50).
+    // Marked: like the model that saw an ordinary week (measured −1.2 % p10, −1.7 % p50).
     expect(Math.abs(p10[1]! / p10[0]! - 1)).toBeLessThan(0.03);
     expect(Math.abs(p50[1]! / p50[0]! - 1)).toBeLessThan(0.03);
-    // Unmarked: 70 zero days as targets pull the lower quantile down (measured −18 %).
+    // Unmarked: the zero days as targets pull the lower quantile down (measured −18 %; p50 −1.6 %:
+    // the median hardly moves for a few zero weeks of targets, the lower quantile does).
     expect(p10[2]! / p10[0]! - 1).toBeLessThan(-0.1);
   });
 });
