@@ -8,6 +8,7 @@ import type { ClickHouse } from '../clickhouse/client';
 import type { Logger } from '../lib/logger';
 import { Poller } from '../lib/poller';
 import { ActualsCache } from './actuals-cache';
+import { CalendarCache } from './calendar-cache';
 import { ForecastCache } from './forecast-cache';
 import { OverridesCache } from './overrides-cache';
 import { ResponseCache } from './response-cache';
@@ -32,6 +33,8 @@ export interface ApiCaches {
   readonly forecast: ForecastCache;
   readonly actuals: ActualsCache;
   readonly overrides: OverridesCache;
+  /** The branch calendar's current entries (/predict's per-day `calendar`). */
+  readonly calendar: CalendarCache;
   readonly responses: ResponseCache;
   /** Initial loads (failures are logged: /ready stays 503 until a poll succeeds), then polling. */
   start(): Promise<void>;
@@ -54,22 +57,26 @@ export function createApiCaches(ch: ClickHouse, logger: Logger, opts: ApiCacheOp
   const responses = new ResponseCache(opts.responseCacheEntries, opts.responseCacheBytes, opts.actualsTtlMs);
   // Overrides polled with the forecasts' period: a PUT through another process shows within it.
   const overrides = new OverridesCache(ch, logger, opts.pollMs);
+  // The branch calendar likewise: a change through another process shows within one poll period.
+  const calendar = new CalendarCache(ch, logger, opts.pollMs);
   const poller = new Poller(logger);
   poller.add(forecast.pollTask());
   poller.add(actuals.pollTask());
   poller.add(overrides.pollTask());
+  poller.add(calendar.pollTask());
   return {
     forecast,
     actuals,
     overrides,
+    calendar,
     responses,
     async start() {
-      await Promise.all([forecast.load(), actuals.load(), overrides.load()]);
+      await Promise.all([forecast.load(), actuals.load(), overrides.load(), calendar.load()]);
       poller.start();
     },
     async stop() {
       await poller.stop();
-      await Promise.all([forecast.stop(), actuals.stop(), overrides.stop()]);
+      await Promise.all([forecast.stop(), actuals.stop(), overrides.stop(), calendar.stop()]);
     },
   };
 }

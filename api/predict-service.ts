@@ -43,6 +43,7 @@ import { specialDayIndex } from '../model/calendar';
 import { calendarNotes } from '../model/features';
 import { localSlotOf } from '../lib/time/wall-clock';
 import { spread, type PlannedOverride } from './plan';
+import type { DayCalendar } from './calendar-cache';
 
 export interface AssembleInput {
   branch: BranchInfo;
@@ -58,6 +59,12 @@ export interface AssembleInput {
   explain?: boolean;
   /** Managers' overrides in force, by epoch day (any days; those in the range add the plan). */
   overrides?: ReadonlyMap<number, PlannedOverride>;
+  /**
+   * The branch calendar's entries in force, by epoch day: a day of the range with one carries
+   * `calendar` (what it is, so the answer says why the day is 0 or moved; the values are the
+   * model's, from the run made after the entry).
+   */
+  branchCalendar?: ReadonlyMap<number, DayCalendar>;
 }
 
 /** A bucket's plan in integer units (null: neither an override nor a model value). */
@@ -337,6 +344,8 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       acc.notes.push(...calendarNotes(calendar, originDay, day.epochDay));
     dayAccs.push(acc);
     const row: DayRow = { date: day.date, hours: day.hours, missing_hours: acc.missing, ...valuesOf(acc) };
+    const entry = input.branchCalendar?.get(day.epochDay);
+    if (entry) row.calendar = { ...entry };
     if (withPlan) {
       const o = overrides.get(day.epochDay);
       const p = dayPlan(row, hourValues, o);

@@ -15,6 +15,9 @@ import { loginRoute } from './routes/login';
 import { docsRoute, openApiRoute } from './routes/docs';
 import { healthRoute, metricsRoute, readyRoute } from './routes/health';
 import { predictRoute } from './routes/predict';
+import { calendarRoutes } from './routes/calendar';
+import type { CalendarPublisher } from './calendar-publisher';
+import { BranchCalendar } from '../clickhouse/store/branch-calendar';
 import { overrideRoutes } from './routes/overrides';
 import { Overrides } from '../clickhouse/store/overrides';
 
@@ -41,6 +44,8 @@ export interface RouterDeps {
   loginCodes: LoginCodes;
   /** POST /v1/events and the Square webhook (api/capture/, docs/capture.md). */
   capture?: Capture;
+  /** Where branch calendar changes are announced (the forecaster refreshes the branch). */
+  calendarPublisher: CalendarPublisher;
 }
 
 export function apiRouter(deps: RouterDeps): Router {
@@ -52,6 +57,7 @@ export function apiRouter(deps: RouterDeps): Router {
     actualsCache: caches.actuals,
     responseCache: caches.responses,
     overrides: caches.overrides,
+    calendar: caches.calendar,
     noForecastRetryAfterS: deps.noForecastRetryAfterS,
     buildTimeoutMs: deps.requestTimeoutMs,
     staleWhileRevalidateMs: deps.staleWhileRevalidateMs,
@@ -86,6 +92,20 @@ export function apiRouter(deps: RouterDeps): Router {
   router.put('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.put);
   router.delete('/v1/branches/:branch_id/overrides/:date', deps.auth.requireKey, overrides.del);
   router.get('/v1/branches/:branch_id/accuracy', deps.auth.requireKey, overrides.accuracy);
+  // The branch calendar (issue 16): write scope checked per branch in the routes.
+  const calendar = calendarRoutes({
+    branches,
+    reader: new BranchCalendar(deps.ch),
+    writer: new BranchCalendar(deps.writer),
+    cache: caches.calendar,
+    publisher: deps.calendarPublisher,
+    logger: deps.logger,
+    assertMayRead: deps.auth.assertMayRead,
+    assertMayWrite: deps.auth.assertMayWrite,
+  });
+  router.put('/v1/branches/:branch_id/calendar/:date', deps.auth.requireKey, calendar.put);
+  router.delete('/v1/branches/:branch_id/calendar/:date', deps.auth.requireKey, calendar.remove);
+  router.get('/v1/branches/:branch_id/calendar', deps.auth.requireKey, calendar.list);
   router.get('/v1/me', deps.auth.requireKey, meRoute({ branches, authMode: deps.auth.mode }));
   router.post(LOGIN_PATH, loginRoute(deps.loginCodes));
   if (deps.capture) {

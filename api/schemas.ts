@@ -17,6 +17,15 @@ import {
   overrideBodySchema,
   overrideResponseSchema,
 } from './overrides-schema';
+import {
+  CALENDAR_DESCRIPTION,
+  calendarEntryBodySchema,
+  calendarListResponseSchema,
+  calendarPathFields,
+  calendarQueryFields,
+  calendarWriteResponseSchema,
+  dayCalendarSchema,
+} from './calendar-schema';
 
 extendZodWithOpenApi(z);
 
@@ -183,6 +192,7 @@ export const dayRowSchema = z
     missing_hours: z.number().int().openapi({ description: 'Hours with neither an actual nor a forecast.' }),
     ...valueFields,
     explain: explanationSchema.optional(),
+    calendar: dayCalendarSchema.optional(),
     plan: dayPlanSchema.optional(),
     override: dayOverrideSchema
       .nullable()
@@ -441,6 +451,7 @@ Conventions:
 - \`explain=true\` adds to every day, week and the totals where the value comes from: \`explain.sales\` and \`explain.orders\` split the p50 into the closed hours' actual, the branch's recent level, the weekday/hour shape, the calendar (with the special days named in \`explain.special_days\`: public holidays and their eves, trading days such as Valentine's Day, likely closures such as Christmas Day) and the network's correction, amounts that add up to \`sales\` and \`orders\` exactly.
 - Weeks are ISO weeks (Monday start); a week row is clipped to the requested range and \`days\` counts its days inside it.
 - Overrides: a manager may set a day's expected sales and/or orders (\`PUT /v1/branches/{id}/overrides/{date}\`, a key with the \`write\` scope). The model keeps forecasting; when a day of the range has an override in force, every hour, day, week and the totals also carry \`plan\` (and every day its \`override\`, null when none): a day's plan is the override (its model value for a measure not overridden), spread over its hours in proportion to the model's hourly values (evenly when they are all 0); weeks and totals sum their days' plans. Without an override in the range these fields are absent. \`GET /v1/branches/{id}/accuracy\` scores the overrides once their days have closed.
+- Branch calendar: a day with an operator's calendar entry (\`PUT /v1/branches/{id}/calendar/{date}\`) carries \`calendar: {kind, name, note?}\` in the daily rows: a \`closed\` day is forecast 0 with a 0–0 range (by the model, from the run made after the entry), an \`event\` day as a special day. A change shows in /predict at once through the API process that took it and within the poll period (2 s) through the others; the forecast follows with the next run (about a second).
 - The latest complete forecast run of the branch is served (a run becomes visible only after all its points are written).
 - Query parameters: unknown parameters are ignored; a known parameter given twice (\`?start=a&start=b\`) or in array form is refused with 400 \`duplicate_parameter\`.
 - Authentication: \`/predict\`, \`/branches\` (and their \`/v1\` paths) need an API key, sent as \`Authorization: Bearer <key>\` (never in the URL); \`/metrics\` needs a key with the \`metrics\` scope; \`/health\`, \`/ready\`, \`/openapi.json\` and \`/docs\` are open. A key reads the branches of its scopes (branch ids, restaurant groups, or all with \`admin\`); \`/branches\` lists only those. Without a key, or with an unknown, malformed or revoked one: 401 \`unauthenticated\` with \`WWW-Authenticate: Bearer\`. A branch outside the key's scopes is 403 \`forbidden\` whether it exists or not, so a key never learns which other branches exist; 404 \`not_found\` for an unknown branch only answers keys whose scopes name it (or admin keys). A revoked key is refused within seconds (the API's key cache TTL, 10 s by default). Keys are made with \`tillcast keys create\`.
@@ -921,6 +932,77 @@ function buildRegistry(): OpenAPIRegistry {
       503: errorResponse('Storage is unavailable (see Retry-After)'),
     },
   });
+  const calendarPath = '/v1/branches/{branch_id}/calendar/{date}';
+  const calendarErrors = {
+    400: errorResponse(
+      'The date or the body is malformed; the message and `details.field` (body) or `details.parameter` (path) name it',
+    ),
+    401: unauthenticatedResponse,
+    403: errorResponse('The key may not write this branch (it needs the `write` scope on it, or `admin`)'),
+    404: errorResponse('Unknown branch (only to keys whose scopes name it, or admin keys)'),
+    503: errorResponse(
+      'Storage unavailable, or the entry was stored but its refresh could not be announced (`kafka_unavailable`: send the same request again); see Retry-After',
+    ),
+  };
+  registry.registerPath({
+    method: 'put',
+    path: calendarPath,
+    operationId: 'setCalendarEntry',
+    summary: 'Set a closure or an event on a date of the branch calendar',
+    description: CALENDAR_DESCRIPTION,
+    tags: ['calendar'],
+    security: bearerSecurity,
+    request: {
+      params: calendarPathFields,
+      body: { content: { 'application/json': { schema: calendarEntryBodySchema } } },
+    },
+    responses: {
+      200: {
+        description: 'The entry in force (`changed: false`: it was already)',
+        content: { 'application/json': { schema: calendarWriteResponseSchema } },
+      },
+      ...calendarErrors,
+      415: errorResponse('The body is not application/json'),
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: calendarPath,
+    operationId: 'removeCalendarEntry',
+    summary: 'Remove the calendar entry of a date',
+    description:
+      'Stores a removal as a new version (the history stays) and announces it, so the forecast is refreshed without the entry. `changed: false` when the date had no entry (nothing stored, not an error).',
+    tags: ['calendar'],
+    security: bearerSecurity,
+    request: { params: calendarPathFields },
+    responses: {
+      200: {
+        description: 'Removed (`entry: null`)',
+        content: { 'application/json': { schema: calendarWriteResponseSchema } },
+      },
+      ...calendarErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/branches/{branch_id}/calendar',
+    operationId: 'listCalendar',
+    summary: 'The calendar entries in force over a range of local dates',
+    tags: ['calendar'],
+    security: bearerSecurity,
+    request: { params: calendarPathFields.pick({ branch_id: true }), query: calendarQueryFields },
+    responses: {
+      200: {
+        description: 'The entries',
+        content: { 'application/json': { schema: calendarListResponseSchema } },
+      },
+      400: errorResponse('start or end missing or malformed, end before start, or more than 366 days'),
+      401: unauthenticatedResponse,
+      403: errorResponse("The branch is outside the key's scopes"),
+      404: errorResponse('Unknown branch (only to keys whose scopes name it, or admin keys)'),
+      503: errorResponse('Storage is unavailable (see Retry-After)'),
+    },
+  });
   return registry;
 }
 
@@ -939,6 +1021,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'operations', description: 'Health, readiness, metrics and documentation' },
       { name: 'capture', description: 'Events in from POS systems over HTTPS (docs/capture.md)' },
       { name: 'overrides', description: "Managers' overrides of a day's forecast, and their scorecard" },
+      { name: 'calendar', description: 'Closures and events known in advance, per branch and date' },
     ],
   });
   return cachedDocument;

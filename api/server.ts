@@ -23,6 +23,10 @@ import type { ForecastCache } from './forecast-cache';
 import { ApiKeys } from '../clickhouse/store/api-keys';
 import { CAPTURE_POST_PATHS, createCapture } from './capture/capture';
 import type { SalesSink } from './capture/sales-sink';
+import { createCalendarPublisher, type CalendarPublisher } from './calendar-publisher';
+import { createKafka } from '../lib/kafka-client';
+import { topicNames } from '../lib/topics';
+import { defaultCodec } from '../schemas/avro-codec';
 import { rateLimiter } from './http-middleware';
 import { httpListener } from './http-listener';
 import { keyAuth, principalOf, type KeyAuth } from './key-auth';
@@ -40,6 +44,8 @@ export interface ApiDeps {
   usageCh?: ClickHouse;
   /** Where POST /v1/events publishes; default: the sales topic as the `pos` Kafka principal (tests pass their own). */
   captureSink?: SalesSink;
+  /** Where branch calendar changes are announced; default: the calendar topic as the `api` Kafka principal (tests pass their own). */
+  calendarPublisher?: CalendarPublisher;
 }
 
 /** Tunables with defaults (candidates for config variables, see the report / README). */
@@ -140,6 +146,13 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
   const loginCodes = new LoginCodes();
   // Kafka is reached on the first captured event only: an API that never captures never connects.
   const capture = createCapture({ config, branches, logger: deps.logger, auth, sink: deps.captureSink });
+  // Like capture, Kafka is reached on the first calendar change only.
+  const calendarPublisher =
+    deps.calendarPublisher ??
+    createCalendarPublisher(createKafka(config, deps.logger, 'api'), defaultCodec(), deps.logger, {
+      topic: topicNames(config).calendar,
+      sendTimeoutMs: config.CAPTURE_SEND_TIMEOUT_MS,
+    });
   const router = apiRouter({
     ch,
     writer: deps.usageCh ?? ch,
@@ -153,6 +166,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
     auth,
     loginCodes,
     capture,
+    calendarPublisher,
   });
 
   const app = new Koa({ proxy: opts.trustProxy });
@@ -205,6 +219,7 @@ export function createApiServer(deps: ApiDeps, options: Partial<ApiOptions> = {}
         limiter.close();
         await listener.close();
         await capture.close();
+        await calendarPublisher.close();
         await caches.stop();
         await auth.close();
         log.info('api stopped');

@@ -99,6 +99,7 @@ export async function createTestKey(
     admin: scopes.admin ?? false,
     metrics: scopes.metrics ?? false,
     capture: scopes.capture ?? false,
+    write: scopes.write ?? false,
     createdAt: Date.now(),
     createdBy: 'test',
   });

@@ -12,6 +12,7 @@ import { truncate } from '../error-middleware';
 import { withTimeout } from '../http-middleware';
 import type { ForecastCache } from '../forecast-cache';
 import type { BranchOverrides, OverridesCache } from '../overrides-cache';
+import type { BranchCalendarDays, CalendarCache } from '../calendar-cache';
 import { countLookup } from '../metrics';
 import { assemblePrediction } from '../predict-service';
 import { PredictQueryParser, type ParsedPredictQuery } from '../query';
@@ -40,6 +41,8 @@ export interface PredictDeps {
   responseCache: ResponseCache;
   /** Managers' overrides in force (the plan); absent: answers without plans. */
   overrides?: OverridesCache;
+  /** The branch calendar's entries in force (a day's `calendar`); absent: answers without them. */
+  calendar?: CalendarCache;
   /** Retry-After of the 503 for a branch without a forecast. */
   noForecastRetryAfterS: number;
   /** Time limit of assembling a missing answer (ClickHouse read included); then 503 `timeout`. */
@@ -57,6 +60,7 @@ export interface PredictDeps {
 }
 
 const NO_OVERRIDES: BranchOverrides = Object.freeze({ epoch: 0, days: new Map() });
+const NO_CALENDAR: BranchCalendarDays = Object.freeze({ epoch: 0, days: new Map() });
 
 /** Accept-Encoding negotiation, memoised per header value (clients send a handful of distinct ones). */
 const gzipDecisions = new Map<string, boolean>();
@@ -82,11 +86,13 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     run: LoadedRun,
     previous: CachedResponse | undefined,
     overrides: BranchOverrides,
+    cal: BranchCalendarDays,
   ): Promise<CachedResponse> => {
     const range = await deps.actualsCache.getRange(branch, q.startDay, q.endDay);
-    // An answer's epoch and fingerprint cover the overrides too: a changed plan is never reused.
-    const epoch = range.epoch + overrides.epoch;
-    const fingerprint = `${range.fingerprint}|o${overrides.epoch}`;
+    // An answer's epoch and fingerprint cover the overrides and the calendar too: a changed plan
+    // or calendar entry is never reused.
+    const epoch = range.epoch + overrides.epoch + cal.epoch;
+    const fingerprint = `${range.fingerprint}|o${overrides.epoch}|c${cal.epoch}`;
     // Expired (TTL) or a new epoch, but the same run, actuals and overrides: same body.
     if (previous && previous.runId === run.runId && previous.fingerprint === fingerprint) {
       countLookup('response', 'revalidated');
@@ -102,6 +108,7 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       lastClosedHour: deps.actualsCache.lastClosedHour(branch.id),
       explain: q.explain,
       overrides: overrides.days,
+      branchCalendar: cal.days,
     });
     return makeEntry(run.runId, epoch, range.validUntil, fingerprint, JSON.stringify(body));
   };
@@ -117,8 +124,9 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
     run: LoadedRun,
     epoch: number,
     overrides: BranchOverrides,
+    cal: BranchCalendarDays,
   ): Promise<CachedResponse> => {
-    const ours = (previous: CachedResponse | undefined) => build(q, branch, run, previous, overrides);
+    const ours = (previous: CachedResponse | undefined) => build(q, branch, run, previous, overrides, cal);
     for (let turn = 0; turn < 3; turn++) {
       const { flight, joined } = deps.responseCache.fetch(q.cacheKey, ours);
       const entry = await flight;
@@ -144,9 +152,10 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       );
     }
     const key = q.cacheKey;
-    // Actuals and overrides epochs only grow, so their sum moves whenever either does.
+    // Actuals, overrides and calendar epochs only grow, so their sum moves whenever one does.
     const overrides = deps.overrides?.forBranch(branch.id) ?? NO_OVERRIDES;
-    const epoch = deps.actualsCache.epoch(branch.id) + overrides.epoch;
+    const cal = deps.calendar?.forBranch(branch.id) ?? NO_CALENDAR;
+    const epoch = deps.actualsCache.epoch(branch.id) + overrides.epoch + cal.epoch;
     const cached = deps.responseCache.get(key);
     const now = Date.now();
     const sameInputs = cached !== undefined && cached.runId === run.runId && cached.epoch === epoch;
@@ -159,14 +168,14 @@ export function predictRoute(deps: PredictDeps): Koa.Middleware {
       entry = cached;
       // The cache keeps the rebuilt entry; a rebuild already running is left to its starter.
       const { flight, joined } = deps.responseCache.fetch(key, (previous) =>
-        build(q, branch, run, previous, overrides),
+        build(q, branch, run, previous, overrides, cal),
       );
       flight.catch((err: unknown) => {
         if (!joined) log.warn({ err, branch: branch.id }, 'background rebuild of a /predict answer failed');
       });
     } else {
       countLookup('response', 'miss');
-      entry = await withTimeout(answer(q, branch, run, epoch, overrides), deps.buildTimeoutMs);
+      entry = await withTimeout(answer(q, branch, run, epoch, overrides, cal), deps.buildTimeoutMs);
     }
     ctx.status = 200;
     ctx.vary('Accept-Encoding');
