@@ -18,6 +18,7 @@ import { predictRoute } from './routes/predict';
 import { calendarRoutes } from './routes/calendar';
 import type { CalendarPublisher } from './calendar-publisher';
 import { BranchCalendar } from '../clickhouse/store/branch-calendar';
+import { groupPredictRoute } from './routes/group-predict';
 import { overrideRoutes } from './routes/overrides';
 import { Overrides } from '../clickhouse/store/overrides';
 
@@ -75,6 +76,18 @@ export function apiRouter(deps: RouterDeps): Router {
     router.get(`${prefix}/predict`, deps.auth.requireKey, predict);
     router.get(`${prefix}/branches`, deps.auth.requireKey, branchList);
   }
+  router.get(
+    '/v1/groups/:group_id/predict',
+    deps.auth.requireKey,
+    groupPredictRoute({
+      branches,
+      forecastCache: caches.forecast,
+      actualsCache: caches.actuals,
+      buildTimeoutMs: deps.requestTimeoutMs,
+      authMode: deps.auth.mode,
+      mayRead: deps.auth.mayRead,
+    }),
+  );
   // Managers' overrides (issue 16): write scope checked per branch in the routes.
   const overrides = overrideRoutes({
     branches,
