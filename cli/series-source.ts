@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger';
 import { closeOfLastDay, hourlyTotals } from '../schemas/sale-totals';
 import { seriesFromHourlyBuckets, type HourlySeries } from '../model/series';
 import { loadPosExport } from '../producers/pos-export';
-import { SalesHourly } from '../clickhouse/store/sales-hourly';
+import { ForecastStore } from '../clickhouse/store/forecast-store';
 
 /** One series per branch of the export, from its first sale to the end of the export's last local day. */
 export async function seriesFromExport(
@@ -30,7 +30,7 @@ export async function seriesFromExport(
   return { series, rejectedRows: loaded.errors.length };
 }
 
-/** Every branch's closed hours in ClickHouse (the embedded data dir must not be open elsewhere). */
+/** Every branch's closed hours in ClickHouse, with its calendar of closures and events (the embedded data dir must not be open elsewhere). */
 export async function seriesFromClickHouse(
   config: Config,
   branches: BranchDirectory,
@@ -38,7 +38,7 @@ export async function seriesFromClickHouse(
 ): Promise<HourlySeries[]> {
   const ch = createClickHouse(config, logger);
   try {
-    return (await new SalesHourly(ch).closedHistories(branches)).filter((s) => s.sales.length > 0);
+    return (await new ForecastStore(ch).closedHistories(branches)).filter((s) => s.sales.length > 0);
   } finally {
     await ch.close();
   }

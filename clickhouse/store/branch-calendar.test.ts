@@ -9,6 +9,7 @@ import { testConfig } from '../../test/test-config';
 import { createClickHouse, type ClickHouse } from '../client';
 import { migrate } from '../migrate';
 import { BranchCalendar, type CalendarWrite } from './branch-calendar';
+import { ForecastStore } from './forecast-store';
 
 jest.setTimeout(60_000);
 
@@ -133,4 +134,27 @@ test('the latest version is current; a deletion hides it, the history stays; the
     format: 'JSONEachRow',
   });
   expect(await all.json()).toEqual([{ n: 6 }]);
+});
+
+test("the forecaster's histories carry their branch's calendar in the model's form; a branch without one has none", async () => {
+  const store = new ForecastStore(ch);
+  const branch = (id: string) => ({
+    id,
+    name: id,
+    timezone: 'Europe/Dublin',
+    currency: 'EUR',
+    country: 'IE',
+  });
+  const origin = Date.UTC(2026, 11, 7);
+  const [b1, b3] = await store.histories(
+    [
+      { branch: branch('b1'), origin },
+      { branch: branch('b3'), origin },
+    ],
+    24,
+  );
+  expect(b1!.calendar).toEqual([
+    { date: '2026-12-14', kind: 'event', name: `Match "day" o'clock \\ final`, expectedEffect: 0.3 },
+  ]);
+  expect(b3!.calendar).toBeUndefined();
 });

@@ -1,12 +1,15 @@
 /**
- * The forecaster's view of storage, over three repositories: closed histories in (sales-hourly.ts),
+ * The forecaster's view of storage, over four repositories: closed histories in (sales-hourly.ts)
+ * with each branch's calendar of operators' closures and events (branch-calendar.ts),
  * forecast runs out (forecast-runs.ts), and the model registry (model-registry.ts). One object,
  * so the forecaster's parts take the slice they use (`Pick<ForecastStore, …>`); the SQL is the
  * repositories'. Also exports the types those parts exchange with it. The registry's operator
  * side (list, rollback, history) is ModelRegistry's own, for `tillcast models`.
  */
 import type { Branch, BranchDirectory } from '../../lib/branches';
+import type { BranchCalendarEntry } from '../../model/branch-calendar';
 import type { ClickHouse } from '../client';
+import { BranchCalendar, type CalendarEntry } from './branch-calendar';
 import { ForecastRuns, type ForecastRun } from './forecast-runs';
 import {
   ModelRegistry,
@@ -29,21 +32,38 @@ export class ForecastStore {
   readonly hourly: SalesHourly;
   readonly runs: ForecastRuns;
   readonly registry: ModelRegistry;
+  readonly calendar: BranchCalendar;
 
   constructor(ch: ClickHouse) {
     this.hourly = new SalesHourly(ch);
     this.runs = new ForecastRuns(ch);
     this.registry = new ModelRegistry(ch);
+    this.calendar = new BranchCalendar(ch);
   }
 
-  /** Closed-hour histories ending at each branch's origin (exclusive), at most `hours` long. */
-  histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
-    return this.hourly.histories(requests, hours);
+  /**
+   * Closed-hour histories ending at each branch's origin (exclusive), at most `hours` long, each
+   * with its branch's calendar entries in force (past and planned: the model honours closures and
+   * events of the horizon too).
+   */
+  async histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
+    const [histories, calendars] = await Promise.all([
+      this.hourly.histories(requests, hours),
+      this.calendar.currentOf(requests.map((r) => r.branch.id)),
+    ]);
+    return withCalendars(histories, calendars);
   }
 
-  /** All closed history (up to `maxDays`) of every branch of the directory that has some. */
-  closedHistories(branches: BranchDirectory, maxDays?: number): Promise<BranchHistory[]> {
-    return this.hourly.closedHistories(branches, maxDays);
+  /**
+   * All closed history (up to `maxDays`) of every branch of the directory that has some, each
+   * with its calendar entries (past closures mark days the model must not learn a false low from).
+   */
+  async closedHistories(branches: BranchDirectory, maxDays?: number): Promise<BranchHistory[]> {
+    const [histories, calendars] = await Promise.all([
+      this.hourly.closedHistories(branches, maxDays),
+      this.calendar.currentOf(),
+    ]);
+    return withCalendars(histories, calendars);
   }
 
   /** Latest closed hour per branch. */
@@ -85,4 +105,22 @@ export class ForecastStore {
   currentModel(): Promise<ModelRecord | undefined> {
     return this.registry.currentModel();
   }
+}
+
+/** The model's form of a stored entry (model/branch-calendar.ts). */
+export function modelCalendarEntry(e: CalendarEntry): BranchCalendarEntry {
+  return e.expectedEffect === undefined
+    ? { date: e.date, kind: e.kind, name: e.name }
+    : { date: e.date, kind: e.kind, name: e.name, expectedEffect: e.expectedEffect };
+}
+
+/** Each history with its branch's calendar (absent when the branch has no entry). */
+function withCalendars(
+  histories: BranchHistory[],
+  calendars: ReadonlyMap<string, CalendarEntry[]>,
+): BranchHistory[] {
+  return histories.map((h) => {
+    const entries = calendars.get(h.branchId);
+    return entries && entries.length > 0 ? { ...h, calendar: entries.map(modelCalendarEntry) } : h;
+  });
 }

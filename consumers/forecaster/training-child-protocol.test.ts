@@ -77,6 +77,19 @@ describe('training child protocol', () => {
           sales: Float64Array.from([0, 12.5, 99.99]),
           orders: Float64Array.from([0, 1, 7]),
         },
+        {
+          branchId: 'b2',
+          timezone: 'Europe/Dublin',
+          country: 'IE',
+          start: Date.UTC(2024, 0, 1),
+          sales: Float64Array.from([3]),
+          orders: Float64Array.from([1]),
+          // The operators' calendar reaches the child: past closures must not be learned from.
+          calendar: [
+            { date: '2024-01-02', kind: 'closed' as const, name: 'Refit' },
+            { date: '2024-01-06', kind: 'event' as const, name: 'Match day', expectedEffect: 0.3 },
+          ],
+        },
       ];
       writeSeriesFile(series, file);
       expect(readSeriesFile(file)).toEqual(series);

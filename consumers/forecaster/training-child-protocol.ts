@@ -81,6 +81,17 @@ const seriesFileSchema = z.object({
       sales: z.array(z.number()),
       orders: z.array(z.number()),
       group: z.string().optional(),
+      // Operators' closures and events (model/branch-calendar.ts): past closures are not learned from.
+      calendar: z
+        .array(
+          z.object({
+            date: z.string(),
+            kind: z.enum(['closed', 'event']),
+            name: z.string(),
+            expectedEffect: z.number().optional(),
+          }),
+        )
+        .optional(),
     }),
   ),
 });
