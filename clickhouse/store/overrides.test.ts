@@ -140,4 +140,44 @@ describe('forecast_overrides', () => {
     ).json<Record<string, string>>();
     expect(v).toEqual({ s: '960', me: '40', oe: '9.5', moe: '0.5', ooe: '11' });
   });
+
+  it('the summaries of docs/analysts.md (per branch, per manager) from the view', async () => {
+    // The per-manager query of docs/analysts.md, example 11 (the per-branch one groups by branch_id).
+    const rs = await ch.client.query({
+      query: `SELECT key_id, any(key_name) AS manager,
+                     countIf(sales_closer IS NOT NULL) AS days,
+                     countIf(sales_closer = 'override') AS override_closer,
+                     countIf(sales_closer = 'model') AS model_closer,
+                     countIf(sales_closer = 'tie') AS ties,
+                     round(countIf(sales_closer = 'override') / countIf(sales_closer IS NOT NULL), 3) AS override_beat_share,
+                     round(toFloat64(avgIf(model_sales_abs_error, sales_closer IS NOT NULL)), 2) AS model_mae,
+                     round(toFloat64(avgIf(override_sales_abs_error, sales_closer IS NOT NULL)), 2) AS override_mae,
+                     round(model_mae - override_mae, 2) AS mae_improvement
+              FROM ${ch.table('v_override_accuracy')}
+              WHERE local_date BETWEEN {start:Date} AND {end:Date}
+              GROUP BY key_id
+              ORDER BY key_id`,
+      query_params: { start: '2021-01-01', end: '2021-01-31' },
+      format: 'JSONEachRow',
+    });
+    const [r] = await rs.json<Record<string, unknown>>();
+    expect({
+      ...r,
+      days: Number(r!.days),
+      override_closer: Number(r!.override_closer),
+      model_closer: Number(r!.model_closer),
+      ties: Number(r!.ties),
+    }).toEqual({
+      key_id: 'k1',
+      manager: 'anna',
+      days: 2,
+      override_closer: 1,
+      model_closer: 0,
+      ties: 1,
+      override_beat_share: 0.5,
+      model_mae: 32.5, // (40 + 25) / 2
+      override_mae: 17.25, // (9.50 + 25) / 2
+      mae_improvement: 15.25,
+    });
+  });
 });
