@@ -31,6 +31,7 @@ import { localSlotOf } from '../lib/time/wall-clock';
 import { holtWintersBaseline, mean4Weeks, seasonalNaive } from './baselines';
 import { forecast } from './forecast';
 import { bucketInterval } from './grain-intervals';
+import { addGroupCoverage, emptyGroupCoverage, type GroupCoverageCounts } from './group-intervals';
 import type { BranchForecast, ForecastModel } from './forecast-types';
 import {
   addAccuracy,
@@ -112,6 +113,8 @@ export interface BacktestResult {
   series: HourlySeries[];
   horizonDays: number;
   trainSecondsTotal: number;
+  /** The network's group p10–p90 coverage counts (series with a `group`), pooled over origins. */
+  groupCoverage: GroupCoverageCounts;
 }
 
 /** The weekly Monday local-midnight origins of the backtest (oldest first). */
@@ -163,6 +166,7 @@ export async function runBacktest(
   const perOrigin: OriginResult[] = [];
   let warm: ForecastModel | undefined;
   let trainSecondsTotal = 0;
+  const groupCoverage = emptyGroupCoverage();
 
   for (const [oi, origin] of origins.entries()) {
     const progress = (p: TrainProgress): void =>
@@ -187,6 +191,8 @@ export async function runBacktest(
     const until = localMidnightUtc(zone, localSlotOf(zone, origin).day + horizonDays);
     const forecasts = await originForecasts(series, origin, model, horizonDays);
     const intervals = modelBucketIntervals(model);
+    // Groups of branches: their hours, days and weeks with the group ranges the API serves.
+    addGroupCoverage(groupCoverage, forecasts.neural, series, until, model.meta.calibration?.grains);
     if (opts.scheme !== 'warm') model.net.dispose();
     const accuracy = {} as Record<ModelName, Map<string, Accuracy>>;
     for (const name of MODEL_NAMES) {
@@ -230,7 +236,7 @@ export async function runBacktest(
     pooledBy[m] = summarize(acc, m === 'neural', true);
   }
   const pooled: ModelSummaries = { ...pooledBy, skill: skillOf(pooledBy) };
-  return { summary, branches, pooled, perOrigin, series, horizonDays, trainSecondsTotal };
+  return { summary, branches, pooled, perOrigin, series, horizonDays, trainSecondsTotal, groupCoverage };
 }
 
 /**
@@ -297,10 +303,24 @@ const wapes = (s: WapeSummary): Record<Quantity, Record<Grain, number | null>> =
   return out;
 };
 
+/** Group p10–p90 coverage per quantity at hourly, daily and weekly grain (null: no group bucket scored). */
+export function groupCoverageLine(c: GroupCoverageCounts): Record<Quantity, Record<Grain, number | null>> {
+  const out = {} as Record<Quantity, Record<Grain, number | null>>;
+  for (const q of QUANTITIES) {
+    const g = c[q];
+    out[q] = {
+      hourly: round4(g.hour.inside / g.hour.n),
+      daily: round4(g.day.inside / g.day.n),
+      weekly: round4(g.week.inside / g.week.n),
+    };
+  }
+  return out;
+}
+
 /**
  * The one JSON line of `npm run backtest`: WAPE per model, quantity and grain; the network's
  * p10–p90 coverage per quantity and grain (null where not measured); the origin count; the
- * acceptance verdict and its failed checks.
+ * acceptance verdict and its failed checks; the coverage of groups of branches (group_coverage).
  */
 export function backtestLine(result: BacktestResult): Record<string, unknown> {
   const s = result.summary;
@@ -319,6 +339,7 @@ export function backtestLine(result: BacktestResult): Record<string, unknown> {
   line.first_origin = s.originDates[0];
   line.last_origin = s.originDates.at(-1);
   line.train_seconds = Math.round(result.trainSecondsTotal);
+  line.group_coverage = groupCoverageLine(result.groupCoverage);
   line.acceptance = { ok: acc.ok, failed: acc.checks.filter((c) => !c.ok).map((c) => c.check) };
   return line;
 }
