@@ -66,9 +66,9 @@ export class ForecastStore {
     return withCalendars(histories, calendars);
   }
 
-  /** Latest closed hour per branch. */
-  lastClosedHours(): Promise<Map<string, number>> {
-    return this.hourly.lastClosedHours();
+  /** Latest closed hour per branch (of these branches only, if given). */
+  lastClosedHours(branchIds?: readonly string[]): Promise<Map<string, number>> {
+    return this.hourly.lastClosedHours(branchIds);
   }
 
   /** Writes the points first, then the run row: a run is never visible half-written. */

@@ -331,11 +331,17 @@ export class SalesHourly {
     return this.histories(requests, maxDays * 24);
   }
 
-  /** Latest closed hour per branch (for resuming after a restart). */
-  async lastClosedHours(): Promise<Map<string, number>> {
+  /**
+   * Latest closed hour per branch (for resuming after a restart), or of these branches only (a
+   * refresh of a few branches: the read is pruned to them).
+   */
+  async lastClosedHours(branchIds?: readonly string[]): Promise<Map<string, number>> {
+    if (branchIds?.length === 0) return new Map();
     const rows = await this.q.rows<{ b: string; h: number }>(
       'sales_hourly.last_closed',
-      `SELECT branch_id AS b, toUnixTimestamp(max(hour_start)) AS h FROM ${this.q.table('sales_hourly')} WHERE closed = 1 GROUP BY b`,
+      `SELECT branch_id AS b, toUnixTimestamp(max(hour_start)) AS h FROM ${this.q.table('sales_hourly')}
+       WHERE closed = 1${branchIds ? ' AND branch_id IN {branches:Array(String)}' : ''} GROUP BY b`,
+      branchIds ? { branches: [...new Set(branchIds)] } : {},
     );
     return new Map(rows.map((r) => [r.b, Number(r.h) * 1000]));
   }

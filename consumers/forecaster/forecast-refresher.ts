@@ -11,6 +11,11 @@
  * revisions read keeps duplicates of a correction (HourClosed is at least once) from refreshing
  * again. That memory is this member's: after a restart or a rebalance a duplicate still pending
  * costs at most one more run.
+ *
+ * A branch calendar change (an operator's closure or event, from the API) refreshes the branch at
+ * once from its newest origin, the end of its last closed hour (or the origin of this member's
+ * latest run if newer): a new run at the same origin replaces the served one, now with the
+ * calendar the store hands the model with the history.
  */
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { Config } from '../../lib/config';
@@ -162,6 +167,30 @@ export class ForecastRefresher {
         'corrected hours before the latest origin: refreshing',
       );
     }
+  }
+
+  /**
+   * Refreshes the branches whose calendar changed (this member's: the co-partitioned assigner
+   * brings it their changes) from their newest origin. A branch without a closed hour has nothing
+   * to forecast from yet: its first run will read the calendar.
+   */
+  async refreshCalendarChanges(branchIds: ReadonlySet<string>): Promise<ForecastRun[]> {
+    if (!this.opts.inUse.engine || !this.opts.inUse.model || branchIds.size === 0) return [];
+    const ids = [...branchIds].filter((id) => this.opts.branches.get(id) !== undefined);
+    const closed = await this.opts.store.lastClosedHours(ids);
+    const origins = new Map<string, number>();
+    for (const id of ids) {
+      // No run of any member has an origin past the last closed hour: this one is the newest.
+      const origin = Math.max(
+        (closed.get(id) ?? -Infinity) + HOUR_MS,
+        this.refreshedOrigin.get(id) ?? -Infinity,
+      );
+      if (Number.isFinite(origin)) origins.set(id, origin);
+    }
+    const runs = await this.refresh(origins);
+    if (runs.length > 0)
+      this.log.info({ branches: runs.map((r) => r.branchId) }, 'branch calendar changed: refreshed');
+    return runs;
   }
 
   /** Records the revisions now read, forgetting hours too old for any run to read. */

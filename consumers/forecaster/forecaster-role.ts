@@ -2,9 +2,10 @@
  * The forecaster role: consumes HourClosed events and keeps every branch's forecast fresh. N
  * processes (members) share the work through Kafka. This module only composes its parts:
  *
- * - hours-closed-consumer.ts: the members' consumer group on the hours-closed topic; each batch,
- *   folded into "latest closed hour per branch" and its corrected hours, is refreshed and then
- *   committed.
+ * - hours-closed-consumer.ts: the members' consumer group on the hours-closed topic and the
+ *   branch calendar's changes (co-partitioned: a branch's partitions of both are one member's); each
+ *   batch, folded into "latest closed hour per branch" and its corrected hours, or into the
+ *   branches whose calendar changed, is refreshed and then committed.
  * - partition-ownership.ts: which branches are this member's (for refreshes without an event).
  * - forecast-refresher.ts: the run writer (one batched inference and one bulk write per batch; at
  *   start and with a new model, a catch-up of this member's branches).
@@ -103,6 +104,9 @@ function forecasterParts(opts: ForecasterOptions, member: string) {
     onHoursClosed: async (batch) => {
       if (inUse.engine) await refresher.refreshClosedHours(batch);
       await lifecycle.decideOnHoursClosed(batch.newest);
+    },
+    onCalendarChanged: async (branchIds) => {
+      if (inUse.engine) await refresher.refreshCalendarChanges(branchIds);
     },
   });
   const trainer = createTrainer({

@@ -1,19 +1,24 @@
 /**
- * The forecaster group's consumer of HourClosed events. The members form one consumer group
- * (KAFKA_FORECASTER_GROUP) on the hours-closed topic, keyed by branch, so each branch's events reach
- * the member that owns its partition. A batch is folded into "latest closed hour per branch" (a
+ * The forecaster group's consumer of HourClosed events and of branch calendar changes
+ * (CalendarChanged, from the API). The members form one consumer group (KAFKA_FORECASTER_GROUP) on
+ * the hours-closed and calendar topics, both keyed by branch and partitioned alike, and the
+ * co-partitioned assigner (co-partitioned-assigner.ts) gives partition p of both to one member: a
+ * branch's hour closes and calendar changes reach the one member that owns it. A batch is folded into "latest closed hour per branch" (a
  * replay that closes thousands of hours per second costs one refresh per branch per batch, never a
  * queue) plus the corrections it carries (revision above 1: the highest revision per corrected
- * hour), and handed on; its offsets are committed after the handler is done. State lives in
- * ClickHouse, so events are only triggers: the refresher reads the hours themselves.
+ * hour), and handed on; its offsets are committed after the handler is done. A batch of calendar
+ * changes is folded into the branches it names (a burst of edits costs one refresh per branch).
+ * State lives in ClickHouse, so events are only triggers: the refresher reads the hours and the
+ * calendar themselves.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config';
 import { commitBatch } from '../../lib/kafka-client';
 import type { Logger } from '../../lib/logger';
 import { HOUR_MS } from '../../lib/time/units';
 import { topicNames } from '../../lib/topics';
 import type { AvroCodec } from '../../schemas/avro-codec';
+import { coPartitionedAssigner } from './co-partitioned-assigner';
 import * as metrics from './metrics';
 import type { PartitionOwnership } from './partition-ownership';
 
@@ -25,6 +30,8 @@ export interface HoursClosedConsumerOptions {
   member: string;
   /** Handles a batch, folded per branch. */
   onHoursClosed: (batch: ClosedHoursBatch) => Promise<void>;
+  /** Handles a batch of calendar changes: the branches whose calendar changed. */
+  onCalendarChanged: (branchIds: ReadonlySet<string>) => Promise<void>;
 }
 
 /** A batch of HourClosed events, folded per branch. */
@@ -38,16 +45,20 @@ export interface ClosedHoursBatch {
 export class HoursClosedConsumer {
   private readonly consumer: Consumer;
   private readonly topic: string;
+  private readonly calendarTopic: string;
   private readonly log: Logger;
 
   constructor(private readonly opts: HoursClosedConsumerOptions) {
     this.topic = topicNames(opts.config).hoursClosed;
+    this.calendarTopic = topicNames(opts.config).calendar;
     this.log = opts.logger.child({ module: 'forecaster' });
     this.consumer = opts.kafka.consumer({
       groupId: opts.config.KAFKA_FORECASTER_GROUP,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 200,
       sessionTimeout: 30_000,
+      // Partition p of hours-closed and of the calendar to one member (RoundRobin while older members remain).
+      partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
     });
   }
 
@@ -62,7 +73,7 @@ export class HoursClosedConsumer {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.subscribe({ topics: [topic, this.calendarTopic], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -77,11 +88,29 @@ export class HoursClosedConsumer {
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-    await this.opts.onHoursClosed(this.fold(payload));
+    if (batch.topic === this.calendarTopic) await this.opts.onCalendarChanged(this.changedBranches(payload));
+    else await this.opts.onHoursClosed(this.fold(payload));
     const last = batch.lastOffset();
     await commitBatch(this.consumer, payload, (BigInt(last) + 1n).toString());
     payload.resolveOffset(last);
     await payload.heartbeat();
+  }
+
+  /** The branches a batch of CalendarChanged messages names. */
+  private changedBranches({ batch }: EachBatchPayload): Set<string> {
+    const branches = new Set<string>();
+    for (const m of batch.messages) {
+      if (!m.value) continue;
+      try {
+        const d = this.opts.codec.decode(m.value);
+        if (d.kind === 'calendarChanged') branches.add(d.value.branch_id);
+      } catch (err) {
+        // Our own API writes this topic: a bad message is a bug worth a loud log, not a stuck partition.
+        this.log.error({ err, offset: m.offset }, 'undecodable CalendarChanged message skipped');
+      }
+    }
+    metrics.calendarChanges.inc(batch.messages.length);
+    return branches;
   }
 
   /**

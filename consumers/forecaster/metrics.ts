@@ -38,3 +38,7 @@ export const corrections = new Counter({
   help: 'Corrected hours (HourClosed revision above 1) by what they caused: refreshed (the latest run read the hour), newer_run (the batch refreshes from a newer origin anyway), not_read (older than the history the model reads), already_read (a duplicate)',
   labelNames: ['outcome'] as const,
 });
+export const calendarChanges = new Counter({
+  name: 'tillcast_forecast_calendar_changes_total',
+  help: 'CalendarChanged messages received (several of one branch in a batch cost one refresh)',
+});
