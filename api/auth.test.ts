@@ -335,7 +335,15 @@ describe('/openapi.json and /docs describe the scheme', () => {
       expect([p, doc.paths[p]!.get!.security]).toEqual([p, undefined]);
     const html = (await request(base, '/docs', { auth: false })).text;
     expect(html).toContain('<h2 id="authentication">Authentication</h2>');
-    expect(html.match(/Needs an API key: <code>Authorization: Bearer &lt;key&gt;<\/code>/g)).toHaveLength(5);
+    // Once per operation that needs a plain key (the routes of issue 16 added some: counted, not
+    // listed); the capture routes say which scope instead.
+    const secured = Object.values(doc.paths)
+      .flatMap((ops) => Object.values(ops) as { security?: unknown; tags?: string[] }[])
+      .filter((op) => op.security && !op.tags?.includes('capture'));
+    expect(secured.length).toBeGreaterThanOrEqual(5);
+    expect(html.match(/Needs an API key: <code>Authorization: Bearer &lt;key&gt;<\/code>/g)).toHaveLength(
+      secured.length,
+    );
   });
 });
 
