@@ -189,12 +189,9 @@ export const accuracySummarySchema = z
     override_closer: z.number().int(),
     model_closer: z.number().int(),
     ties: z.number().int(),
-    override_beat_share: z
-      .number()
-      .nullable()
-      .openapi({
-        description: 'override_closer / days (ties do not count as beating the model); null without days',
-      }),
+    override_beat_share: z.number().nullable().openapi({
+      description: 'override_closer / days (ties do not count as beating the model); null without days',
+    }),
     model_mae: z
       .number()
       .nullable()
