@@ -421,3 +421,27 @@ describe('GET /v1/branches/{id}/accuracy', () => {
     expect((await del(PIZZA.id, '2021-02-06')).status).toBe(409);
   });
 });
+
+describe('AUTH_MODE=none', () => {
+  let open: ServedScenario;
+  beforeAll(async () => {
+    open = await serveScenario({ AUTH_MODE: 'none' }, { forecastPollMs: POLL_MS });
+  });
+  afterAll(async () => {
+    await open?.close();
+  });
+
+  it('anyone may write; the ledger names the writer auth-none', async () => {
+    const a = await request(open.base, path(SUSHI.id, '2021-02-08'), {
+      method: 'PUT',
+      auth: false,
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"sales": 10}',
+    });
+    expect(a.status).toBe(200);
+    expect(a.json).toMatchObject({
+      changed: true,
+      override: { sales: 10, set_by: { key_id: 'auth-none', key_name: 'auth-none' } },
+    });
+  });
+});
