@@ -10,6 +10,9 @@ import { createClickHouse, type ClickHouse } from '../client';
 import { migrate } from '../migrate';
 import { BranchCalendar, type CalendarWrite } from './branch-calendar';
 import { ForecastStore } from './forecast-store';
+import { SalesHourly } from './sales-hourly';
+import { closedHourRow } from '../../test/closed-hours';
+import { HOUR_MS } from '../../lib/time/units';
 
 jest.setTimeout(60_000);
 
@@ -157,4 +160,41 @@ test("the forecaster's histories carry their branch's calendar in the model's fo
     { date: '2026-12-14', kind: 'event', name: `Match "day" o'clock \\ final`, expectedEffect: 0.3 },
   ]);
   expect(b3!.calendar).toBeUndefined();
+});
+
+test('a branch whose event learns from an older day of its name gets its history from there; the others the usual hours', async () => {
+  const hourly = new SalesHourly(ch);
+  const origin = Date.UTC(2027, 2, 1);
+  const DAY = 24 * HOUR_MS;
+  const branch = (id: string) => ({
+    id,
+    name: id,
+    timezone: 'Europe/Dublin',
+    currency: 'EUR',
+    country: 'IE',
+  });
+  await hourly.insertHours(
+    ['b8', 'b9'].flatMap((id) => [
+      closedHourRow(branch(id), origin - 60 * DAY, 10, 1, 1),
+      closedHourRow(branch(id), origin - HOUR_MS, 20, 2, 1),
+    ]),
+  );
+  for (const [date, v] of [
+    ['2026-12-31', 1],
+    ['2027-03-04', 1],
+  ] as const)
+    await cal.append(write({ branchId: 'b9', date, version: v, kind: 'event', name: 'Match day' }));
+  const historyStart = (s: { calendar?: readonly { name: string }[] }, o: number) =>
+    s.calendar?.some((e) => e.name === 'Match day') ? o - 61 * DAY : o - 24 * HOUR_MS;
+  const [b8, b9] = await new ForecastStore(ch).histories(
+    [
+      { branch: branch('b8'), origin },
+      { branch: branch('b9'), origin },
+    ],
+    24,
+    historyStart,
+  );
+  expect([b8!.start, b8!.sales.length, b8!.calendar]).toEqual([origin - HOUR_MS, 1, undefined]);
+  expect([b9!.start, b9!.sales.length]).toEqual([origin - 60 * DAY, 60 * 24]);
+  expect(b9!.calendar!.map((e) => e.date)).toEqual(['2026-12-31', '2027-03-04']);
 });

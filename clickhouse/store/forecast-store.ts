@@ -8,6 +8,7 @@
  */
 import type { Branch, BranchDirectory } from '../../lib/branches';
 import type { BranchCalendarEntry } from '../../model/branch-calendar';
+import { HOUR_MS } from '../../lib/time/units';
 import type { ClickHouse } from '../client';
 import { BranchCalendar, type CalendarEntry } from './branch-calendar';
 import { ForecastRuns, type ForecastRun } from './forecast-runs';
@@ -46,12 +47,41 @@ export class ForecastStore {
    * with its branch's calendar entries in force (past and planned: the model honours closures and
    * events of the horizon too).
    */
-  async histories(requests: { branch: Branch; origin: number }[], hours: number): Promise<BranchHistory[]> {
-    const [histories, calendars] = await Promise.all([
-      this.hourly.histories(requests, hours),
-      this.calendar.currentOf(requests.map((r) => r.branch.id)),
-    ]);
-    return withCalendars(histories, calendars);
+  async histories(
+    requests: { branch: Branch; origin: number }[],
+    hours: number,
+    /** Where a forecast from the origin starts reading, given the calendar (default: `hours` before). */
+    historyStart?: (series: Pick<BranchHistory, 'timezone' | 'calendar'>, origin: number) => number,
+  ): Promise<BranchHistory[]> {
+    if (!historyStart) {
+      const [histories, calendars] = await Promise.all([
+        this.hourly.histories(requests, hours),
+        this.calendar.currentOf(requests.map((r) => r.branch.id)),
+      ]);
+      return withCalendars(histories, calendars);
+    }
+    const calendars = await this.calendar.currentOf(requests.map((r) => r.branch.id));
+    // Most branches read `hours`; one whose event learns from older days of its name reads from there.
+    const longer = new Map<number, number>();
+    requests.forEach((r, i) => {
+      const entries = calendars.get(r.branch.id);
+      if (!entries) return;
+      const from = historyStart(
+        { timezone: r.branch.timezone, calendar: entries.map(modelCalendarEntry) },
+        r.origin,
+      );
+      const need = Math.ceil((r.origin - from) / HOUR_MS);
+      if (need > hours) longer.set(i, need);
+    });
+    const base = requests.filter((_, i) => !longer.has(i));
+    const loaded = await this.hourly.histories(base, hours);
+    const out: BranchHistory[] = [];
+    let next = 0;
+    for (const [i, r] of requests.entries()) {
+      const need = longer.get(i);
+      out.push(need === undefined ? loaded[next++]! : (await this.hourly.histories([r], need))[0]!);
+    }
+    return withCalendars(out, calendars);
   }
 
   /**

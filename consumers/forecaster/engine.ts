@@ -5,6 +5,7 @@
  */
 import type { BranchHistory, ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
 import type { GrainFactors } from '../../model/grain-intervals';
+import type { HourlySeries } from '../../model/series';
 
 export interface ForecastRequest {
   history: BranchHistory;
@@ -19,6 +20,12 @@ export interface ForecastEngine {
   readonly backend: string;
   /** Hours of history the model reads before an origin. */
   readonly historyHours: number;
+  /**
+   * The earliest instant a forecast of [origin, end) reads, given the branch's calendar: earlier
+   * than `historyHours` before the origin when an event of the horizon learns from past days of
+   * its name. Absent: `historyHours` before the origin.
+   */
+  historyStart?(series: Pick<HourlySeries, 'timezone' | 'calendar'>, origin: number, end: number): number;
   /** The model's day/week p10–p90 factors, written with each run (undefined: a model without them). */
   readonly grainFactors?: GrainFactors | undefined;
   /** Batched inference: one result per request, in order. */

@@ -60,7 +60,18 @@ export class ForecastRefresher {
     const requests = this.due(origins);
     if (requests.length === 0) return [];
     const timer = metrics.refreshSeconds.startTimer();
-    const histories = await store.histories(requests, inUse.engine.historyHours);
+    const engine = inUse.engine;
+    const histories = await store.histories(
+      requests,
+      engine.historyHours,
+      engine.historyStart &&
+        ((series, origin) =>
+          engine.historyStart!(
+            series,
+            origin,
+            horizonEnd(origin, series.timezone, config.FORECAST_HORIZON_DAYS),
+          )),
+    );
     const points = await inUse.engine.forecast(
       requests.map((r, i) => ({
         history: histories[i]!,

@@ -5,14 +5,14 @@
  */
 import { loadModel } from '../../model/artifacts';
 import { backendName } from '../../model/backend';
-import { forecast, LOOKBACK_DAYS } from '../../model/forecast';
+import { calendarHistoryStart, forecast, LOOKBACK_DAYS } from '../../model/forecast';
 import { MAX_HORIZON_DAYS } from '../../model/features';
 import type { ForecastEngine, ForecastRequest } from './engine';
 import type { ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
 import { DAY_MS, HOUR_MS } from '../../lib/time/units';
 
 /** Full local days after the origin's day that `[origin, end)` needs (the model's `days`). */
-function daysFor(r: ForecastRequest): number {
+function daysFor(r: Pick<ForecastRequest, 'origin' | 'end'>): number {
   // end is a local midnight at most MAX_HORIZON_DAYS + 1 days after the origin's day start.
   const days = Math.ceil((r.end - r.origin) / DAY_MS);
   return Math.min(MAX_HORIZON_DAYS, Math.max(0, days));
@@ -26,6 +26,7 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
     // The lookback window plus two days of slack for DST and the origin's partial day.
     historyHours: (LOOKBACK_DAYS + 2) * 24,
     grainFactors: model.meta.calibration?.grains,
+    historyStart: (series, origin, end) => calendarHistoryStart(series, origin, daysFor({ origin, end })),
     async forecast(requests) {
       // Requests with the same `days` go through one batched forward pass.
       const byDays = new Map<number, number[]>();
