@@ -14,6 +14,7 @@ import {
   HAND_OVER_DAYS,
   handOverWeight,
   isColdStart,
+  LEVEL_HAND_OVER_DAYS,
   priorHistory,
   rangeFactor,
 } from './cold-start';
@@ -171,8 +172,8 @@ describe('cold start: the forecast', () => {
     expect(p50Sales(m)).toBe(0.75 * p50Sales(a) + 0.25 * p50Sales(b));
   });
 
-  test('hands over to its own level as its history grows, and is the plain forecast once warm', async () => {
-    const ages = [0, 7, 14, 21, HAND_OVER_DAYS];
+  test('hands over to its own level within a week, widens its ranges less as it ages, and is the plain forecast once warm', async () => {
+    const ages = [0, 2, 4, LEVEL_HAND_OVER_DAYS, 14, HAND_OVER_DAYS];
     const origins = ages.map(originAfter);
     const histories = origins.map((o) => historyBefore(newBranch, o));
     const out = await forecastWithColdStart(
@@ -181,17 +182,27 @@ describe('cold start: the forecast', () => {
       origins,
       ages.map(() => ({ peers })),
     );
-    const weekly = out.map((f) => p50Sales(f));
-    // The branch sells ~2.2x the prior (level 450 against the peers' 200 and 100): each week more of it.
-    for (let i = 1; i < weekly.length; i++) expect(weekly[i]!).toBeGreaterThan(weekly[i - 1]!);
-    expect(out.slice(0, 4).every((f) => f.coldStart === true)).toBe(true);
-    expect(ages.map(handOverWeight)).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    expect(isColdStart(histories[4]!, origins[4]!)).toBe(false);
-    const [warm] = await forecast(model, [histories[4]!], [origins[4]!]);
-    expect(out[4]!.coldStart).toBeUndefined();
-    expect(out[4]!.hours).toEqual(warm!.hours);
-    // And the warm model's own forecast of the real branch is about where the hand-over ends.
-    expect(weekly[4]! / weekly[0]!).toBeGreaterThan(1.5);
+    const fortnight = out.map((f) => p50Sales(f));
+    // The branch sells ~2.2x the prior (level 450 against the peers' 200 and 100): each day of own history moves
+    // the forecast toward its own level, which it has reached after a week.
+    for (let i = 1; i <= 3; i++) expect(fortnight[i]!).toBeGreaterThan(fortnight[i - 1]!);
+    expect(fortnight[3]! / fortnight[0]!).toBeGreaterThan(1.5);
+    expect(ages.map(handOverWeight)).toEqual([0, 2 / 7, 4 / 7, 1, 1, 1]);
+    const F = COLD_START_RANGE_FACTOR;
+    const expected = [
+      F,
+      1 + (F - 1) * (26 / 28),
+      1 + (F - 1) * (24 / 28),
+      1 + (F - 1) * 0.75,
+      1 + (F - 1) * 0.5,
+      1,
+    ];
+    ages.forEach((a, i) => expect(rangeFactor(a)).toBeCloseTo(expected[i]!, 12));
+    expect(out.slice(0, 5).every((f) => f.coldStart === true)).toBe(true);
+    expect(isColdStart(histories[5]!, origins[5]!)).toBe(false);
+    const [warm] = await forecast(model, [histories[5]!], [origins[5]!]);
+    expect(out[5]!.coldStart).toBeUndefined();
+    expect(out[5]!.hours).toEqual(warm!.hours);
   });
 
   test('opened_on in the future: zeros until the opening day, the prior from then on', async () => {

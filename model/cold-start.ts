@@ -18,9 +18,11 @@
  *   carry the group's shape at its level.
  *
  * Both go through the network in the batch of every other branch; the result is blended hour by
- * hour, `(1 − w) · prior + w · own`, with w = (days since the branch's first day) / 28
- * (HAND_OVER_DAYS: from 28 days on the 4 lag weeks are its own, and the branch is warm), and its
- * p10–p90 stretched around p50 by 1 + (COLD_START_RANGE_FACTOR − 1)(1 − w). Age counts calendar
+ * hour, `(1 − w) · prior + w · own`, with w = (days since the branch's first day) / 7
+ * (LEVEL_HAND_OVER_DAYS: the network's level is the last 7 days; measured, docs/model.md "New
+ * branches": after one week the own history beat the prior), and its p10–p90 stretched around p50
+ * by 1 + (COLD_START_RANGE_FACTOR − 1)(1 − age / 28). From HAND_OVER_DAYS (28) days on, the 4 lag
+ * weeks are its own: the branch is warm and forecast exactly as any other. Age counts calendar
  * days, not open days: a branch open 5 days a week would otherwise stay "new" for 6 weeks, and a
  * history cut to the forecaster's window (38 days) would make every such branch look new.
  * The first day = `opened_on` if the directory gives it, else the local day of the first sale.
@@ -39,15 +41,19 @@ import type { BranchForecast, ForecastModel, HourlyForecast, HourParts } from '.
 import { toLocalGrid, type LocalGrid } from './local-grid';
 import { historyBefore, type HourlySeries } from './series';
 
-/** Days of own history after which a branch is warm (w = 1): the 4 lag weeks the features read. */
+/** Days of own history after which a branch is warm: the 4 lag weeks the features read. */
 export const HAND_OVER_DAYS = 28;
+/** Days of own history after which its own level has taken over from the prior (w = 1). */
+export const LEVEL_HAND_OVER_DAYS = 7;
 /**
  * p10–p90 stretch of a brand-new branch's forecast around its p50 (on top of the model's own
- * calibration), shrinking linearly to 1 at HAND_OVER_DAYS. Measured by `npm run bench:cold-start`
- * (docs/model.md "New branches"): the stretch covering 80% of the open hours of the first two
- * weeks of the pretend-new branches.
+ * calibration), shrinking linearly to 1 at HAND_OVER_DAYS days of own history. Measured by
+ * `npm run bench:cold-start` (docs/model.md "New branches"): the stretch of the unstretched
+ * cold-start ranges covering 80% of the open hours of the first two weeks of the pretend-new
+ * branches was 1.12 (days 1.02, weeks 0.83); rounded up. A first guess of 1.6 covered 88% of
+ * the hours and 87% of the days: too wide.
  */
-export const COLD_START_RANGE_FACTOR = 1.6;
+export const COLD_START_RANGE_FACTOR = 1.15;
 
 const HOURS_OF_WEEK = 168;
 const SHAPE_WEEKS = 4;
@@ -109,14 +115,14 @@ export function isColdStart(s: HourlySeries, origin: number, openedOn?: string):
   return ownHistoryDays(s, origin, openedOn) < HAND_OVER_DAYS;
 }
 
-/** Weight of the own-history forecast: days of own history / HAND_OVER_DAYS, in [0, 1]. */
+/** Weight of the own-history forecast: days of own history / LEVEL_HAND_OVER_DAYS, in [0, 1]. */
 export function handOverWeight(days: number): number {
-  return Math.min(1, Math.max(0, days / HAND_OVER_DAYS));
+  return Math.min(1, Math.max(0, days / LEVEL_HAND_OVER_DAYS));
 }
 
-/** The range stretch at a hand-over weight: COLD_START_RANGE_FACTOR at 0, 1 at 1. */
-export function rangeFactor(w: number): number {
-  return 1 + (COLD_START_RANGE_FACTOR - 1) * (1 - w);
+/** The range stretch at an age (days of own history): `factor` at 0, 1 from HAND_OVER_DAYS on. */
+export function rangeFactor(days: number, factor = COLD_START_RANGE_FACTOR): number {
+  return 1 + (factor - 1) * (1 - Math.min(1, Math.max(0, days / HAND_OVER_DAYS)));
 }
 
 /** Mean per hour over the open (some sales) fully known days of [fromDay, toDay) of a grid (relative days), NaN if none. */
@@ -352,10 +358,20 @@ function zeroBeforeOpening(f: BranchForecast, zone: string, openedOn: string | u
   }
 }
 
+/** forecast()'s options, and two for measuring (bench:cold-start); production keeps the defaults. */
+export interface ColdStartOptions extends ForecastOptions {
+  /** Weight of the own history at an age in days (default handOverWeight). */
+  handOver?: (days: number) => number;
+  /** Range stretch of a brand-new branch (default COLD_START_RANGE_FACTOR); 1: the model's own ranges. */
+  rangeFactor?: number;
+}
+
 /** How one history is forecast: as it is (warm), or from a prior and/or a padded own history. */
 interface Plan {
   cold: boolean;
   w: number;
+  /** Days of own history (0 without a prior: the ranges are stretched the most). */
+  age: number;
   /** Index in the batch of the prior's forecast, of the own (or plain) one. */
   prior?: number;
   own?: number;
@@ -372,8 +388,13 @@ export async function forecastWithColdStart(
   histories: HourlySeries[],
   origins: number[],
   inputs: readonly (ColdStartInput | undefined)[],
-  options: ForecastOptions = {},
+  options: ColdStartOptions = {},
 ): Promise<BranchForecast[]> {
+  const {
+    handOver = handOverWeight,
+    rangeFactor: k0 = COLD_START_RANGE_FACTOR,
+    ...forecastOptions
+  } = options;
   const batch: HourlySeries[] = [];
   const batchOrigins: number[] = [];
   const add = (s: HourlySeries, origin: number): number => {
@@ -385,28 +406,29 @@ export async function forecastWithColdStart(
     const origin = origins[i] ?? origins[0]!;
     const input = inputs[i];
     const days = ownHistoryDays(s, origin, input?.openedOn);
-    if (days >= HAND_OVER_DAYS) return { cold: false, w: 1, own: add(s, origin) };
-    const w = handOverWeight(days);
+    if (days >= HAND_OVER_DAYS) return { cold: false, w: 1, age: days, own: add(s, origin) };
+    const w = handOver(days);
     const prior = input ? groupPrior(input, origin) : null;
-    if (!prior) return { cold: true, w: 1, own: add(s, origin) };
-    const plan: Plan = { cold: true, w };
+    if (!prior) return { cold: true, w: 1, age: 0, own: add(s, origin) };
+    const plan: Plan = { cold: true, w, age: days };
     const from = windowStart(s.timezone, origin);
-    plan.prior = add(
-      priorHistory(s, prior, { sales: prior.salesLevel, orders: prior.ordersLevel }, from, origin),
-      origin,
-    );
     const first = firstOwnDay(s, origin, input?.openedOn);
-    if (w > 0 && first !== undefined) plan.own = add(paddedOwnHistory(s, origin, first, prior), origin);
+    const withOwn = w > 0 && first !== undefined;
+    if (!withOwn || w < 1) {
+      const level = { sales: prior.salesLevel, orders: prior.ordersLevel };
+      plan.prior = add(priorHistory(s, prior, level, from, origin), origin);
+    }
+    if (withOwn) plan.own = add(paddedOwnHistory(s, origin, first, prior), origin);
     return plan;
   });
-  const out = await forecast(model, batch, batchOrigins, options);
+  const out = await forecast(model, batch, batchOrigins, forecastOptions);
   return plans.map((p, i) => {
     const own = p.own !== undefined ? out[p.own]! : undefined;
     const prior = p.prior !== undefined ? out[p.prior]! : undefined;
     if (!p.cold) return own!;
     let f = prior && own ? blendForecasts(prior, own, p.w) : (prior ?? own)!;
     f = { ...f, branchId: histories[i]!.branchId };
-    const k = rangeFactor(prior ? p.w : 0);
+    const k = rangeFactor(p.age, k0);
     applyCalibration(f, { sales: k, orders: k });
     zeroBeforeOpening(f, histories[i]!.timezone, inputs[i]?.openedOn);
     return { ...f, coldStart: true };
