@@ -86,7 +86,7 @@ export const overrideBodySchema = z
   .object({
     sales: z.number().nullable().optional().openapi({
       description:
-        'Expected sales of the day, major units of the branch currency, at most 2 decimals, 0 or more (a JSON number, e.g. 1850.5).',
+        'Expected sales of the day, major units of the branch currency, at most 2 decimals, 0 or more: a JSON number (1850.5) or a decimal string ("1850.50").',
       example: 1850.5,
     }),
     orders: z.number().int().nullable().optional().openapi({
