@@ -1,14 +1,19 @@
 // @ts-check
 /**
  * Calls to the API on the page's own origin (the CSP allows nothing else):
- * GET v1/branches and GET v1/predict, with the session's API key as a bearer
- * token (auth.js). Failures become an ApiError carrying the API's own code and
- * message, which the page shows as they are (401: the login form asks for a key).
+ * GET v1/branches, v1/me and v1/predict, a branch's calendar and override scorecard,
+ * and the operators' writes (PUT/DELETE of a day's calendar entry and override), with
+ * the session's API key as a bearer token (auth.js). Failures become an ApiError
+ * carrying the API's own code, message and details, which the page shows as they are
+ * (401: the login form asks for a key).
  */
 
 import { currentKey } from './auth.js';
 
-/** @import { BranchesResponse, ErrorBody, PredictResponse } from './api-types.js' */
+/**
+ * @import { AccuracyResponse, BranchesResponse, CalendarListResponse, CalendarWriteResponse, ErrorBody,
+ *   MeResponse, OverrideResponse, PredictResponse } from './api-types.js'
+ */
 
 // Relative to the page, so the dashboard also works behind a path prefix.
 const API = 'v1/';
@@ -19,13 +24,21 @@ export class ApiError extends Error {
    * @param {string} code the API's error code, or the page's (network_error, client_error, …)
    * @param {string} message
    * @param {string | null} [retryAfter] the Retry-After header
+   * @param {Record<string, unknown>} [details] the API's details (`field` or `parameter` names what was wrong)
    */
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, details) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.details = details || {};
+  }
+
+  /** The body field or parameter the API named as wrong, if any. */
+  get field() {
+    const f = this.details.field ?? this.details.parameter;
+    return typeof f === 'string' ? f : null;
   }
 }
 
@@ -41,19 +54,19 @@ export function asApiError(err) {
   return new ApiError(0, 'client_error', String(message || err));
 }
 
-/** @param {unknown} body @returns {{ code?: unknown, message?: unknown } | undefined} */
+/** @param {unknown} body @returns {{ code?: unknown, message?: unknown, details?: unknown } | undefined} */
 function errorOf(body) {
   if (typeof body !== 'object' || body === null) return undefined;
   return /** @type {ErrorBody} */ (body).error || undefined;
 }
 
 /**
- * GET a JSON answer; any non-2xx or non-JSON answer rejects with an ApiError.
+ * A JSON answer; any non-2xx or non-JSON answer rejects with an ApiError.
  * @param {string} url
- * @param {AbortSignal} [signal]
+ * @param {{ signal?: AbortSignal, method?: 'GET' | 'PUT' | 'DELETE', body?: unknown }} [opts] a body is sent as JSON
  * @returns {Promise<unknown>}
  */
-async function fetchJson(url, signal) {
+async function fetchJson(url, opts = {}) {
   /** @type {Response} */
   let res;
   try {
@@ -61,7 +74,13 @@ async function fetchJson(url, signal) {
     const headers = { Accept: 'application/json' };
     const key = currentKey();
     if (key) headers.Authorization = 'Bearer ' + key;
-    res = await fetch(url, { signal, headers });
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    res = await fetch(url, {
+      method: opts.method || 'GET',
+      signal: opts.signal,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
   } catch (err) {
     if (isAbort(err)) throw err;
     const why = err instanceof Error && err.message ? err.message : 'network error';
@@ -77,11 +96,13 @@ async function fetchJson(url, signal) {
   }
   if (!res.ok) {
     const e = errorOf(body);
+    const details = e && typeof e.details === 'object' && e.details !== null ? e.details : undefined;
     throw new ApiError(
       res.status,
       (e && typeof e.code === 'string' && e.code) || 'http_' + res.status,
       (e && typeof e.message === 'string' && e.message) || 'HTTP ' + res.status + ' ' + res.statusText,
       res.headers.get('Retry-After'),
+      /** @type {Record<string, unknown> | undefined} */ (details),
     );
   }
   if (body === null)
@@ -100,5 +121,62 @@ export async function fetchBranches() {
  * @returns {Promise<PredictResponse>}
  */
 export async function fetchPredict(query, signal) {
-  return /** @type {PredictResponse} */ (await fetchJson(API + 'predict?' + query.toString(), signal));
+  return /** @type {PredictResponse} */ (await fetchJson(API + 'predict?' + query.toString(), { signal }));
+}
+
+/** The key and the branches it may write. @returns {Promise<MeResponse>} */
+export async function fetchMe() {
+  return /** @type {MeResponse} */ (await fetchJson(API + 'me'));
+}
+
+/** @param {string} branchId */
+const branchPath = (branchId) => API + 'branches/' + encodeURIComponent(branchId);
+
+/** @param {string} start @param {string} end */
+const rangeQuery = (start, end) => '?' + new URLSearchParams({ start, end }).toString();
+
+/**
+ * The calendar entries in force over start..end.
+ * @param {string} branchId @param {string} start @param {string} end @param {AbortSignal} [signal]
+ * @returns {Promise<CalendarListResponse>}
+ */
+export async function fetchCalendar(branchId, start, end, signal) {
+  const url = branchPath(branchId) + '/calendar' + rangeQuery(start, end);
+  return /** @type {CalendarListResponse} */ (await fetchJson(url, { signal }));
+}
+
+/**
+ * The scorecard of the overridden days of start..end that have closed.
+ * @param {string} branchId @param {string} start @param {string} end @param {AbortSignal} [signal]
+ * @returns {Promise<AccuracyResponse>}
+ */
+export async function fetchAccuracy(branchId, start, end, signal) {
+  const url = branchPath(branchId) + '/accuracy' + rangeQuery(start, end);
+  return /** @type {AccuracyResponse} */ (await fetchJson(url, { signal }));
+}
+
+/**
+ * Sets (with a body) or clears (without) a day's override.
+ * @param {string} branchId @param {string} date
+ * @param {{ sales?: unknown, orders?: unknown, reason?: string }} [body]
+ * @returns {Promise<OverrideResponse>}
+ */
+export async function writeOverride(branchId, date, body) {
+  const url = branchPath(branchId) + '/overrides/' + encodeURIComponent(date);
+  return /** @type {OverrideResponse} */ (
+    await fetchJson(url, body ? { method: 'PUT', body } : { method: 'DELETE' })
+  );
+}
+
+/**
+ * Sets (with a body) or removes (without) a day's calendar entry.
+ * @param {string} branchId @param {string} date
+ * @param {{ kind: string, name: string, note?: string, expected_effect?: unknown }} [body]
+ * @returns {Promise<CalendarWriteResponse>}
+ */
+export async function writeCalendar(branchId, date, body) {
+  const url = branchPath(branchId) + '/calendar/' + encodeURIComponent(date);
+  return /** @type {CalendarWriteResponse} */ (
+    await fetchJson(url, body ? { method: 'PUT', body } : { method: 'DELETE' })
+  );
 }

@@ -2,10 +2,12 @@
 /**
  * Loading what the controls ask for: debounced, one request in flight (a newer
  * one aborts it and its late answer is dropped), and a view toggle re-uses the
- * answer when it already holds the needed breakdown.
+ * answer when it already holds the needed breakdown. With /predict come the
+ * range's calendar entries and the overrides' scorecard: when those cannot be
+ * read the forecast is still drawn, with a note saying what is missing.
  */
 
-import { ApiError, asApiError, fetchPredict, isAbort } from './api-client.js';
+import { ApiError, asApiError, fetchAccuracy, fetchCalendar, fetchPredict, isAbort } from './api-client.js';
 import { parseDate } from './calendar.js';
 import { resetFocus } from './chart-focus.js';
 import { byId } from './dom.js';
@@ -17,19 +19,28 @@ import { writeUrl } from './url-state.js';
 /** Loads after `delay` ms, replacing a load already scheduled. @param {number} delay */
 export function scheduleLoad(delay) {
   clearTimeout(state.timer);
-  state.timer = setTimeout(load, delay);
+  state.timer = setTimeout(() => void load(), delay);
 }
 
-/** Loads (or re-draws) the chosen branch, range and view now. */
+/** Loads the answer drawn again (after an operator's change): resolves once it is drawn. */
+export function reload() {
+  state.dataKey = '';
+  return load();
+}
+
+/**
+ * Loads (or re-draws) the chosen branch, range and view now.
+ * @returns {Promise<void>} settles once the answer is drawn (or the error shown, or a newer load took over)
+ */
 export function load() {
   clearTimeout(state.timer);
   const branch = state.branch;
-  if (!branch) return;
+  if (!branch) return Promise.resolve();
   writeUrl(state);
   if (parseDate(state.start) === null || parseDate(state.end) === null) {
     abortInFlight();
     showError(new ApiError(0, 'invalid_range', 'Pick a start and an end date.'));
-    return;
+    return Promise.resolve();
   }
   const rangeKey = [branch.id, state.start, state.end].join('|');
   const d = state.data;
@@ -37,7 +48,7 @@ export function load() {
   if (d && state.dataKey.split('#')[0] === rangeKey && (state.view === 'daily' ? d.daily : d.hourly)) {
     abortInFlight();
     renderResults(d, state.view);
-    return;
+    return Promise.resolve();
   }
   const granularity = state.view === 'hourly' ? 'weekly,daily,hourly' : 'weekly,daily';
   const q = new URLSearchParams();
@@ -54,7 +65,35 @@ export function load() {
   setPageState('loading');
   byId('dashboard', HTMLElement).setAttribute('aria-busy', 'true');
   setStatus('Loading ' + branch.name + ', ' + state.start + ' to ' + state.end + '…');
-  void fetchAndRender(q, rangeKey + '#' + granularity, seq, controller);
+  return fetchAndRender(q, rangeKey + '#' + granularity, seq, controller);
+}
+
+/**
+ * The range's calendar entries and scorecard; a failure is kept as a note (the forecast stands).
+ * @param {string} branchId
+ * @param {AbortSignal | undefined} signal
+ */
+async function sideData(branchId, signal) {
+  /** @type {string[]} */
+  const errors = [];
+  /** @param {string} what @param {unknown} err */
+  const failed = (what, err) => {
+    if (isAbort(err)) throw err;
+    const e = asApiError(err);
+    errors.push('The ' + what + ' could not be read: ' + e.message + (e.status ? ' (' + e.status + ')' : ''));
+    return null;
+  };
+  const [calendar, accuracy] = await Promise.all([
+    fetchCalendar(branchId, state.start, state.end, signal).catch((err) => failed('calendar', err)),
+    fetchAccuracy(branchId, state.start, state.end, signal).catch((err) =>
+      failed('overrides scorecard', err),
+    ),
+  ]);
+  return {
+    calendar: calendar ? new Map(calendar.entries.map((e) => [e.date, e])) : null,
+    accuracy,
+    errors,
+  };
 }
 
 /**
@@ -65,10 +104,15 @@ export function load() {
  */
 async function fetchAndRender(q, dataKey, seq, controller) {
   const main = byId('dashboard', HTMLElement);
+  const signal = controller ? controller.signal : undefined;
   try {
-    const body = await fetchPredict(q, controller ? controller.signal : undefined);
+    const branchId = q.get('branch_id') || '';
+    const [body, side] = await Promise.all([fetchPredict(q, signal), sideData(branchId, signal)]);
     if (seq === state.seq) {
       state.data = body;
+      state.calendar = side.calendar;
+      state.accuracy = side.accuracy;
+      state.sideErrors = side.errors;
       state.dataKey = dataKey;
       resetFocus();
       renderResults(body, state.view);

@@ -13,7 +13,7 @@
  * <main data-loaded> the query of the rendered answer.
  */
 
-import { ApiError, asApiError, fetchBranches } from './api-client.js';
+import { ApiError, asApiError, fetchBranches, fetchMe } from './api-client.js';
 import { currentKey, forgetKey, redeemLoginLink, storeKey } from './auth.js';
 import { branchById, byName, fillBranches, renderBranchInfo } from './branch-info.js';
 import { defaultRange, parseDate } from './calendar.js';
@@ -27,6 +27,7 @@ import {
   shiftRange,
   useDefaultRange,
 } from './controls.js';
+import { wireDayEditor } from './day-editor.js';
 import { byId } from './dom.js';
 import { load, scheduleLoad } from './loader.js';
 import { state } from './state.js';
@@ -40,6 +41,7 @@ async function init() {
     byId('view-daily', HTMLInputElement).checked = true;
   }
   wireControls();
+  wireDayEditor();
   wireSignIn(url);
   redrawOnResize(byId('chart', HTMLElement));
   const link = await redeemLoginLink();
@@ -59,8 +61,11 @@ function loadBranches(url) {
   byId('sign-out', HTMLButtonElement).hidden = !currentKey();
   setPageState('loading');
   setStatus('Loading branches…');
+  // What the key may write decides whether days get an Edit button; unknown (an older API): none.
+  const me = fetchMe().catch(() => null);
   fetchBranches()
-    .then((body) => {
+    .then(async (body) => {
+      state.me = await me;
       state.branches = body.branches || [];
       fillBranches();
       if (!state.branches.length) {
@@ -154,7 +159,7 @@ function start(url) {
     setRange(r.start, r.end, true);
   }
   renderBranchInfo();
-  load();
+  void load();
 }
 
 function wireControls() {

@@ -7,10 +7,14 @@ import { renderChart } from './chart.js';
 import { append, byId, clear, h } from './dom.js';
 import { dayLabel, instantLabel, money, orders, SOURCE_HELP } from './format.js';
 import { clearError, setPageState, setStatus } from './status.js';
+import { state } from './state.js';
 import { renderDaily, renderWeekly } from './tables.js';
 
 /** @import { PredictResponse } from './api-types.js' */
 /** @import { View } from './state.js' */
+
+/** Event on `document` after an answer is drawn (the day editor follows what is drawn). */
+export const RENDERED = 'tillcast:rendered';
 
 /**
  * Shows `d` in place of whatever was shown; `<main data-loaded>` then says what is drawn.
@@ -21,6 +25,7 @@ export function renderResults(d, view) {
   clearError();
   renderBranchInfo();
   renderMissing(d);
+  renderSideErrors();
   renderSummary(d);
   byId('results', HTMLElement).hidden = false;
   renderChart(d, view);
@@ -44,6 +49,14 @@ export function renderResults(d, view) {
       '.',
   );
   setPageState('ready');
+  document.dispatchEvent(new CustomEvent(RENDERED));
+}
+
+/** What of the calendar and the scorecard could not be read (the forecast is drawn all the same). */
+function renderSideErrors() {
+  const box = byId('side-errors', HTMLElement);
+  box.textContent = state.sideErrors.join(' ');
+  box.hidden = state.sideErrors.length === 0;
 }
 
 /** `coverage.missing` as "No forecast for …", with why (beyond the horizon, or no data). @param {PredictResponse} d */

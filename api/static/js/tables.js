@@ -1,10 +1,18 @@
 // @ts-check
-/** The weekly and daily tables, each with the range total in its footer. */
+/**
+ * The weekly and daily tables, each with the range total in its footer. The daily table also
+ * shows the operators' side of each day: its calendar entry, the plan beside the model's p50 when
+ * the range has a manager's override, the scorecard of a closed overridden day, and (for a key
+ * that may write the branch) the button that opens the day's editor (day-editor.js).
+ */
 
+import { calendarNote, entryOf } from './day-calendar.js';
 import { byId, clear, h } from './dom.js';
 import { dayLabel, money, orders, SOURCE_HELP, SOURCE_LABEL } from './format.js';
+import { renderScoreSummary, scorecardNote } from './scorecard.js';
+import { mayWrite, state } from './state.js';
 
-/** @import { Explanation, PredictResponse, Source, Values } from './api-types.js' */
+/** @import { DayOverride, Explanation, Plan, PredictResponse, Source, Values } from './api-types.js' */
 
 /** How the daily table names a special day's kind. */
 const NOTE_KIND = {
@@ -96,10 +104,52 @@ function sourceCell(src) {
   );
 }
 
-/** @param {Values} r @param {string} currency */
-function valueCells(r, currency) {
+/**
+ * The plan beside the model's p50 (daily table): the override where the day has one, else the
+ * model's value; `data-value` is the plan's sales, `data-orders` its orders.
+ * @param {Plan | undefined} p
+ * @param {DayOverride | null | undefined} o the day's override (days only)
+ * @param {string} currency
+ */
+function planCell(p, o, currency) {
+  if (!p) return h('td', { class: 'num plan-col', 'data-field': 'plan_sales', 'data-value': '', text: '' });
+  const overridden = o ? true : (p.overridden_days || 0) > 0;
+  const title = o
+    ? "Manager's override" +
+      (o.sales !== null ? ': sales ' + money(o.sales, currency) : '') +
+      (o.orders !== null ? (o.sales !== null ? ', ' : ': ') + o.orders + ' orders' : '') +
+      (o.reason ? ' (' + o.reason + ')' : '') +
+      ', set by ' +
+      o.set_by.key_name
+    : p.overridden_days
+      ? 'With the ' + p.overridden_days + (p.overridden_days === 1 ? ' overridden day' : ' overridden days')
+      : "No override: the model's value";
+  return h(
+    'td',
+    {
+      class: 'num plan-col' + (overridden ? ' overridden' : ''),
+      'data-field': 'plan_sales',
+      'data-value': p.sales === null ? '' : String(p.sales),
+      'data-orders': p.orders === null ? '' : String(p.orders),
+      'data-overridden': o ? 'true' : 'false',
+      title,
+    },
+    [
+      money(p.sales, currency),
+      o && o.orders !== null ? h('span', { class: 'note', text: orders(p.orders) + ' orders' }) : null,
+    ],
+  );
+}
+
+/**
+ * @param {Values & { plan?: Plan }} r
+ * @param {string} currency
+ * @param {{ plan: boolean, override?: DayOverride | null }} [opts] plan: the daily table's plan column
+ */
+function valueCells(r, currency, opts) {
   return [
     valueCell('sales', r.sales, money(r.sales, currency)),
+    opts && opts.plan ? planCell(r.plan, opts.override, currency) : null,
     rangeCell(r, currency),
     valueCell('orders', r.orders, orders(r.orders)),
     sourceCell(r.source),
@@ -147,7 +197,7 @@ export function renderWeekly(d) {
       ),
     );
   });
-  totalRow(table, d);
+  totalRow(table, d, false);
 }
 
 /** @param {PredictResponse} d */
@@ -156,17 +206,40 @@ export function renderDaily(d) {
   const body = table.tBodies[0];
   if (!body) return;
   clear(body);
+  // The plan column shows when the answer carries plans (a day of the range has an override).
+  table.classList.toggle('has-plan', d.totals.plan !== undefined);
+  const cur = d.branch.currency;
+  const canEdit = mayWrite(d.branch.id);
+  // With the operators' columns and buttons the daily table takes the whole width.
+  byId('tables', HTMLElement).classList.toggle(
+    'wide-daily',
+    canEdit || d.totals.plan !== undefined || (state.accuracy !== null && state.accuracy.days.length > 0),
+  );
   (d.daily || []).forEach((r) => {
     const notes = [];
     if (r.hours !== 24) notes.push(r.hours + ' h day (clock change)');
     if (r.missing_hours > 0 && r.missing_hours < r.hours) notes.push(r.missing_hours + ' h without numbers');
+    const label = dayLabel(r.date, { weekday: 'short', day: 'numeric', month: 'short' });
     const date = h('th', { scope: 'row' }, [
-      h('span', {
-        class: 'date-main',
-        text: dayLabel(r.date, { weekday: 'short', day: 'numeric', month: 'short' }),
-      }),
+      h('span', { class: 'date-main' }, [
+        label,
+        canEdit
+          ? h('button', {
+              type: 'button',
+              class: 'edit-day',
+              'data-testid': 'edit-day',
+              'data-date': r.date,
+              'aria-label': 'Plan ' + label + ': override and calendar entry',
+              'aria-controls': 'day-editor',
+              'aria-expanded': state.editing === r.date ? 'true' : 'false',
+              text: 'Edit',
+            })
+          : null,
+      ]),
       notes.length ? h('span', { class: 'note', text: notes.join(', ') }) : null,
-      explainNote(r.explain, d.branch.currency),
+      calendarNote(entryOf(r)),
+      explainNote(r.explain, cur),
+      scorecardNote(r.date, cur),
     ]);
     body.appendChild(
       h(
@@ -175,23 +248,24 @@ export function renderDaily(d) {
           'data-testid': 'daily-row',
           'data-date': r.date,
           'data-hours': String(r.hours),
-          class: 'src-row-' + r.source,
+          class: 'src-row-' + r.source + (r.override ? ' has-override' : ''),
         },
-        [date, ...valueCells(r, d.branch.currency)],
+        [date, ...valueCells(r, cur, { plan: true, override: r.override })],
       ),
     );
   });
-  totalRow(table, d);
+  totalRow(table, d, true);
+  renderScoreSummary(cur);
 }
 
-/** @param {HTMLTableElement} table @param {PredictResponse} d */
-function totalRow(table, d) {
+/** @param {HTMLTableElement} table @param {PredictResponse} d @param {boolean} plan the plan column */
+function totalRow(table, d, plan) {
   const foot = table.tFoot;
   if (!foot) return;
   clear(foot);
   const days = d.range.days;
   const head = h('th', { scope: 'row', text: 'Total, ' + days + (days === 1 ? ' day' : ' days') });
   foot.appendChild(
-    h('tr', { 'data-testid': 'total-row' }, [head, ...valueCells(d.totals, d.branch.currency)]),
+    h('tr', { 'data-testid': 'total-row' }, [head, ...valueCells(d.totals, d.branch.currency, { plan })]),
   );
 }
