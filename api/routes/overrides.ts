@@ -445,7 +445,8 @@ export function overrideRoutes(deps: OverridesRouteDeps): {
           const row: OverrideRow = {
             branchId: branch.id,
             date: layout.date,
-            setAt: now(),
+            // After the day's latest row even if this clock is behind the writer of that one.
+            setAt: Math.max(now(), (current?.setAt ?? 0) + 1),
             overrideId: randomUUID(),
             cleared: false,
             salesCents: input.salesCents,
