@@ -4,8 +4,8 @@
  * on port 0, the page driven like a user (Edit on a day, typing, buttons). With a key that has the
  * write scope: an override on a future day shows as the plan, equal to the plan /predict answers,
  * and clearing it takes it away; a closure and an event show on their day as GET …/calendar has
- * them; what the API refuses (400 naming the field) is said in the form. Once an overridden day
- * has closed, its scorecard equals GET …/accuracy. A read-only key gets no editing controls, and
+ * them; what the API refuses (400 naming the field, 409 for a day that has closed) is said in the
+ * form. Once an overridden day has closed, its scorecard equals GET …/accuracy. A read-only key gets no editing controls, and
  * a write it should not make is answered 403, said as such.
  *
  * The forecaster is not running here: a closure making the day's forecast 0 is the forecaster's
@@ -208,8 +208,8 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     if (!page) return;
     const csp = (await page.evaluate('window.__csp || []').catch(() => [])) as string[];
     expect(csp).toEqual([]);
-    // The 400s the tests provoke on purpose are logged by the browser; nothing else may be.
-    expect(consoleErrors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    // The 400 and 409 the tests provoke on purpose are logged by the browser; nothing else may be.
+    expect(consoleErrors.filter((e) => !/status of (400|409)/.test(e))).toEqual([]);
   });
 
   it('a key with the write scope sets an override on a future day: the plan equals /predict’s, then it is cleared', async () => {
@@ -389,9 +389,9 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     await page.getByLabel('Orders', { exact: true }).fill('');
     await page.getByLabel('Reason', { exact: true }).fill('Rugby');
     await press(page, 'override-save', 'override', 'ok');
-    await page.getByTestId('day-editor-close').click();
 
-    // The day closes: every hour through 2021-02-06 final, the branch's clock past it.
+    // The day closes (every hour through 2021-02-06 final, the branch's clock past it) while the
+    // editor is still open.
     const fx = new Fixtures(ch);
     const closedThrough = Date.UTC(2021, 1, 7);
     await fx.actuals(SUSHI, CLOSED, closedThrough);
@@ -400,6 +400,18 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
       const a = await call<AccuracyResponse>(`/v1/branches/${SUSHI.id}/accuracy?start=${START}&end=${END}`);
       return a.status === 200 && a.body.days.length === 1 ? a.body : undefined;
     }, 20_000);
+    await eventually(async () => (await predict()).daily![1]!.source === 'actual');
+    // Once the API knows the day has closed, a clear sent now is refused (a closed day's override
+    // is final), said as the API says it.
+    const refused = await press(page, 'override-clear', 'override', 'error');
+    const direct = await call<{ error: { code: string; message: string } }>(
+      `/v1/branches/${SUSHI.id}/overrides/2021-02-06`,
+      writer,
+      'DELETE',
+    );
+    expect([direct.status, direct.body.error.code]).toEqual([409, 'day_closed']);
+    expect(refused).toBe(`Refused: ${direct.body.error.message} (409 day_closed)`);
+    await page.getByTestId('day-editor-close').click();
     const scored = accuracy.days[0]!;
     expect([scored.date, scored.sales.override, scored.orders.override, scored.reason]).toEqual([
       '2021-02-06',
@@ -407,7 +419,6 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
       null,
       'Rugby',
     ]);
-    await eventually(async () => (await predict()).daily![1]!.source === 'actual');
 
     await page.reload();
     await waitRendered(page, SUSHI.id, START, END, 'daily');
