@@ -26,6 +26,8 @@ export interface ForecastRun {
   origin: number;
   generatedAt: number;
   points: ForecastPoint[];
+  /** A new branch forecast from its group's prior (model/cold-start.ts; migration 0014). */
+  coldStart?: boolean;
   /** The model's day/week (and group) p10–p90 factors; absent: unknown (the API sums hourly quantiles). */
   grainFactors?: GrainFactors;
 }
@@ -45,6 +47,8 @@ export interface StoredRun {
   grainFactors?: GrainFactors;
   /** Every point carries its p50 parts (migration 0008); false: the parts are unknown. */
   explained: boolean;
+  /** A new branch forecast from its group's prior, with wider ranges (migration 0014). */
+  coldStart: boolean;
 }
 
 /** A stored forecast point of a run (sales in major units, as written). */
@@ -218,6 +222,7 @@ export class ForecastRuns {
         generated_at: toDateTime64(run.generatedAt),
         ...grainColumns(run.grainFactors),
         explained: run.points.length > 0 && run.points.every((p) => p.parts !== undefined) ? 1 : 0,
+        cold_start: run.coldStart ? 1 : 0,
       })),
     );
   }
@@ -273,6 +278,7 @@ export class ForecastRuns {
       kgws: number | string;
       kgwo: number | string;
       ex: number | string;
+      cs: number | string;
     }>(
       'forecast_runs.latest',
       `SELECT branch_id AS b,
@@ -297,6 +303,7 @@ export class ForecastRuns {
               argMax(k_group_week_sales, ${k}) AS kgws,
               argMax(k_group_week_orders, ${k}) AS kgwo,
               argMax(explained, ${k}) AS ex,
+              argMax(cold_start, ${k}) AS cs,
               toUnixTimestamp64Milli(max(generated_at)) AS gen
        FROM ${this.q.table('forecast_runs')}
        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -314,6 +321,7 @@ export class ForecastRuns {
         points: Number(r.pts),
         generatedAt: Number(r.gen),
         explained: Number(r.ex) === 1,
+        coldStart: Number(r.cs) === 1,
       };
       const factors = grainFactorsOf(
         r.gs,

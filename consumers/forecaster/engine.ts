@@ -4,6 +4,7 @@
  * promoted model that turns histories into hourly quantile forecasts.
  */
 import type { BranchHistory, ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
+import type { ColdStartInput } from '../../model/cold-start';
 import type { GrainFactors } from '../../model/grain-intervals';
 import type { HourlySeries } from '../../model/series';
 
@@ -13,6 +14,14 @@ export interface ForecastRequest {
   origin: number;
   /** End of the last forecast hour (exclusive). */
   end: number;
+  /** What is known of a young branch (model/cold-start.ts): opening date, expected sales, its group's other branches. */
+  coldStart?: ColdStartInput;
+}
+
+/** One request's forecast hours, and whether they come from a new branch's group prior. */
+export interface EngineForecast {
+  points: ForecastPoint[];
+  coldStart: boolean;
 }
 
 export interface ForecastEngine {
@@ -29,7 +38,7 @@ export interface ForecastEngine {
   /** The model's day/week p10–p90 factors, written with each run (undefined: a model without them). */
   readonly grainFactors?: GrainFactors | undefined;
   /** Batched inference: one result per request, in order. */
-  forecast(requests: ForecastRequest[]): Promise<ForecastPoint[][]>;
+  forecast(requests: ForecastRequest[]): Promise<EngineForecast[]>;
   dispose(): void;
 }
 

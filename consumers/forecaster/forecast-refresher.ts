@@ -16,13 +16,26 @@
  * once from its newest origin, the end of its last closed hour (or the origin of this member's
  * latest run if newer): a new run at the same origin replaces the served one, now with the
  * calendar the store hands the model with the history.
+ *
+ * New branches (issue 16, model/cold-start.ts): a branch with less than 28 days of own history is
+ * forecast with its group's other branches' histories (lib/branches.ts groupOf; loaded at its origin) and the directory's
+ * `expected_weekly_sales` / `opened_on`. A branch that has sold nothing yet has no closed hour and
+ * no HourClosed event: if the directory says it is new (`opened_on` or `expected_weekly_sales`),
+ * this member forecasts it at start and with every batch of closed hours, from the newest closed
+ * hour of any branch, until its own sales arrive.
  */
-import type { Branch, BranchDirectory } from '../../lib/branches';
+import { groupOf, type Branch, type BranchDirectory } from '../../lib/branches';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { horizonEnd } from '../../lib/time/local-days';
+import { isColdStart, type ColdStartInput } from '../../model/cold-start';
 import { HOUR_MS } from '../../lib/time/units';
-import { newRunId, type ForecastRun, type ForecastStore } from '../../clickhouse/store/forecast-store';
+import {
+  newRunId,
+  type BranchHistory,
+  type ForecastRun,
+  type ForecastStore,
+} from '../../clickhouse/store/forecast-store';
 import type { ClosedHoursBatch } from './hours-closed-consumer';
 import * as metrics from './metrics';
 import type { ModelInUse } from './model-in-use';
@@ -47,6 +60,8 @@ export class ForecastRefresher {
    * its read it, or the model reads no such old hour.
    */
   private readonly readRevision = new Map<string, Map<number, number>>();
+  /** This member's new branches (opened_on or expected_weekly_sales) with no closed hour yet. */
+  private readonly waitingForSales = new Set<string>();
   private readonly log: Logger;
 
   constructor(private readonly opts: ForecastRefresherOptions) {
@@ -72,11 +87,13 @@ export class ForecastRefresher {
             horizonEnd(origin, series.timezone, config.FORECAST_HORIZON_DAYS),
           )),
     );
-    const points = await inUse.engine.forecast(
+    const coldStart = await this.coldStartInputs(requests, histories, engine.historyHours);
+    const results = await inUse.engine.forecast(
       requests.map((r, i) => ({
         history: histories[i]!,
         origin: r.origin,
         end: horizonEnd(r.origin, r.branch.timezone, config.FORECAST_HORIZON_DAYS),
+        coldStart: coldStart[i],
       })),
     );
     const generatedAt = Date.now();
@@ -86,8 +103,9 @@ export class ForecastRefresher {
       modelVersion: inUse.model!.version,
       origin: r.origin,
       generatedAt,
-      points: points[i] ?? [],
+      points: results[i]?.points ?? [],
       grainFactors: inUse.engine?.grainFactors,
+      coldStart: results[i]?.coldStart ?? false,
     }));
     await store.writeRuns(runs, new Map(requests.map((r) => [r.branch.id, r.branch])));
     for (const r of runs) this.refreshedOrigin.set(r.branchId, r.origin);
@@ -106,6 +124,7 @@ export class ForecastRefresher {
     const engine = this.opts.inUse.engine;
     if (!engine || !this.opts.inUse.model) return [];
     const origins = new Map(batch.newest);
+    this.addWaitingForSales(origins);
     const unread = this.unreadCorrections(batch.corrections);
     if (batch.corrections.size > 0)
       await this.planCorrections([...batch.corrections.keys()], unread, origins, engine.historyHours);
@@ -215,6 +234,53 @@ export class ForecastRefresher {
     }
   }
 
+  /**
+   * Adds this member's new branches without sales to `origins`, at `origin` (default: the newest
+   * origin already there); a branch of `origins` has sold, and waits no more.
+   */
+  private addWaitingForSales(origins: Map<string, number>, origin?: number): void {
+    for (const id of origins.keys()) this.waitingForSales.delete(id);
+    const at = origin ?? Math.max(-Infinity, ...origins.values());
+    if (!Number.isFinite(at)) return;
+    for (const id of this.waitingForSales) if (this.opts.owns(id)) origins.set(id, at);
+  }
+
+  /**
+   * Per request, what a young branch's forecast needs (model/cold-start.ts): its group's other
+   * branches' histories at its origin and the directory's fields; undefined for a warm branch.
+   */
+  private async coldStartInputs(
+    requests: { branch: Branch; origin: number }[],
+    histories: BranchHistory[],
+    historyHours: number,
+  ): Promise<(ColdStartInput | undefined)[]> {
+    const all = this.opts.branches.list();
+    return Promise.all(
+      requests.map(async ({ branch, origin }, i) => {
+        const history = histories[i]!;
+        const own = { ...history, start: history.sales.length === 0 ? origin : history.start };
+        if (!isColdStart(own, origin, branch.opened_on)) return undefined;
+        const group = groupOf(branch);
+        const others =
+          group === undefined ? [] : all.filter((b) => groupOf(b) === group && b.id !== branch.id);
+        const peers =
+          others.length === 0
+            ? []
+            : await this.opts.store.histories(
+                others.map((b) => ({ branch: b, origin })),
+                historyHours,
+              );
+        return {
+          peers,
+          ...(branch.expected_weekly_sales !== undefined
+            ? { expectedWeeklySales: branch.expected_weekly_sales }
+            : {}),
+          ...(branch.opened_on !== undefined ? { openedOn: branch.opened_on } : {}),
+        };
+      }),
+    );
+  }
+
   /** The known branches of `origins` that have no run at a newer origin. */
   private due(origins: Map<string, number>): { branch: Branch; origin: number }[] {
     const requests: { branch: Branch; origin: number }[] = [];
@@ -258,6 +324,9 @@ export class ForecastRefresher {
       );
       if (newModel || origin > have) due.set(branchId, origin);
     }
+    for (const b of this.opts.branches.list())
+      if (!closed.has(b.id) && this.opts.owns(b.id) && isDeclaredNew(b)) this.waitingForSales.add(b.id);
+    this.addWaitingForSales(due, Math.max(-Infinity, ...closed.values()) + HOUR_MS);
     if (due.size > 0) {
       const runs = await this.refresh(due);
       this.log.info({ branches: runs.length }, 'caught up with closed hours');
@@ -269,4 +338,9 @@ export class ForecastRefresher {
     this.refreshedOrigin.clear();
     await this.catchUp(true);
   }
+}
+
+/** A branch the directory declares new: forecast before its first sale. */
+function isDeclaredNew(b: Branch): boolean {
+  return b.opened_on !== undefined || b.expected_weekly_sales !== undefined;
 }

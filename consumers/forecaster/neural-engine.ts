@@ -5,10 +5,11 @@
  */
 import { loadModel } from '../../model/artifacts';
 import { backendName } from '../../model/backend';
-import { calendarHistoryStart, forecast, LOOKBACK_DAYS } from '../../model/forecast';
+import { forecastWithColdStart } from '../../model/cold-start';
+import { calendarHistoryStart, LOOKBACK_DAYS } from '../../model/forecast';
 import { MAX_HORIZON_DAYS } from '../../model/features';
-import type { ForecastEngine, ForecastRequest } from './engine';
-import type { ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
+import type { EngineForecast, ForecastEngine, ForecastRequest } from './engine';
+import type { ModelRecord } from '../../clickhouse/store/forecast-store';
 import { DAY_MS, HOUR_MS } from '../../lib/time/units';
 
 /** Full local days after the origin's day that `[origin, end)` needs (the model's `days`). */
@@ -36,25 +37,30 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
         list.push(i);
         byDays.set(d, list);
       });
-      const out: ForecastPoint[][] = requests.map(() => []);
+      const out: EngineForecast[] = requests.map(() => ({ points: [], coldStart: false }));
       for (const [days, idx] of byDays) {
         const series = idx.map((i) => {
           const h = requests[i]!.history;
           // A branch with no closed history yet starts at its origin (an empty series).
           return { ...h, start: h.sales.length === 0 ? requests[i]!.origin : h.start };
         });
-        const result = await forecast(
+        // A young branch is forecast from its group's prior (model/cold-start.ts), the others as usual.
+        const result = await forecastWithColdStart(
           model,
           series,
           idx.map((i) => requests[i]!.origin),
+          idx.map((i) => requests[i]!.coldStart),
           // Every run carries where its numbers come from (/predict?explain=true).
           { days, explain: true },
         );
         result.forEach((f, k) => {
           const r = requests[idx[k]!]!;
-          out[idx[k]!] = f.hours.filter(
-            (h) => h.hourStart >= r.origin && h.hourStart < r.end && h.hourStart % HOUR_MS === 0,
-          );
+          out[idx[k]!] = {
+            points: f.hours.filter(
+              (h) => h.hourStart >= r.origin && h.hourStart < r.end && h.hourStart % HOUR_MS === 0,
+            ),
+            coldStart: f.coldStart === true,
+          };
         });
       }
       return out;
