@@ -348,6 +348,7 @@ export class ForecastCache {
       dataThrough: c.dataThrough,
       horizonEnd: c.horizonEnd,
       generatedAt: c.generatedAt,
+      coldStart: c.coldStart,
       points: hours.size,
       loadedAt: Date.now(),
       firstHour: first,

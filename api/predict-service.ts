@@ -307,6 +307,8 @@ export function runInfoJson(run: RunInfo): PredictResponse['forecast'] {
     generated_at: isoUtc(run.generatedAt),
     data_through: isoUtc(run.dataThrough),
     horizon_end: isoUtc(run.horizonEnd),
+    // Only said of a new branch's run: the answers of every other run stay as they were.
+    ...(run.coldStart === true ? { cold_start: true } : {}),
   };
 }
 

@@ -256,6 +256,10 @@ export const forecastInfoSchema = z
     generated_at: isoInstant,
     data_through: isoInstant.openapi({ description: 'Start of the last closed hour the run saw (UTC).' }),
     horizon_end: isoInstant.openapi({ description: 'End (exclusive) of the last forecast hour (UTC).' }),
+    cold_start: z.literal(true).optional().openapi({
+      description:
+        'Present (true) when the run forecast a new branch (less than 28 days of its own sales) from its group’s other branches or its expected weekly sales, handing over to its own history as it grows; its ranges are wider. Absent for every other run.',
+    }),
   })
   .strict()
   .openapi('ForecastRun');

@@ -47,6 +47,8 @@ export interface RunInfo {
   readonly generatedAt: number;
   readonly dataThrough: number;
   readonly horizonEnd: number;
+  /** A new branch forecast from its group's prior, with wider ranges (model/cold-start.ts). */
+  readonly coldStart?: boolean;
 }
 
 /**
