@@ -261,6 +261,30 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     const total = page.locator('[data-testid="daily-table"] tfoot [data-field="plan_sales"]');
     expect(await total.getAttribute('data-value')).toBe(String(body.totals.plan!.sales));
     await expect(page.getByTestId('override-current').getAttribute('data-sales')).resolves.toBe('2000.5');
+    // The chart draws the plan of the overridden day beside the forecast: by day, then by hour (the
+    // override spread over the day's hours, as /predict's hourly plan).
+    const planLines = (p: Page) =>
+      p
+        .getByTestId('plan-line')
+        .evaluateAll((els: DomEl[]) =>
+          els.map((e) => ['data-from', 'data-to', 'data-values'].map((a) => e.getAttribute(a))),
+        );
+    expect(await planLines(page)).toEqual([['2021-02-08', '2021-02-08', String(day.plan!.sales)]]);
+    await expect(page.getByTestId('legend-plan').textContent()).resolves.toBe("Plan (manager's override)");
+    await page.getByText('Hourly', { exact: true }).click();
+    await waitRendered(page, SUSHI.id, START, END, 'hourly');
+    const hourly = await call<PredictResponse>(
+      `/v1/predict?branch_id=${SUSHI.id}&start=${START}&end=${END}&granularity=hourly`,
+    );
+    const hours = hourly.body.hourly!.filter((h) => h.start.startsWith('2021-02-08'));
+    expect(hours).toHaveLength(24);
+    expect(await planLines(page)).toEqual([
+      [hours[0]!.start, hours[23]!.start, hours.map((h) => String(h.plan!.sales)).join(',')],
+    ]);
+    // The hours' plan adds up to the day's (in cents).
+    expect(hours.reduce((t, h) => t + Math.round(h.plan!.sales! * 100), 0)).toBe(200050);
+    await page.getByText('Daily', { exact: true }).click();
+    await waitRendered(page, SUSHI.id, START, END, 'daily');
     await page.screenshot({ path: path.join(OUT, 'dashboard-override.png'), fullPage: true });
 
     // The same again: the API stores nothing new, and the page says so.
@@ -292,6 +316,7 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     expect(after.totals.plan).toBeUndefined();
     expect((await page.getByTestId('daily-table').getAttribute('class')) ?? '').not.toContain('has-plan');
     expect((await planCells(page)).map((c) => c[1])).toEqual(Array(7).fill(''));
+    expect(await page.getByTestId('plan-line').count()).toBe(0);
     await expect(page.getByTestId('override-current').textContent()).resolves.toMatch(
       /^No override in force/,
     );

@@ -120,6 +120,7 @@ function tipText(series, i, currency) {
     );
     lines.push('Likely ' + money(r.p10, currency) + ' – ' + money(r.p90, currency));
   }
+  if (r.plan !== null) lines.push('Plan (override): ' + money(r.plan, currency));
   return lines;
 }
 

@@ -2,8 +2,8 @@
 /**
  * What the chart draws for the rows: hatched zones where there are no numbers,
  * bars for actual (closed) rows, the p10–p90 band and p50 line over forecast
- * (and mixed) rows, and one point per row carrying its numbers for tests and
- * the tooltip.
+ * (and mixed) rows, the plan over the days a manager overrode (dashed), and
+ * one point per row carrying its numbers for tests and the tooltip.
  */
 
 import { isForecastLike, segments } from './chart-series.js';
@@ -147,6 +147,42 @@ export function renderBands(svg, rows, f) {
     const { band, line } = bandOutline(rows, a, b, f);
     svgEl('path', { d: pathData(band) + 'Z', class: 'band', 'data-testid': 'band', ...span }, gBand);
     svgEl('path', { d: pathData(line), class: 'line-p50', 'data-testid': 'p50-line', ...span }, gLine);
+  });
+}
+
+/**
+ * The plan (the manager's override spread over the hours) over each run of rows of overridden days:
+ * a dashed line, a short flat piece for a lone day; `data-values` lists the plan of each row.
+ * @param {SVGElement} svg
+ * @param {Point[]} rows
+ * @param {Frame} f
+ */
+export function renderPlan(svg, rows, f) {
+  const g = svgEl('g', { class: 'plans' }, svg);
+  segments(rows, (r) => r.plan !== null).forEach(([a, b]) => {
+    /** @type {[number, number][]} */
+    const line = [];
+    const half = Math.max(2, f.slot * 0.35);
+    for (let i = a; i <= b; i++) {
+      const v = rows[i]?.plan ?? 0;
+      if (a === b) line.push([f.x(i) - half, f.y(v)], [f.x(i) + half, f.y(v)]);
+      else line.push([f.x(i), f.y(v)]);
+    }
+    svgEl(
+      'path',
+      {
+        d: pathData(line),
+        class: 'line-plan',
+        'data-testid': 'plan-line',
+        'data-from': rows[a]?.key,
+        'data-to': rows[b]?.key,
+        'data-values': rows
+          .slice(a, b + 1)
+          .map((r) => String(r.plan))
+          .join(','),
+      },
+      g,
+    );
   });
 }
 

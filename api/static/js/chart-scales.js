@@ -57,7 +57,7 @@ export function chartFrame(rows, width, daily) {
   let lo = 0;
   let hi = 0;
   rows.forEach((r) => {
-    [r.sales, r.p10, r.p90].forEach((v) => {
+    [r.sales, r.p10, r.p90, r.plan].forEach((v) => {
       if (v === null || v === undefined) return;
       if (v > hi) hi = v;
       if (v < lo) lo = v;

@@ -15,6 +15,7 @@ import { hourParts } from './calendar.js';
  * @property {number | null} p90
  * @property {number | null} orders
  * @property {Source} source
+ * @property {number | null} plan the sales plan when the row's day has a manager's override, else null
  *
  * @typedef {PointBase & { hours: number, missingHours: number }} DayPoint
  * @typedef {PointBase & { hour: number, hh: string, mm: string, offset: string }} HourPoint local time, from the row itself
@@ -28,6 +29,10 @@ import { hourParts } from './calendar.js';
  * @returns {Series}
  */
 export function chartSeries(d, view) {
+  // Days with an override: their plan is drawn beside the forecast (other days plan the model's value).
+  const overridden = new Set((d.daily || []).filter((r) => r.override).map((r) => r.date));
+  /** @param {string} date @param {{ sales: number | null } | undefined} plan */
+  const planOf = (date, plan) => (plan && overridden.has(date) ? plan.sales : null);
   if (view === 'daily') {
     return {
       daily: true,
@@ -39,6 +44,7 @@ export function chartSeries(d, view) {
         p90: r.sales_p90,
         orders: r.orders,
         source: r.source,
+        plan: planOf(r.date, r.plan),
         hours: r.hours,
         missingHours: r.missing_hours,
       })),
@@ -60,6 +66,7 @@ export function chartSeries(d, view) {
         p90: r.sales_p90,
         orders: r.orders,
         source: r.source,
+        plan: planOf(p.date, r.plan),
       };
     }),
   };

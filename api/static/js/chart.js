@@ -7,7 +7,13 @@
 
 import { renderXAxis, renderYAxis } from './chart-axes.js';
 import { attachFocus, detachFocus } from './chart-focus.js';
-import { renderActualBars, renderBands, renderMissingZones, renderPoints } from './chart-marks.js';
+import {
+  renderActualBars,
+  renderBands,
+  renderMissingZones,
+  renderPlan,
+  renderPoints,
+} from './chart-marks.js';
 import { chartFrame } from './chart-scales.js';
 import { chartSeries } from './chart-series.js';
 import { byId, clear, h, svgEl } from './dom.js';
@@ -58,6 +64,7 @@ export function renderChart(d, view) {
   renderXAxis(svg, series, frame);
   renderActualBars(svg, rows, frame, daily);
   renderBands(svg, rows, frame);
+  renderPlan(svg, rows, frame);
   renderPoints(svg, rows, frame);
   attachFocus(host, svg, series, frame, cur);
 }
@@ -76,6 +83,7 @@ function renderLegend(rows, daily) {
     { key: 'actual', label: daily ? 'Actual (closed days)' : 'Actual (closed hours)', show: has('actual') },
     { key: 'p50', label: 'Forecast (median, p50)', show: true },
     { key: 'band', label: 'Likely range (p10–p90)', show: true },
+    { key: 'plan', label: "Plan (manager's override)", show: rows.some((r) => r.plan !== null) },
     { key: 'mixed', label: 'Part actual, part forecast', show: daily && has('mixed') },
     { key: 'missing', label: 'No forecast', show: has('missing') },
   ];
