@@ -116,6 +116,28 @@ describe('measureGroupFactors', () => {
     });
   });
 
+  test('a branch whose history ends early (still replaying): the others’ sums are scored without it', () => {
+    // A third branch of 'g' with two days of history only, missing like the others.
+    const short = {
+      ...seriesOf('d', 'g'),
+      sales: series[0]!.sales.slice(0, 48),
+      orders: series[0]!.orders.slice(0, 48),
+    };
+    const g = measureGroupFactors([...forecasts, forecastOf('d')], [...series, short], end, grains)!;
+    // Hours and days 0–1 of three branches miss by 3e over 3 × the spread: the same stretches
+    // under 'sum'. Under 'rss' a day of three has a spread of 24√3, not 24√2 × 3/2: over the
+    // twelve two-branch days the same width (k 2√2, index 12 of the stretches |e|√2/24 is e = 48),
+    // on the two three-branch days narrower (2√2 × 24√3 < 2 × 72), so days take 'rss'. Hours keep
+    // 'sum' (rss would need √3, wider); weeks have two branches only: a tie, 'sum'.
+    expect([g.hour.spread, g.day.spread, g.week.spread]).toEqual(['sum', 'rss', 'sum']);
+    expect([g.hour.sales, g.day.sales, g.week.sales].map((k) => Math.round(k * 1e9) / 1e9)).toEqual([
+      1,
+      Math.round(2 * Math.SQRT2 * 1e9) / 1e9,
+      Math.round((72 / 168) * 1e9) / 1e9,
+    ]);
+    expect({ hours: g.hours, days: g.days, weeks: g.weeks }).toEqual({ hours: 672, days: 28, weeks: 16 });
+  });
+
   test('no group of two branches: no factors', () => {
     expect(measureGroupFactors([forecasts[2]!], [series[2]!], end, grains)).toBeUndefined();
     const loose = series.map(({ group: _, ...s }) => s);

@@ -34,7 +34,6 @@ import {
   type BucketInterval,
   type Grain,
   type GrainFactors,
-  type ScoredDay,
   type SpreadRule,
 } from './grain-intervals';
 import type { HourlySeries } from './series';
@@ -156,8 +155,9 @@ function groupsOf(
 }
 
 /**
- * The scored group buckets of every group and origin: hours every member has an actual for
- * before `end`, complete local days of every member, and 7 consecutive such days.
+ * The scored group buckets of every group and origin: the hours before `end`, complete local
+ * days and 7 consecutive such days, each summed over the members that have it (at least two:
+ * a branch whose history ends early, as one still replaying, leaves the others' sums scored).
  */
 function groupBuckets(
   forecasts: readonly BranchForecast[],
@@ -167,7 +167,7 @@ function groupBuckets(
 ): Record<Grain, GroupBucket[]> {
   const out: Record<Grain, GroupBucket[]> = { hour: [], day: [], week: [] };
   for (const { group, members } of groupsOf(forecasts, series).values()) {
-    // Hours: by hour start, kept when every member has it.
+    // Hours: by hour start.
     const hours = new Map<number, GroupBucket>();
     for (const i of members) {
       const s = series[i]!;
@@ -183,40 +183,37 @@ function groupBuckets(
         hours.set(h.hourStart, b);
       }
     }
-    for (const b of hours.values()) if (b.parts.length === members.length) out.hour.push(b);
-    // Days and 7-day blocks: by local day, kept when every member has it complete.
+    for (const b of hours.values()) if (b.parts.length >= 2) out.hour.push(b);
+    // Days and 7-day blocks: by local day, of the members that have it complete.
     const days = members.map(
       (i) => new Map(completeDays(forecasts[i]!, series[i]!, end).map((d) => [d.day, d])),
     );
-    const first = days[0]!;
-    const all = (d: number): ScoredDay[] | undefined => {
-      const ds = days.map((m) => m.get(d));
-      return ds.every((x) => x !== undefined) ? (ds) : undefined;
-    };
-    for (const d of first.keys()) {
-      const ds = all(d);
-      if (!ds) continue;
-      out.day.push({
-        key: `${group}@${d}`,
-        parts: ds.map((x) => bucketInterval(x.hours, grains, 'day')),
-        ys: sum(ds.flatMap((x) => x.ys)),
-        yo: sum(ds.flatMap((x) => x.yo)),
+    for (const d of new Set(days.flatMap((m) => [...m.keys()]))) {
+      const ds = days.flatMap((m) => m.get(d) ?? []);
+      if (ds.length >= 2)
+        out.day.push({
+          key: `${group}@${d}`,
+          parts: ds.map((x) => bucketInterval(x.hours, grains, 'day')),
+          ys: sum(ds.flatMap((x) => x.ys)),
+          yo: sum(ds.flatMap((x) => x.yo)),
+        });
+      const weeks = days.flatMap((m) => {
+        const w = Array.from({ length: 7 }, (_, k) => m.get(d + k));
+        return w.every((x) => x !== undefined) ? [w] : [];
       });
-      const block = Array.from({ length: 7 }, (_, k) => all(d + k));
-      if (!block.every((x) => x !== undefined)) continue;
-      const perMember = members.map((_, m) => (block).map((x) => x[m]!));
-      out.week.push({
-        key: `${group}@${d}`,
-        parts: perMember.map((w) =>
-          bucketInterval(
-            w.flatMap((x) => x.hours),
-            grains,
-            'week',
+      if (weeks.length >= 2)
+        out.week.push({
+          key: `${group}@${d}`,
+          parts: weeks.map((w) =>
+            bucketInterval(
+              w.flatMap((x) => x.hours),
+              grains,
+              'week',
+            ),
           ),
-        ),
-        ys: sum(perMember.flatMap((w) => w.flatMap((x) => x.ys))),
-        yo: sum(perMember.flatMap((w) => w.flatMap((x) => x.yo))),
-      });
+          ys: sum(weeks.flatMap((w) => w.flatMap((x) => x.ys))),
+          yo: sum(weeks.flatMap((w) => w.flatMap((x) => x.yo))),
+        });
     }
   }
   return out;
