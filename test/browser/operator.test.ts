@@ -245,7 +245,7 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     expect(day.override).toMatchObject({ sales: 2000.5, orders: 150, reason: 'Six Nations on TV' });
     // Every day's plan cell is the API's plan (the model's value on days without an override).
     expect((await page.getByTestId('daily-table').getAttribute('class')) ?? '').toContain('has-plan');
-    expect(await page.locator('thead .plan-col').isVisible()).toBe(true);
+    expect(await page.locator('[data-testid="daily-table"] thead .plan-col').isVisible()).toBe(true);
     expect(await planCells(page)).toEqual(
       body.daily!.map((d) => [
         d.date,
@@ -260,6 +260,11 @@ describeBrowser('dashboard: operators set and clear overrides and calendar entri
     );
     const total = page.locator('[data-testid="daily-table"] tfoot [data-field="plan_sales"]');
     expect(await total.getAttribute('data-value')).toBe(String(body.totals.plan!.sales));
+    // Weeks add up their days' plans, as the API does.
+    const weekPlans = await page
+      .locator('[data-testid="weekly-row"] [data-field="plan_sales"]')
+      .evaluateAll((els: DomEl[]) => els.map((e) => e.getAttribute('data-value')));
+    expect(weekPlans).toEqual(body.weekly!.map((w) => String(w.plan!.sales)));
     await expect(page.getByTestId('override-current').getAttribute('data-sales')).resolves.toBe('2000.5');
     // The chart draws the plan of the overridden day beside the forecast: by day, then by hour (the
     // override spread over the day's hours, as /predict's hourly plan).

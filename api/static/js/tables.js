@@ -162,6 +162,7 @@ export function renderWeekly(d) {
   const body = table.tBodies[0];
   if (!body) return;
   clear(body);
+  table.classList.toggle('has-plan', d.totals.plan !== undefined);
   (d.weekly || []).forEach((w) => {
     const span =
       w.first_date === w.last_date
@@ -193,11 +194,11 @@ export function renderWeekly(d) {
           'data-last-date': w.last_date,
           class: 'src-row-' + w.source,
         },
-        [week, ...valueCells(w, d.branch.currency)],
+        [week, ...valueCells(w, d.branch.currency, { plan: true })],
       ),
     );
   });
-  totalRow(table, d, false);
+  totalRow(table, d, true);
 }
 
 /** @param {PredictResponse} d */
