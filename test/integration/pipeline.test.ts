@@ -16,7 +16,7 @@ import { PROJECT_ROOT } from '../../lib/config';
 import { createApp, type App, type ForecasterAppRole } from '../../app/app';
 import { ModelRegistry } from '../../clickhouse/store/model-registry';
 import type { ApiRole } from '../../api/role';
-import type { PredictResponse } from '../../api/schemas';
+import { groupPredictResponseSchema, type PredictResponse } from '../../api/schemas';
 import { NORY_BRANCHES } from '../../lib/branches';
 import { loadPosExport } from '../../producers/pos-export';
 import { Publisher } from '../../producers/publisher';
@@ -227,6 +227,48 @@ describe('the shared export through the whole pipeline', () => {
     // An ordinary day has no calendar part.
     expect(byDate.get('2021-02-03')!.special_days).toEqual([]);
     expect(byDate.get('2021-02-03')!.sales.calendar).toBe(0);
+  });
+
+  test('GET /v1/groups/nory/predict on the real runs: each group hour, day, week and the total is its three branches’ sum to the cent; calibrated group ranges', async () => {
+    const range = 'start=2021-01-25&end=2021-02-14';
+    const a = await request(base, `/v1/groups/nory/predict?${range}`);
+    expect(a.status).toBe(200);
+    const g = groupPredictResponseSchema.parse(a.json);
+    const current = await new ModelRegistry(app.ctx.ch).currentModel();
+    expect(g.group.branches).toEqual(NORY_BRANCHES.map((b) => b.id));
+    expect(g.ranges).toMatchObject({ method: 'calibrated', model_version: current!.version });
+    for (const b of g.branches) {
+      const p = await predict(`branch_id=${b.branch.id}&${range}`);
+      expect(b).toEqual(p.json);
+    }
+    const cents = (x: number | null) => Math.round(x! * 100);
+    const milli = (x: number | null) => Math.round(x! * 1000);
+    type Row = { sales: number | null; orders: number | null };
+    const rowsOf = (pick: (r: PredictResponse) => Row[]) => g.branches.map((b) => pick(b as PredictResponse));
+    for (const [group, branches] of [
+      [g.hourly!, rowsOf((r) => r.hourly!)],
+      [g.daily!, rowsOf((r) => r.daily!)],
+      [g.weekly!, rowsOf((r) => r.weekly!)],
+      [[g.totals], rowsOf((r) => [r.totals])],
+    ] as [Row[], Row[][]][]) {
+      expect(group.length).toBeGreaterThan(0);
+      group.forEach((row, i) => {
+        expect(cents(row.sales)).toBe(branches.reduce((s, b) => s + cents(b[i]!.sales), 0));
+        expect(milli(row.orders)).toBe(branches.reduce((s, b) => s + milli(b[i]!.orders), 0));
+      });
+    }
+    // The last closed week is actual (no width), the two forecast weeks have a range around p50.
+    expect(g.weekly!.map((w) => [w.iso_week, w.source])).toEqual([
+      ['2021-W04', 'actual'],
+      ['2021-W05', 'forecast'],
+      ['2021-W06', 'forecast'],
+    ]);
+    expect(g.weekly![0]!.sales_p10).toBe(g.weekly![0]!.sales);
+    for (const row of [...g.daily!.slice(7), ...g.weekly!.slice(1)]) {
+      expect(row.sales_p10!).toBeLessThan(row.sales!);
+      expect(row.sales!).toBeLessThan(row.sales_p90!);
+    }
+    expect(g.coverage).toEqual({ complete: true, missing: [], missing_hours: 0 });
   });
 
   test('closed hours are the actuals of sales_hourly, to the cent; 2020-10-25 has 25 hours', async () => {
