@@ -531,6 +531,34 @@ describe('assemblePrediction with explain=true (where each value comes from)', (
     ]);
   });
 
+  it("a day with the branch's calendar entry carries it, and with explain names it first among its special days", () => {
+    const out = assemblePrediction(
+      input({
+        branch: IE,
+        startDay: day('2021-03-16'),
+        endDay: day('2021-03-19'),
+        run: explainedRun(24 * 14),
+        explain: true,
+        branchCalendar: new Map([
+          [day('2021-03-17'), { kind: 'closed' as const, name: 'Refit', note: 'new kitchen' }],
+          [day('2021-03-19'), { kind: 'event' as const, name: 'Match day' }],
+        ]),
+      }),
+    );
+    expect(predictResponseSchema.parse(out)).toEqual(out);
+    const [tue, wed, thu, fri] = out.daily!;
+    expect([tue, thu].map((d) => 'calendar' in d!)).toEqual([false, false]);
+    expect(wed!.calendar).toEqual({ kind: 'closed', name: 'Refit', note: 'new kitchen' });
+    expect(fri!.calendar).toEqual({ kind: 'event', name: 'Match day' });
+    expect(wed!.explain!.special_days).toEqual([
+      { date: '2021-03-17', name: 'Refit', kind: 'closed' },
+      { date: '2021-03-17', name: "St Patrick's Day", kind: 'public_holiday' },
+    ]);
+    expect(fri!.explain!.special_days).toEqual([{ date: '2021-03-19', name: 'Match day', kind: 'event' }]);
+    // Weeks and totals hold only the days' values: no calendar field of their own.
+    expect(out.weekly!.every((w) => !('calendar' in w))).toBe(true);
+  });
+
   it('a run stored without parts: explained false, explain null wherever forecast hours are; no explain without asking', () => {
     const r = run(origin, 24 * 14);
     const out = assemblePrediction(

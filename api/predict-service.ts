@@ -342,8 +342,12 @@ export function assemblePrediction(input: AssembleInput): PredictResponse {
       if (wantHourly) hourly.push({ start: day.labels[i] as string, ...v });
       if (withPlan) hourValues.push(v);
     }
-    if (calendar && acc.forecastHours.length > 0)
-      acc.notes.push(...calendarNotes(calendar, originDay, day.epochDay));
+    if (calendar && acc.forecastHours.length > 0) {
+      // The operators' entry of the day (if any) first: why a day is 0 or moved.
+      const own = input.branchCalendar?.get(day.epochDay);
+      const entries = own ? [{ date: day.date, kind: own.kind, name: own.name }] : undefined;
+      acc.notes.push(...calendarNotes(calendar, originDay, day.epochDay, entries));
+    }
     dayAccs.push(acc);
     const row: DayRow = { date: day.date, hours: day.hours, missing_hours: acc.missing, ...valuesOf(acc) };
     const entry = input.branchCalendar?.get(day.epochDay);
