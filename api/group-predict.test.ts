@@ -6,6 +6,7 @@
  * branches. The scenario (test/api-helpers.ts): closed actuals through 2021-02-05 12:00 for every
  * branch; Sushi and Pizza are served runs written with grain and group factors.
  */
+import fc from 'fast-check';
 import { BranchDirectory, type Branch } from '../lib/branches';
 import { HOUR_MS } from '../lib/time/units';
 import { ForecastRuns } from '../clickhouse/store/forecast-runs';
@@ -286,6 +287,34 @@ describe('GET /v1/groups/{group_id}/predict', () => {
       'mixed_group',
       'group_id',
     ]);
+  });
+
+  test('never a 500: arbitrary group ids and query strings answer 200, 400, 403 or 404 with a JSON error', async () => {
+    // Sent as they are (broken percent-encoding); every other id is encoded.
+    const RAW = new Set(['%', '%E0%A4%A']);
+    const part = fc.oneof(
+      fc.constantFrom('nory', '36869', '36871', 'ghost', '%', '%E0%A4%A', '..', 'a/b', ' ', ''),
+      fc.string({ maxLength: 70 }),
+    );
+    const query = fc.array(
+      fc.tuple(
+        fc.constantFrom('start', 'end', 'granularity', 'explain', 'branch_id', 'x'),
+        fc.string({ maxLength: 12 }),
+      ),
+      { maxLength: 5 },
+    );
+    await fc.assert(
+      fc.asyncProperty(part, query, async (id, q) => {
+        const qs = [...q.map(([k, v]) => `${k}=${encodeURIComponent(v)}`), RANGE].join('&');
+        const a = await request(
+          base,
+          `/v1/groups/${RAW.has(id) ? id : encodeURIComponent(id)}/predict?${qs}`,
+        );
+        expect([200, 400, 403, 404]).toContain(a.status);
+        if (a.status !== 200) expect(errorOf(a).code).toEqual(expect.any(String));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   test('OpenAPI documents the route', async () => {
