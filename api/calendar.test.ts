@@ -6,6 +6,7 @@
  * same request, and /predict shows a change at once on this process and within the poll period
  * on another.
  */
+import fc from 'fast-check';
 import { UnavailableError } from '../lib/errors';
 import { defaultCodec } from '../schemas/avro-codec';
 import type { CalendarChanged } from '../schemas/events';
@@ -342,6 +343,37 @@ describe('validation: 400 naming the field, never 500', () => {
       'duplicate_parameter',
     );
   });
+});
+
+test('fast-check: no body and no path date answers 500 (200, 400, or 405 for an empty date)', async () => {
+  const value = fc.oneof(
+    fc.constantFrom('closed', 'event', 'Refit', '', ' ', '\u0000'),
+    fc.string(),
+    fc.double(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const body = fc.oneof(
+    fc.record({ kind: value, name: value, note: value, expected_effect: value }, { requiredKeys: [] }),
+    fc.dictionary(fc.string({ maxLength: 8 }), value, { maxKeys: 4 }),
+    fc.jsonValue(),
+  );
+  const date = fc.oneof(
+    fc.constantFrom('2021-02-20', '2021-02-29', '2099-12-31', '0000-00-00'),
+    fc.string({ maxLength: 12 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(body, date, async (b, d) => {
+      const r = await request(base, path(encodeURIComponent(d)), {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(b),
+      });
+      return [200, 400, 405].includes(r.status) && (r.status !== 400 || typeof error(r).message === 'string');
+    }),
+    { numRuns: 150 },
+  );
 });
 
 describe('scopes', () => {
