@@ -227,6 +227,23 @@ describe('cold start: the forecast', () => {
     expect(f!.coldStart).toBe(true);
   });
 
+  test('honours the operators’ calendar: a planned closure of a new branch is 0, and the forecast says why', async () => {
+    // Three days old: the prior and its own days blended (w = 3/7).
+    const origin = originAfter(3);
+    const refit = formatCivilDate(openingDay + 5);
+    const young: HourlySeries = {
+      ...historyBefore(newBranch, origin),
+      calendar: [{ date: refit, kind: 'closed', name: 'Refit' }],
+    };
+    const [f] = await forecastWithColdStart(model, [young], [origin], [{ peers }]);
+    const day = f!.hours.filter((h) => localSlotOf(ZONE, h.hourStart).day === openingDay + 5);
+    expect(day.length).toBe(24);
+    expect(day.every((h) => h.salesP90 === 0 && h.ordersP90 === 0)).toBe(true);
+    expect(f!.hours.some((h) => h.salesP50 > 0)).toBe(true);
+    expect(f!.calendar?.map((n) => n.date)).toEqual([refit]);
+    expect(f!.coldStart).toBe(true);
+  });
+
   test('no peers and nothing sold: a marked forecast of zeros (nothing to start from)', async () => {
     const empty: HourlySeries = {
       ...newBranch,

@@ -335,7 +335,9 @@ export function blendForecasts(a: BranchForecast, b: BranchForecast, w: number):
     }
     return h;
   });
-  return { branchId: a.branchId, origin: a.origin, hours };
+  // What each did with the operators' calendar is the same days read the same way: the own one's.
+  const calendar = b.calendar ?? a.calendar;
+  return { branchId: a.branchId, origin: a.origin, hours, ...(calendar ? { calendar } : {}) };
 }
 
 /** Zeros every hour before `openedOn`'s local midnight (nothing is sold before a branch opens). */
