@@ -192,7 +192,8 @@ export function createApp(config: Config, opts: { logger?: Logger; branches?: Br
     pendingStep: () => step,
     async start() {
       await migrate(ctx.ch, logger, undefined, config.CLICKHOUSE_CLUSTER);
-      // A process without a Kafka role (the API) never talks to Kafka (its principal may do nothing there).
+      // A process without a Kafka role (the API) provisions nothing: it only publishes, on first use
+      // (capture as pos, calendar changes as api), to topics `tillcast init` made.
       if (roles.has('ingest') || roles.has('forecaster'))
         await provisionKafka(
           ctx.kafka,
