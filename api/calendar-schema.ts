@@ -89,12 +89,9 @@ export const calendarEntrySchema = z
     name: z.string(),
     note: z.string().optional(),
     expected_effect: z.number().optional(),
-    version: z
-      .number()
-      .int()
-      .openapi({
-        description: 'Changes of this branch and date so far, removals included (1: never edited)',
-      }),
+    version: z.number().int().openapi({
+      description: 'Changes of this branch and date so far, removals included (1: never edited)',
+    }),
     changed_by: z
       .object({
         key_id: z.string().openapi({ description: 'Public id of the API key (auth-none without keys)' }),
