@@ -67,9 +67,9 @@ describe('kafkajs against the test broker', () => {
     expect(resources[0]!.configEntries[0]!.configValue).toMatch(/^3\.9-IV\d+$/);
   });
 
-  test('ensureTopics creates the four topics once, each partition with a leader', async () => {
+  test('ensureTopics creates the five topics once, each partition with a leader', async () => {
     const names = topicNames(config);
-    const all = [names.sales, names.dlq, names.hoursClosed, names.training];
+    const all = [names.sales, names.dlq, names.hoursClosed, names.training, names.calendar];
     topicsToDelete.push(...all);
 
     const first = await ensureTopics(admin, config);
@@ -82,6 +82,8 @@ describe('kafkajs against the test broker', () => {
     expect(byName.get(names.dlq)).toHaveLength(1);
     // One partition: one member of the trainer group owns it (consumers/forecaster/trainer.ts).
     expect(byName.get(names.training)).toHaveLength(1);
+    // As many as hours-closed: a branch's calendar changes reach the owner of its closed hours.
+    expect(byName.get(names.calendar)).toHaveLength(3);
     for (const partitions of byName.values()) {
       for (const p of partitions) {
         expect(p.leader).toBe(1);

@@ -66,22 +66,18 @@ interface Row {
   written_at: string;
 }
 
-/**
- * The latest version per (branch_id, local_date) of the rows matching `where` (a condition on the
- * table's columns, parameters bound by the caller), as columns named like the table's.
- */
-const latestVersions = (table: string, where: string) => `
-  SELECT branch_id, toString(local_date) AS local_date,
-    toString(c.1) AS kind, c.2 AS name, c.3 AS note, c.4 AS expected_effect, c.5 AS deleted,
-    c.6 AS version, c.7 AS key_id, c.8 AS key_name, toUnixTimestamp64Milli(c.9) AS written_at
-  FROM (
-    SELECT branch_id, local_date,
-      argMax(tuple(kind, name, note, expected_effect, deleted, version, key_id, key_name, written_at),
-             tuple(version, written_at)) AS c
-    FROM ${table}
-    WHERE ${where}
-    GROUP BY branch_id, local_date
-  )`;
+/** The whole range of ClickHouse's Date: "every date" for the reads below. */
+const FIRST_DATE = '1970-01-01';
+const LAST_DATE = '2149-06-06';
+
+/** What `latestVersions` reads: some branches (empty: all) over [from, to], deletions or not. */
+interface VersionFilter {
+  branches: readonly string[];
+  from: string;
+  to: string;
+  /** Leave out the (branch, date) whose latest version is a deletion. */
+  currentOnly: boolean;
+}
 
 function toLatest(r: Row): LatestVersion {
   const e: LatestVersion = {
@@ -114,28 +110,23 @@ export class BranchCalendar {
 
   /** The latest version of one (branch, date), a deletion included; undefined: never written. */
   async latest(branchId: string, date: string): Promise<LatestVersion | undefined> {
-    const rows = await this.q.rows<Row>(
-      'branch_calendar.latest',
-      latestVersions(
-        this.q.table('branch_calendar'),
-        'branch_id = {branch:String} AND local_date = toDate({date:String})',
-      ),
-      { branch: branchId, date },
-    );
+    const rows = await this.latestVersions('branch_calendar.latest', {
+      branches: [branchId],
+      from: date,
+      to: date,
+      currentOnly: false,
+    });
     return rows[0] ? toLatest(rows[0]) : undefined;
   }
 
   /** The current entries of a branch over [from, to] (local dates, inclusive), by date. */
   async current(branchId: string, from: string, to: string): Promise<CalendarEntry[]> {
-    const rows = await this.q.rows<Row>(
-      'branch_calendar.current',
-      `${latestVersions(
-        this.q.table('branch_calendar'),
-        'branch_id = {branch:String} AND local_date BETWEEN toDate({from:String}) AND toDate({to:String})',
-      )}
-      WHERE deleted = 0 ORDER BY local_date`,
-      { branch: branchId, from, to },
-    );
+    const rows = await this.latestVersions('branch_calendar.current', {
+      branches: [branchId],
+      from,
+      to,
+      currentOnly: true,
+    });
     return rows.map((r) => toEntry(toLatest(r)));
   }
 
@@ -146,21 +137,43 @@ export class BranchCalendar {
   async currentOf(branchIds?: readonly string[]): Promise<Map<string, CalendarEntry[]>> {
     const out = new Map<string, CalendarEntry[]>();
     if (branchIds?.length === 0) return out;
-    const rows = await this.q.rows<Row>(
-      'branch_calendar.current_of',
-      `${latestVersions(
-        this.q.table('branch_calendar'),
-        branchIds ? 'branch_id IN {branches:Array(String)}' : '1',
-      )}
-      WHERE deleted = 0 ORDER BY branch_id, local_date`,
-      branchIds ? { branches: [...new Set(branchIds)] } : {},
-    );
+    const rows = await this.latestVersions('branch_calendar.current_of', {
+      branches: branchIds ? [...new Set(branchIds)] : [],
+      from: FIRST_DATE,
+      to: LAST_DATE,
+      currentOnly: true,
+    });
     for (const r of rows) {
       const list = out.get(r.branch_id) ?? [];
       list.push(toEntry(toLatest(r)));
       out.set(r.branch_id, list);
     }
     return out;
+  }
+
+  /**
+   * The latest version per (branch_id, local_date) — greatest (version, written_at) — of the
+   * filter's branches and dates, ordered by branch and date. One text, every value a parameter.
+   */
+  private latestVersions(name: string, f: VersionFilter): Promise<Row[]> {
+    return this.q.rows<Row>(
+      name,
+      `SELECT branch_id, toString(local_date) AS local_date,
+         toString(c.1) AS kind, c.2 AS name, c.3 AS note, c.4 AS expected_effect, c.5 AS deleted,
+         c.6 AS version, c.7 AS key_id, c.8 AS key_name, toUnixTimestamp64Milli(c.9) AS written_at
+       FROM (
+         SELECT branch_id, local_date,
+           argMax(tuple(kind, name, note, expected_effect, deleted, version, key_id, key_name, written_at),
+                  tuple(version, written_at)) AS c
+         FROM ${this.q.table('branch_calendar')}
+         WHERE (empty({branches:Array(String)}) OR branch_id IN {branches:Array(String)})
+           AND local_date BETWEEN toDate({from:String}) AND toDate({to:String})
+         GROUP BY branch_id, local_date
+       )
+       WHERE {current_only:UInt8} = 0 OR deleted = 0
+       ORDER BY branch_id, local_date`,
+      { branches: f.branches, from: f.from, to: f.to, current_only: f.currentOnly ? 1 : 0 },
+    );
   }
 
   /**
