@@ -23,11 +23,11 @@ import { topicNames } from '../../lib/topics';
 import { defaultCodec } from '../../schemas/avro-codec';
 import type { ValidationRules } from '../../schemas/event-rules';
 import type { KeyAuth } from '../key-auth';
+import { readBoundedBody } from '../request-body';
 import { squareWebhookRoute } from './adapters/square-route';
 import { checkBatch, type CheckedBatch } from './capture-batch';
 import { captureEvents } from './capture-metrics';
 import { parseCaptureEvent, type ParsedEvent } from './json-events';
-import { readBoundedBody } from './request-body';
 import { createSalesSink, type SalesSink } from './sales-sink';
 
 export const CAPTURE_EVENTS_PATH = '/v1/events';
@@ -84,6 +84,9 @@ function parseBody(ctx: Koa.Context, body: Buffer, ndjson: boolean, maxEvents: n
   return list.map(parseCaptureEvent);
 }
 
+/** What a 413 of a capture body tells the sender. */
+const TOO_LARGE_HINT = '(CAPTURE_MAX_BODY_BYTES): send fewer events per request';
+
 const NDJSON_TYPES = [
   'application/x-ndjson',
   'application/ndjson',
@@ -131,7 +134,7 @@ export function createCapture(deps: CaptureDeps): Capture {
     const ndjson = typeof ctx.is(NDJSON_TYPES) === 'string';
     if (!ndjson && ctx.is('application/json') === false)
       ctx.throw(415, 'send events as application/json (an array) or application/x-ndjson (one per line)');
-    const body = await readBoundedBody(ctx, config.CAPTURE_MAX_BODY_BYTES);
+    const body = await readBoundedBody(ctx, config.CAPTURE_MAX_BODY_BYTES, TOO_LARGE_HINT);
     const parsed = parseBody(ctx, body, ndjson, config.CAPTURE_MAX_EVENTS);
     if (parsed.length === 0) throw new ValidationError('invalid_body', 'the body holds no events');
     await publishAndAnswer(ctx, 'events', parsed, (b) => deps.auth.mayCapture(ctx, b));
@@ -140,7 +143,7 @@ export function createCapture(deps: CaptureDeps): Capture {
   const square = squareWebhookRoute({
     config,
     logger: log,
-    readBody: (ctx) => readBoundedBody(ctx, config.CAPTURE_MAX_BODY_BYTES),
+    readBody: (ctx) => readBoundedBody(ctx, config.CAPTURE_MAX_BODY_BYTES, TOO_LARGE_HINT),
     publish: (ctx, parsed, mayCapture) => publishAndAnswer(ctx, 'square', parsed, mayCapture),
   });
 

@@ -34,7 +34,7 @@ import {
   type CalendarListResponse,
   type CalendarWriteResponse,
 } from '../calendar-schema';
-import { readBoundedBody } from '../capture/request-body';
+import { readBoundedBody } from '../request-body';
 import { truncate } from '../error-middleware';
 import { principalOf } from '../key-auth';
 import { MAX_DATE, MIN_DATE } from '../schemas';

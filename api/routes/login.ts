@@ -1,29 +1,20 @@
 /**
  * POST /auth/login `{"code": "..."}`: swaps a one-time login code (api/login-codes.ts) for its key,
  * `{"key", "key_id", "name"}`, answered `Cache-Control: no-store`. An unknown, used or expired code
- * is 401 `unauthenticated`. The body is read here (at most 1 KiB of JSON): this is the API's only
- * request with a body.
+ * is 401 `unauthenticated`. The body is at most 1 KiB of JSON (api/request-body.ts).
  */
 import type Koa from 'koa';
 import { z } from 'zod';
 import { UnauthenticatedError, ValidationError } from '../../lib/errors';
 import type { LoginCodes } from '../login-codes';
+import { readBoundedBody } from '../request-body';
 
 const MAX_BODY = 1024;
 const bodySchema = z.object({ code: z.string().min(1).max(64) });
 
 async function readBody(ctx: Koa.Context): Promise<string> {
   if (!ctx.is('application/json')) ctx.throw(415, 'send the code as application/json');
-  const declared = Number(ctx.get('Content-Length') || '0');
-  if (declared > MAX_BODY) ctx.throw(413, `the body is larger than ${MAX_BODY} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) ctx.throw(413, `the body is larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readBoundedBody(ctx, MAX_BODY)).toString('utf8');
 }
 
 export function loginRoute(codes: LoginCodes): Koa.Middleware {

@@ -38,6 +38,7 @@ import type { ForecastCache } from '../forecast-cache';
 import { withTimeout } from '../http-middleware';
 import { principalOf } from '../key-auth';
 import type { OverridesCache } from '../overrides-cache';
+import { readBoundedBody } from '../request-body';
 import {
   MAX_ACCURACY_DAYS,
   MAX_REASON_CHARS,
@@ -178,22 +179,7 @@ export function parseOverrideBody(raw: unknown): OverrideInput {
 }
 
 async function readJsonBody(ctx: Koa.Context): Promise<unknown> {
-  const tooLarge = `the body is larger than ${MAX_BODY_BYTES} bytes`;
-  if (Number(ctx.get('Content-Length') || '0') > MAX_BODY_BYTES) {
-    ctx.set('Connection', 'close');
-    ctx.throw(413, tooLarge);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      ctx.set('Connection', 'close');
-      ctx.throw(413, tooLarge);
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks, size).toString('utf8');
+  const text = (await readBoundedBody(ctx, MAX_BODY_BYTES)).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {
