@@ -4,13 +4,14 @@
  * stored version, so the forecaster member that owns the branch refreshes its forecast at once.
  * The message is a trigger: the forecaster reads the entries themselves from ClickHouse.
  *
- * One kafkajs idempotent producer (acks=all) per process, connected on first use (an API that
- * never writes a calendar never talks to Kafka), replaced after a failed send (an idempotent
- * producer whose send failed may be out of sequence with the broker). `publish` resolves once
- * the broker acknowledged, or rejects with a 503-mapped UnavailableError after `sendTimeoutMs`.
+ * One lazily connected idempotent producer (lib/lazy-producer.ts, acks=all) per process: an API
+ * that never writes a calendar never talks to Kafka; it is replaced after a failed send.
+ * `publish` resolves once the broker acknowledged, or rejects with a 503-mapped UnavailableError
+ * after `sendTimeoutMs`.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { UnavailableError } from '../lib/errors';
+import { createLazyProducer } from '../lib/lazy-producer';
 import type { Logger } from '../lib/logger';
 import type { AvroCodec } from '../schemas/avro-codec';
 import type { CalendarChanged } from '../schemas/events';
@@ -30,32 +31,8 @@ export function createCalendarPublisher(
   opts: { topic: string; sendTimeoutMs: number },
 ): CalendarPublisher {
   const log = logger.child({ module: 'calendar-publisher' });
-  let producer: Producer | undefined;
-  let connecting: Promise<Producer> | undefined;
+  const producer = createLazyProducer(kafka);
   let closed = false;
-
-  const connected = (): Promise<Producer> => {
-    if (producer) return Promise.resolve(producer);
-    connecting ??= (async () => {
-      const p = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
-      });
-      try {
-        await p.connect();
-      } catch (err) {
-        void p.disconnect().catch(() => undefined);
-        throw err;
-      }
-      producer = p;
-      return p;
-    })().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  };
 
   const unavailable = (why: string, cause?: unknown): UnavailableError =>
     new UnavailableError(
@@ -79,7 +56,7 @@ export function createCalendarPublisher(
       try {
         await Promise.race([
           (async () => {
-            const p = await connected();
+            const p = await producer.connected();
             await p.send({ topic: opts.topic, acks: -1, messages: [{ key: change.branch_id, value }] });
           })(),
           timeout,
@@ -89,9 +66,7 @@ export function createCalendarPublisher(
           { err: err instanceof Error ? err.message : String(err), branch_id: change.branch_id },
           'calendar change not announced',
         );
-        const p = producer;
-        producer = undefined;
-        if (p) void p.disconnect().catch(() => undefined);
+        producer.drop();
         throw err instanceof UnavailableError ? err : unavailable('Kafka did not acknowledge', err);
       } finally {
         clearTimeout(timer);
@@ -99,9 +74,7 @@ export function createCalendarPublisher(
     },
     async close() {
       closed = true;
-      const p = producer ?? (await connecting?.catch(() => undefined));
-      producer = undefined;
-      await p?.disconnect().catch(() => undefined);
+      await producer.close();
     },
   };
 }

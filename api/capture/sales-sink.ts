@@ -8,12 +8,13 @@
  * rejected call may still have reached the topic (its send went on): the POS sends it again, and
  * the (branch_id, event_id) identity makes that harmless.
  *
- * The producer connects on first use, so an API process that never captures never talks to
- * Kafka. After a failed send it is replaced: an idempotent producer whose send failed may be out
- * of sequence with the broker, a new one starts clean.
+ * The producer connects on first use (lib/lazy-producer.ts), so an API process that never
+ * captures never talks to Kafka. After a failed send it is replaced: an idempotent producer whose
+ * send failed may be out of sequence with the broker, a new one starts clean.
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { UnavailableError } from '../../lib/errors';
+import { createLazyProducer } from '../../lib/lazy-producer';
 import type { Logger } from '../../lib/logger';
 import { capturePublishSeconds } from './capture-metrics';
 
@@ -45,42 +46,11 @@ const RETRY_AFTER_S = 2;
 export function createSalesSink(kafka: Kafka, logger: Logger, opts: SalesSinkOptions): SalesSink {
   const log = logger.child({ module: 'capture-sink' });
   const maxBatch = opts.maxBatchMessages ?? 2000;
-  let producer: Producer | undefined;
-  let connecting: Promise<Producer> | undefined;
+  const producer = createLazyProducer(kafka);
   let queue: Waiting[] = [];
   let pending = 0;
   let sending = false;
   let closed = false;
-
-  const connected = (): Promise<Producer> => {
-    if (producer) return Promise.resolve(producer);
-    connecting ??= (async () => {
-      const p = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Short: the request waits for this, and past CAPTURE_SEND_TIMEOUT_MS answers 503 anyway.
-        retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
-      });
-      try {
-        await p.connect();
-      } catch (err) {
-        void p.disconnect().catch(() => undefined);
-        throw err;
-      }
-      producer = p;
-      return p;
-    })().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  };
-
-  const dropProducer = (): void => {
-    const p = producer;
-    producer = undefined;
-    if (p) void p.disconnect().catch(() => undefined);
-  };
 
   const unavailable = (why: string, cause?: unknown): UnavailableError =>
     new UnavailableError(
@@ -110,7 +80,7 @@ export function createSalesSink(kafka: Kafka, logger: Logger, opts: SalesSinkOpt
         if (batch.length === 0) continue;
         const started = process.hrtime.bigint();
         try {
-          const p = await connected();
+          const p = await producer.connected();
           await p.sendBatch({
             // acks=all: every in-sync replica has the batch (min.insync.replicas on a cluster).
             acks: -1,
@@ -130,7 +100,7 @@ export function createSalesSink(kafka: Kafka, logger: Logger, opts: SalesSinkOpt
             { err: err instanceof Error ? err.message : String(err), messages: n },
             'capture publish failed',
           );
-          dropProducer();
+          producer.drop();
           const e = unavailable('Kafka did not acknowledge', err);
           for (const w of batch) w.reject(e);
         } finally {
@@ -179,9 +149,7 @@ export function createSalesSink(kafka: Kafka, logger: Logger, opts: SalesSinkOpt
       const left = queue;
       queue = [];
       for (const w of left) w.reject(unavailable('the process is stopping'));
-      const p = producer ?? (await connecting?.catch(() => undefined));
-      producer = undefined;
-      await p?.disconnect().catch(() => undefined);
+      await producer.close();
     },
   };
 }
