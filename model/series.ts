@@ -2,7 +2,7 @@
  * The model's input: one branch's contiguous hourly history (UTC hours, zeros where nothing was
  * sold), in major currency units (EUR, not cents).
  */
-import { groupOf } from '../lib/branches';
+import { groupOf, type Branch } from '../lib/branches';
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchCalendarEntry } from './branch-calendar';
 
@@ -60,6 +60,28 @@ export function historyBefore(s: HourlySeries, origin: number): HourlySeries {
   return sliceSeries(s, s.start, origin);
 }
 
+/** What a series takes from its branch (lib/branches.ts). */
+export type SeriesBranch = Pick<Branch, 'id' | 'timezone' | 'country' | 'group' | 'pos_company_id'>;
+
+/** The series of `branch` from its hourly values, with the branch's group when it has one. */
+export function branchSeries(
+  branch: SeriesBranch,
+  start: number,
+  sales: Float64Array,
+  orders: Float64Array,
+): HourlySeries {
+  const group = groupOf(branch);
+  return {
+    branchId: branch.id,
+    timezone: branch.timezone,
+    country: branch.country,
+    start,
+    sales,
+    orders,
+    ...(group === undefined ? {} : { group }),
+  };
+}
+
 export interface HourlyBucket {
   salesCents: number;
   orders: number;
@@ -73,7 +95,7 @@ export interface HourlyBucket {
  */
 export function seriesFromHourlyBuckets(
   buckets: ReadonlyMap<number, HourlyBucket>,
-  branch: { id: string; timezone: string; country: string; group?: string; pos_company_id?: string },
+  branch: SeriesBranch,
   range: { start?: number; end?: number } = {},
 ): HourlySeries {
   let first = Infinity;
@@ -96,14 +118,5 @@ export function seriesFromHourlyBuckets(
     sales[i] = b.salesCents / 100;
     orders[i] = b.orders;
   }
-  const group = groupOf(branch);
-  return {
-    branchId: branch.id,
-    timezone: branch.timezone,
-    country: branch.country,
-    start,
-    sales,
-    orders,
-    ...(group === undefined ? {} : { group }),
-  };
+  return branchSeries(branch, start, sales, orders);
 }

@@ -5,8 +5,8 @@
  * the API reads closed-hour actuals. Rows are versioned by what they know (row-versions.ts):
  * readers take argMax(…, version), so a late stale row is outranked, never read.
  */
-import { groupOf, type Branch, type BranchDirectory } from '../../lib/branches';
-import type { HourlySeries } from '../../model/series';
+import type { Branch, BranchDirectory } from '../../lib/branches';
+import { branchSeries, type HourlySeries } from '../../model/series';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';
@@ -309,16 +309,7 @@ export class SalesHourly {
         sales[i] = x.s;
         orders[i] = x.o;
       }
-      const group = groupOf(branch);
-      return {
-        branchId: branch.id,
-        timezone: branch.timezone,
-        country: branch.country,
-        start,
-        sales,
-        orders,
-        ...(group === undefined ? {} : { group }),
-      };
+      return branchSeries(branch, start, sales, orders);
     });
   }
 
