@@ -27,7 +27,7 @@
 import type { BucketInterval, Grain } from '../model/grain-intervals';
 import { grainForHours } from '../model/grain-intervals';
 import { groupInterval, type GroupFactors } from '../model/group-intervals';
-import { assemblePrediction } from './predict-service';
+import { assemblePrediction, NULL_VALUES, type Values } from './predict-service';
 import {
   GRANULARITIES,
   type Granularity,
@@ -81,11 +81,6 @@ function emptyRun(): ServedRun {
   };
 }
 
-type Values = Pick<
-  HourRow,
-  'sales' | 'sales_p10' | 'sales_p90' | 'orders' | 'orders_p10' | 'orders_p90' | 'source'
->;
-
 /** One branch's bucket: its values, with its forecast hours and its actual part in integer units. */
 interface Part {
   v: Values;
@@ -93,16 +88,6 @@ interface Part {
   actualCents: number;
   actualMilli: number;
 }
-
-const NULL_VALUES: Values = {
-  sales: null,
-  sales_p10: null,
-  sales_p90: null,
-  orders: null,
-  orders_p10: null,
-  orders_p90: null,
-  source: 'missing',
-};
 
 /** Parts of each hour row of a branch answer. */
 const hourParts = (rows: readonly HourRow[]): Part[] =>

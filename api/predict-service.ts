@@ -178,12 +178,14 @@ function addAcc(into: Acc, a: Acc): void {
       into.notes.push(n);
 }
 
-type Values = Pick<
+/** The values of an hour or bucket row of an answer (a branch's, or a group's: group-predict-service.ts). */
+export type Values = Pick<
   HourRow,
   'sales' | 'sales_p10' | 'sales_p90' | 'orders' | 'orders_p10' | 'orders_p90' | 'source'
 >;
 
-const NULL_VALUES: Values = Object.freeze({
+/** A row without values: every value null, source `missing`. */
+export const NULL_VALUES: Values = Object.freeze({
   sales: null,
   sales_p10: null,
   sales_p90: null,
