@@ -12,8 +12,8 @@ export abstract class TillcastError extends Error {
   }
 }
 
-/** The input itself is wrong; trying again cannot help. */
-export class ValidationError extends TillcastError {
+/** A request refused for what it asks, with a code of its own and details; trying again cannot help. */
+abstract class RefusedError extends TillcastError {
   readonly code: string;
   readonly retriable = false;
   constructor(
@@ -26,22 +26,14 @@ export class ValidationError extends TillcastError {
   }
 }
 
+/** The input itself is wrong; trying again cannot help. */
+export class ValidationError extends RefusedError {}
+
 /**
  * The request is well-formed but conflicts with the current state (API 409), e.g. an override of a
  * day that has already closed. Trying the same again cannot help.
  */
-export class ConflictError extends TillcastError {
-  readonly code: string;
-  readonly retriable = false;
-  constructor(
-    code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.code = code;
-  }
-}
+export class ConflictError extends RefusedError {}
 
 export class NotFoundError extends TillcastError {
   readonly code = 'not_found';
