@@ -37,20 +37,8 @@ export interface LatestVersion extends CalendarEntry {
   deleted: boolean;
 }
 
-/** A new version to append. */
-export interface CalendarWrite {
-  branchId: string;
-  date: string;
-  kind: CalendarKind;
-  name: string;
-  note?: string;
-  expectedEffect?: number;
-  deleted: boolean;
-  keyId: string;
-  keyName: string;
-  writtenAt: number;
-  version: number;
-}
+/** A new version to append: the fields a version is read back with. */
+export type CalendarWrite = LatestVersion;
 
 interface Row {
   branch_id: string;
