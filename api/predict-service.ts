@@ -90,6 +90,15 @@ function overrideJson(o: PlannedOverride): NonNullable<DayRow['override']> {
   };
 }
 
+/** A measure's hours in a plan: the day's override spread by the hours' model values, or those values. */
+const planHours = (total: number | null, model: readonly (number | null)[]): readonly (number | null)[] =>
+  total === null
+    ? model
+    : spread(
+        total,
+        model.map((x) => x ?? 0),
+      );
+
 /**
  * A day's plan (api/plan.ts): the override of each measure, or the model's day value, and its hours:
  * the override spread by the hours' model values, or the hours' own values.
@@ -103,20 +112,8 @@ function dayPlan(
   const ho = hours.map((h) => milli(h.orders));
   const sales = o?.salesCents ?? null;
   const orders = o?.orders === null || o?.orders === undefined ? null : o.orders * 1000;
-  const hourSales =
-    sales === null
-      ? hs
-      : spread(
-          sales,
-          hs.map((x) => x ?? 0),
-        );
-  const hourOrders =
-    orders === null
-      ? ho
-      : spread(
-          orders,
-          ho.map((x) => x ?? 0),
-        );
+  const hourSales = planHours(sales, hs);
+  const hourOrders = planHours(orders, ho);
   return {
     day: {
       sales: sales ?? cents(day.sales),
