@@ -48,6 +48,15 @@ const authState = (ctx: Koa.Context): AuthState => ctx.state;
 /** The principal of the request's key, if it sent a valid one. */
 export const principalOf = (ctx: Koa.Context): Principal | undefined => authState(ctx).principal;
 
+/** Who a write is recorded as when the API runs without keys (AUTH_MODE=none). */
+export const AUTH_NONE = 'auth-none';
+
+/** Who wrote an operator's row: the request's key (id and name), or `auth-none` without keys. */
+export function authorOf(ctx: Koa.Context): { keyId: string; keyName: string } {
+  const p = principalOf(ctx);
+  return p ? { keyId: p.keyId, keyName: p.name } : { keyId: AUTH_NONE, keyName: AUTH_NONE };
+}
+
 export interface KeyAuthOptions {
   mode: 'keys' | 'none';
   /** Reads keys (the API's own client). */

@@ -36,7 +36,7 @@ import {
 } from '../calendar-schema';
 import { readBoundedBody } from '../request-body';
 import { truncate } from '../error-middleware';
-import { principalOf } from '../key-auth';
+import { authorOf } from '../key-auth';
 import { MAX_DATE, MIN_DATE } from '../schemas';
 
 export interface CalendarRouteDeps {
@@ -62,8 +62,6 @@ export interface CalendarRoutes {
   list: Koa.Middleware;
 }
 
-/** Who wrote a version when no key is in use (AUTH_MODE=none). */
-export const AUTH_NONE = 'auth-none';
 /** The body is a few hundred bytes at most. */
 const MAX_BODY_BYTES = 4096;
 const MIN_DAY = parseCivilDate(MIN_DATE) as number;
@@ -219,11 +217,6 @@ export function calendarRoutes(deps: CalendarRouteDeps): CalendarRoutes {
     if (pending) await announce(key, branchId, date, pending);
   };
 
-  const by = (ctx: Koa.Context): { keyId: string; keyName: string } => {
-    const p = principalOf(ctx);
-    return p ? { keyId: p.keyId, keyName: p.name } : { keyId: AUTH_NONE, keyName: AUTH_NONE };
-  };
-
   const answer = (ctx: Koa.Context, body: CalendarWriteResponse): void => {
     ctx.status = 200;
     ctx.set('Cache-Control', 'no-store');
@@ -241,7 +234,7 @@ export function calendarRoutes(deps: CalendarRouteDeps): CalendarRoutes {
         await announcePending(key, branch.id, date);
         return { changed: false, entry: entryJson(latest) };
       }
-      const who = by(ctx);
+      const who = authorOf(ctx);
       const entry: CalendarEntry = {
         branchId: branch.id,
         date,
@@ -279,7 +272,7 @@ export function calendarRoutes(deps: CalendarRouteDeps): CalendarRoutes {
         await announcePending(key, branch.id, date);
         return { changed: false, entry: null };
       }
-      const who = by(ctx);
+      const who = authorOf(ctx);
       const version = latest.version + 1;
       const writtenAt = now();
       // The removal repeats the entry it removes, so the history says what was removed.

@@ -25,18 +25,12 @@ import { parseCivilDate } from '../../lib/time/civil-date';
 import { dayLayout, type DayLayout } from '../../lib/time/local-days';
 import { HOUR_MS } from '../../lib/time/units';
 import { isoUtc } from '../../lib/time/wall-clock';
-import type {
-  ModelDay,
-  OverrideAuthor,
-  OverrideRow,
-  Overrides,
-  ScoredDay,
-} from '../../clickhouse/store/overrides';
+import type { ModelDay, OverrideRow, Overrides, ScoredDay } from '../../clickhouse/store/overrides';
 import type { ActualsCache } from '../actuals-cache';
 import { truncate } from '../error-middleware';
 import type { ForecastCache } from '../forecast-cache';
 import { withTimeout } from '../http-middleware';
-import { principalOf } from '../key-auth';
+import { authorOf } from '../key-auth';
 import type { OverridesCache } from '../overrides-cache';
 import { readBoundedBody } from '../request-body';
 import {
@@ -80,9 +74,6 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DECIMAL = /^\d{1,10}(\.\d{1,2})?$/;
 const MIN_DAY = parseCivilDate(MIN_DATE) as number;
 const MAX_DAY = parseCivilDate(MAX_DATE) as number;
-/** Who wrote a row when the API runs without keys (AUTH_MODE=none). */
-export const AUTH_NONE: OverrideAuthor = Object.freeze({ keyId: 'auth-none', keyName: 'auth-none' });
-
 const invalid = (parameter: string, message: string, code = 'invalid_parameter') =>
   new ValidationError(code, `${parameter}: ${message}`, { parameter });
 const invalidField = (field: string, message: string, code = 'invalid_field') =>
@@ -324,11 +315,6 @@ export function overrideRoutes(deps: OverridesRouteDeps): {
     } finally {
       if (writing.get(key) === mine) writing.delete(key);
     }
-  };
-
-  const authorOf = (ctx: Koa.Context): OverrideAuthor => {
-    const p = principalOf(ctx);
-    return p ? { keyId: p.keyId, keyName: p.name } : AUTH_NONE;
   };
 
   /** Path parameters checked, write scope, branch known, day not closed. */
