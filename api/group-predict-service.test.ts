@@ -3,7 +3,7 @@ import { GRANULARITIES, groupPredictResponseSchema } from './schemas';
 import { toCents, toMilli, type ServedRun } from './served-types';
 import { parseCivilDate } from '../lib/time/civil-date';
 import { HOUR_MS } from '../lib/time/units';
-import type { GrainFactors } from '../model/grain-intervals';
+import type { GrainFactors } from '../model/interval-factors';
 
 const day = (s: string) => parseCivilDate(s) as number;
 const ORIGIN = Date.UTC(2021, 1, 1); // Monday 2021-02-01 00:00 Europe/Dublin

@@ -24,9 +24,10 @@
  *   closed hours are actual and the rest missing (`forecast: null` in its part).
  * - explain=true explains each branch's buckets (in `branches`); group buckets carry none.
  */
-import type { BucketInterval, Grain } from '../model/grain-intervals';
+import type { BucketInterval } from '../model/grain-intervals';
+import type { Grain, GroupFactors } from '../model/interval-factors';
 import { grainForHours } from '../model/grain-intervals';
-import { groupInterval, type GroupFactors } from '../model/group-intervals';
+import { groupInterval } from '../model/group-intervals';
 import { assemblePrediction, NULL_VALUES, type Values } from './predict-service';
 import {
   GRANULARITIES,

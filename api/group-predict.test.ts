@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { BranchDirectory, type Branch } from '../lib/branches';
 import { HOUR_MS } from '../lib/time/units';
 import { ForecastRuns } from '../clickhouse/store/forecast-runs';
-import type { GrainFactors } from '../model/grain-intervals';
+import type { GrainFactors } from '../model/interval-factors';
 import { createApiServer, type ApiServer } from './server';
 import { groupPredictResponseSchema, type GroupPredictResponse, type PredictResponse } from './schemas';
 import { toCents, toMilli } from './served-types';

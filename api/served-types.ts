@@ -3,7 +3,7 @@
  * in integer units, closed-hour actuals, the branch fields an answer shows, and the conversions
  * to integer units (sums of integers are exact, so a day equals the sum of its hours).
  */
-import type { GrainFactors } from '../model/grain-intervals';
+import type { GrainFactors } from '../model/interval-factors';
 
 /** Integer cents of an amount in major units, rounding half away from zero (1.005 -> 101). */
 export function toCents(major: number): number {

@@ -4,7 +4,7 @@
  * both build on this file, never on each other's types.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
-import type { GrainCalibration } from './grain-intervals';
+import type { GrainCalibration } from './interval-factors';
 import type { BranchCalendarNote } from './branch-calendar';
 
 export interface HourlyForecast {

@@ -1,12 +1,7 @@
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchForecast, HourlyForecast } from './forecast-types';
-import {
-  bucketInterval,
-  conformalLevel,
-  grainForHours,
-  measureGrainFactors,
-  type GrainFactors,
-} from './grain-intervals';
+import { bucketInterval, conformalLevel, grainForHours, measureGrainFactors } from './grain-intervals';
+import type { GrainFactors } from './interval-factors';
 
 const hour = (h: Omit<HourlyForecast, 'hourStart'>): HourlyForecast => ({ hourStart: 0, ...h });
 const twoHours = [

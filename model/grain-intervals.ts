@@ -27,33 +27,8 @@
 import { localSlotOf } from '../lib/time/wall-clock';
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchForecast, HourlyForecast } from './forecast-types';
-import type { GroupCalibration, GroupFactors } from './group-intervals';
+import type { Grain, GrainCalibration, GrainFactors, SpreadRule } from './interval-factors';
 import type { HourlySeries } from './series';
-
-export type Grain = 'hour' | 'day' | 'week';
-export type SpreadRule = 'sum' | 'rss';
-
-export interface QuantityFactors {
-  sales: number;
-  orders: number;
-}
-
-/** Per-grain p10–p90 factors of a model (ModelMeta.calibration.grains, carried by each run). */
-export interface GrainFactors {
-  spread: SpreadRule;
-  day: QuantityFactors;
-  week: QuantityFactors;
-  /** Ranges of groups of branches (group-intervals.ts); absent: a group's p10/p90 are its branches' sums. */
-  group?: GroupFactors;
-}
-
-/** The factors with what they were measured on. */
-export interface GrainCalibration extends GrainFactors {
-  /** Scored day buckets and 7-day blocks (sales and orders together). */
-  days: number;
-  weeks: number;
-  group?: GroupCalibration;
-}
 
 /** A bucket's sums: p50 exact, p10/p90 as calibrated for the grain. */
 export type BucketInterval = Omit<HourlyForecast, 'hourStart'>;

@@ -1,13 +1,7 @@
 import { HOUR_MS } from '../lib/time/units';
 import type { BranchForecast } from './forecast-types';
-import type { GrainFactors } from './grain-intervals';
-import {
-  addGroupCoverage,
-  emptyGroupCoverage,
-  groupInterval,
-  measureGroupFactors,
-  type GroupFactors,
-} from './group-intervals';
+import { addGroupCoverage, emptyGroupCoverage, groupInterval, measureGroupFactors } from './group-intervals';
+import type { GrainFactors, GroupFactors } from './interval-factors';
 import type { HourlySeries } from './series';
 
 describe('groupInterval', () => {

@@ -32,28 +32,9 @@ import {
   stretchAt,
   stretchNeeded,
   type BucketInterval,
-  type Grain,
-  type GrainFactors,
-  type SpreadRule,
 } from './grain-intervals';
+import type { Grain, GrainFactors, GroupCalibration, GroupFactors, SpreadRule } from './interval-factors';
 import type { HourlySeries } from './series';
-
-export interface GroupGrainFactors {
-  spread: SpreadRule;
-  sales: number;
-  orders: number;
-}
-
-/** Per-grain factors of group buckets (GrainFactors.group: measured with the model, carried by each run). */
-export type GroupFactors = Record<Grain, GroupGrainFactors>;
-
-/** The factors with what they were measured on: scored group buckets (sales and orders together). */
-export interface GroupCalibration extends GroupFactors {
-  groups: number;
-  hours: number;
-  days: number;
-  weeks: number;
-}
 
 const GRAINS: readonly Grain[] = ['hour', 'day', 'week'];
 const QUANTITIES = ['sales', 'orders'] as const;

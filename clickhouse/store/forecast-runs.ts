@@ -7,8 +7,7 @@
 import crypto from 'node:crypto';
 import type { Branch } from '../../lib/branches';
 import type { HourlyForecast, HourParts } from '../../model/forecast-types';
-import type { GrainFactors } from '../../model/grain-intervals';
-import type { GroupFactors } from '../../model/group-intervals';
+import type { GrainFactors, GroupFactors } from '../../model/interval-factors';
 import { HOUR_MS } from '../../lib/time/units';
 import { localWallClock } from '../../lib/time/wall-clock';
 import type { ClickHouse } from '../client';

@@ -5,7 +5,7 @@
  */
 import type { BranchHistory, ForecastPoint, ModelRecord } from '../../clickhouse/store/forecast-store';
 import type { ColdStartInput } from '../../model/cold-start';
-import type { GrainFactors } from '../../model/grain-intervals';
+import type { GrainFactors } from '../../model/interval-factors';
 import type { HourlySeries } from '../../model/series';
 
 export interface ForecastRequest {
