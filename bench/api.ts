@@ -21,7 +21,8 @@
  * Details go to stderr. Env: BENCH_API_DURATION_S (10), BENCH_API_BARE_DURATION_S
  * (= duration), BENCH_API_CONNECTIONS (50), BENCH_API_BRANCHES (8), BENCH_API_QUERIES (2000),
  * BENCH_API_RATE_LIMIT (the limiter stays on with an unreachable limit; 0 measures without it),
- * BENCH_API_PROFILE_DIR (write a .cpuprofile of the server there).
+ * BENCH_API_PROFILE_DIR (write a .cpuprofile of the server there), AUTH_MODE=none (the API without
+ * keys, as development: what authentication costs per request).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -89,7 +90,9 @@ async function serve(): Promise<void> {
   const config = loadConfig({
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    NODE_ENV: 'production',
+    // Production, as deployed; AUTH_MODE=none (to measure what the keys cost) is refused in
+    // production by design, so that comparison runs as development.
+    NODE_ENV: process.env.AUTH_MODE === 'none' ? 'development' : 'production',
     ROLES: 'api', // the API alone: no Kafka, so no Kafka credentials
     CLICKHOUSE_URL: '',
     CLICKHOUSE_DATA_DIR: dataDir,
@@ -278,6 +281,9 @@ async function main(): Promise<void> {
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   process.once('exit', killChild);
+  // A server that died is reported by the ready promise or a failed request, not by an unhandled
+  // 'error' event of a send on the closed channel.
+  child.on('error', (err) => log(`bench server channel: ${err.message}`));
   try {
     const ready = await new Promise<Ready>((resolve, reject) => {
       child.once('message', (m) => resolve(m as Ready));
