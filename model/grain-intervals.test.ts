@@ -109,6 +109,33 @@ describe('measureGrainFactors', () => {
     expect({ days: g.days, weeks: g.weeks }).toEqual({ days: 28, weeks: 16 });
   });
 
+  test('every horizon weighs the same, however many origins score it', () => {
+    // Actual sales 10 an hour, except days 10..13: +24, +48, +48, +72 a day (stretches 1, 2, 2, 3).
+    const late = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 48, 48, 72];
+    const flat = new Float64Array(n).map((_, i) => 10 + (late[Math.floor(i / 24)] ?? 0) / 24);
+    const s = { ...series, sales: flat, orders: flat.map((x) => x / 5) };
+    const from = (day: number, length: number): BranchForecast => ({
+      ...forecast,
+      origin: start + day * 24 * HOUR_MS,
+      hours: forecast.hours
+        .slice(0, length * 24)
+        .map((h, i) => ({ ...h, hourStart: start + (day * 24 + i) * HOUR_MS })),
+    });
+    // One 14-day forecast, and two one-day forecasts of each of days 0..9 (horizon 0, no error).
+    const oneDay = Array.from({ length: 20 }, (_, i) => from(i % 10, 1));
+    const forecasts = [from(0, 14), ...oneDay];
+    const g = measureGrainFactors(
+      forecasts,
+      forecasts.map(() => s),
+      start + days * 24 * HOUR_MS,
+    );
+    // 14 distinct days: level 12/14. Counted once each, 30 of the 34 days need no stretch and k
+    // would be the floor (0.05). Weighed per horizon (horizon 0: 21 scores of 1/21; 1..13: 1 each),
+    // no stretch holds 10/14 of the weight, ≤ 1 holds 11/14, ≤ 2 holds 13/14 ≥ 12/14: k = 2.
+    expect(g.day.sales).toBe(2);
+    expect(g.days).toBe(2 * 34);
+  });
+
   test('the conformal level counts distinct buckets: ⌈(n + 1) × 0.8⌉ / n', () => {
     expect([1, 4, 8, 14, 24, 42].map(conformalLevel)).toEqual([1, 1, 1, 12 / 14, 20 / 24, 35 / 42]);
   });

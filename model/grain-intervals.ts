@@ -111,19 +111,48 @@ export function stretchNeeded(y: number, p50: number, lo: number, hi: number): n
   return 0;
 }
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length + 1e-9))]!;
+/**
+ * The smallest x whose share of the weight at or below it exceeds q (equal weights: the
+ * ⌊q·n⌋-th smallest, 0-based).
+ */
+function quantile(xs: readonly number[], q: number, weights?: readonly number[]): number {
+  const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const weightOf = (i: number): number => weights?.[i] ?? 1;
+  const total = order.reduce((s, i) => s + weightOf(i), 0);
+  let seen = 0;
+  for (const i of order) {
+    seen += weightOf(i);
+    if (seen > q * total + 1e-9 * total) return xs[i]!;
+  }
+  return xs[order.at(-1)!]!;
 }
 
-/** The stretch that covers `level` of buckets needing `needed` (stretchNeeded each), within [K_MIN, K_MAX]. */
-export function stretchAt(needed: number[], level: number): number {
-  return Math.min(K_MAX, Math.max(K_MIN, quantile(needed, level)));
+/**
+ * The stretch that covers `level` of buckets needing `needed` (stretchNeeded each; weighted by
+ * `weights` if given), within [K_MIN, K_MAX].
+ */
+export function stretchAt(needed: number[], level: number, weights?: readonly number[]): number {
+  return Math.min(K_MAX, Math.max(K_MIN, quantile(needed, level, weights)));
 }
 
 interface Scored {
   sums: Sums;
   y: number;
+  /** Complete days between the forecast's first and this bucket's first (its horizon). */
+  horizon: number;
+}
+
+/**
+ * Each score's weight: 1 / the scores at its horizon. The calibration origins are every midnight
+ * of a 28-day window, so short horizons are scored more often than long ones (horizon h by the
+ * 28 − h origins whose forecast reaches inside the window) while a served forecast's days are
+ * one of each horizon; unweighted, the factors fit the shorter, more accurate horizons and the
+ * day ranges held only ~75% in the backtest.
+ */
+function horizonWeights(xs: readonly Scored[]): number[] {
+  const count = new Map<number, number>();
+  for (const x of xs) count.set(x.horizon, (count.get(x.horizon) ?? 0) + 1);
+  return xs.map((x) => 1 / count.get(x.horizon)!);
 }
 
 /** One bucket's scores per quantity: skipped when closed and forecast closed. */
@@ -131,14 +160,15 @@ function score(
   hours: HourlyForecast[],
   ys: number[],
   yo: number[],
+  horizon: number,
   into: { sales: Scored[]; orders: Scored[] },
 ): void {
   const s = sums(hours, SALES);
   const o = sums(hours, ORDERS);
   const sy = ys.reduce((a, b) => a + b, 0);
   const oy = yo.reduce((a, b) => a + b, 0);
-  if (sy !== 0 || s.p90 > 0) into.sales.push({ sums: s, y: sy });
-  if (oy !== 0 || o.p90 > 0) into.orders.push({ sums: o, y: oy });
+  if (sy !== 0 || s.p90 > 0) into.sales.push({ sums: s, y: sy, horizon });
+  if (oy !== 0 || o.p90 > 0) into.orders.push({ sums: o, y: oy, horizon });
 }
 
 /** k covering 80% of `xs` for `rule`, and the mean relative width it gives. */
@@ -159,6 +189,7 @@ function fit(xs: Scored[], rule: SpreadRule, level: number): { k: number; width:
       return stretchNeeded(x.y, x.sums.p50, lo, hi);
     }),
     level,
+    horizonWeights(xs),
   );
   let w = 0;
   let p = 0;
@@ -224,8 +255,8 @@ export function measureGrainFactors(
   forecasts.forEach((f, i) => {
     const s = series[i]!;
     const complete = completeDays(f, s, end);
-    for (const b of complete) {
-      score(b.hours, b.ys, b.yo, day);
+    for (const [h, b] of complete.entries()) {
+      score(b.hours, b.ys, b.yo, h, day);
       dayKeys.add(`${s.branchId}@${b.hours[0]!.hourStart}`);
     }
     for (let k = 0; k + 7 <= complete.length; k++) {
@@ -235,6 +266,7 @@ export function measureGrainFactors(
         block.flatMap((b) => b.hours),
         block.flatMap((b) => b.ys),
         block.flatMap((b) => b.yo),
+        k,
         week,
       );
     }
