@@ -34,3 +34,22 @@ test('seeded: the same seed gives the same sample', () => {
   );
   expect(buildTrainingRows([series], { ...opts, seed: 5 }).n).not.toBe(0);
 });
+
+test('levelWeighting: a busy branch rows weigh as its level, ten times a branch selling a tenth', () => {
+  const busy = syntheticSeries({ branchId: 'busy', start, hours: 24 * 63, level: 400, seed: 9 });
+  const quiet = { ...busy, branchId: 'quiet', sales: busy.sales.map((v) => v / 10) };
+  // Every row and no intraday origin (no random draws): the quiet copy's rows mirror the busy ones.
+  const all = { ...opts, halfLifeDays: 1e9, rowSampling: 1, intraday: false };
+  const plain = buildTrainingRows([busy, quiet], all);
+  const weighted = buildTrainingRows([busy, quiet], { ...all, levelWeighting: true });
+  // Same rows either way; only their weights change.
+  expect(weighted.n).toBe(plain.n);
+  expect(Array.from(weighted.y)).toEqual(Array.from(plain.y));
+  expect(new Set(Array.from(plain.weight).map((w) => w.toFixed(6)))).toEqual(new Set(['1.000000']));
+  // The quiet copy's rows come second, row for row the same as the busy ones'.
+  const half = plain.n / 2;
+  expect(Number.isInteger(half)).toBe(true);
+  for (let i = 0; i < half; i += 97)
+    expect(weighted.weight[i]! / weighted.weight[half + i]!).toBeCloseTo(10, 3);
+  expect(weighted.weight.reduce((s, w) => s + w, 0) / weighted.n).toBeCloseTo(1, 5);
+});

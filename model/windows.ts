@@ -28,6 +28,12 @@ export interface WindowOptions {
   from?: number;
   /** Recency weighting: a window this many days older weighs half as much. */
   halfLifeDays: number;
+  /**
+   * Also weigh each window's rows by the branch's sales level at that window (its scale). The
+   * targets are scale-free, so without it an hour of a quiet branch in lockdown counts as much as
+   * one of a busy branch on a Saturday; with it the loss counts euros, as WAPE does.
+   */
+  levelWeighting?: boolean;
   /** Add one intraday origin per day (horizon: rest of that day and the next). */
   intraday: boolean;
   /** Minimum days of history before the first origin. */
@@ -87,7 +93,7 @@ export function buildTrainingRows(series: HourlySeries[], opts: WindowOptions): 
         const r = originRows(grid, cal, originSlot, MAX_HORIZON_DAYS, maxDay);
         if (!r || r.slots.length === 0) continue;
         const age = lastDay - g;
-        const w = Math.pow(0.5, age / opts.halfLifeDays);
+        const w = Math.pow(0.5, age / opts.halfLifeDays) * (opts.levelWeighting ? r.scaleSales : 1);
         const keep: number[] = [];
         for (let i = 0; i < r.slots.length; i++) {
           const slot = r.slots[i]!;
