@@ -22,7 +22,7 @@ const partsSchema = (unit: string) =>
       ),
       calendar: part('Calendar: what the special days (`special_days`) change; 0 on ordinary days.'),
       network: part(
-        "The network's correction of that structural base (recent trends, closed days, the horizon): the rest, so actual + level + shape + calendar + network equals the bucket's value exactly.",
+        "The model's correction of that structural base: the network's (recent trends, closed days, the horizon) and, on ordinary days, the day total's combination with Holt-Winters (each day's total is the mean of the network's, the base's and Holt-Winters' totals). The rest, so actual + level + shape + calendar + network equals the bucket's value exactly.",
       ),
     })
     .strict();

@@ -69,12 +69,8 @@ export function mean4Weeks(
   return histories.map((s, i) => baselineForecast(s, originAt(origins, i), days, 4));
 }
 
-/** Per target day of the horizon (index k = 0 … days): the daily total and 24 hour shares. */
-function dailyPlan(
-  values: Float64Array,
-  originSlot: number,
-  days: number,
-): Array<{ total: number; share: number[] }> {
+/** Daily totals of the complete local days before the origin's day (NaN where an hour is unknown). */
+function totalsBeforeOriginDay(values: Float64Array, originSlot: number): number[] {
   const originDay = Math.floor(originSlot / 24);
   const dayTotal = (g: number): number => {
     let sum = 0;
@@ -86,10 +82,23 @@ function dailyPlan(
     }
     return sum;
   };
-  // Daily totals of the complete days before the origin day (NaN where unknown).
-  const totals = Array.from({ length: originDay }, (_, g) => dayTotal(g));
-  const fit = fitHoltWinters(totals);
-  const ets = fit?.forecast(days + 1);
+  return Array.from({ length: originDay }, (_, g) => dayTotal(g));
+}
+
+/** Holt-Winters' daily totals of the horizon's days k = 0 … days (null: too short a history). */
+function etsTotals(totals: readonly number[], days: number): number[] | null {
+  return fitHoltWinters(totals)?.forecast(days + 1) ?? null;
+}
+
+/** Per target day of the horizon (index k = 0 … days): the daily total and 24 hour shares. */
+function dailyPlan(
+  values: Float64Array,
+  originSlot: number,
+  days: number,
+): Array<{ total: number; share: number[] }> {
+  const originDay = Math.floor(originSlot / 24);
+  const totals = totalsBeforeOriginDay(values, originSlot);
+  const ets = etsTotals(totals, days);
   const plan: Array<{ total: number; share: number[] }> = [];
   for (let k = 0; k <= days; k++) {
     const g = originDay + k;
@@ -126,6 +135,31 @@ function holtWintersForecast(series: HourlySeries, origin: number, days: number)
     const o = orders[k] ? orders[k].total * orders[k].share[h]! : 0;
     return [s, s, s, o, o, o];
   });
+}
+
+/** Holt-Winters' forecast of a horizon's local daily totals (ETS on the last 16 weeks' days). */
+export interface EtsDailyTotals {
+  /** Local epoch day of `sales[0]`/`orders[0]`: the origin's day. */
+  firstDay: number;
+  sales: number[];
+  orders: number[];
+}
+
+/**
+ * The Holt-Winters baseline's daily totals for the origin's day and the `days` after it, from the
+ * history strictly before the origin's day; null when too few days are known to fit it (fewer
+ * than 14). forecast.ts combines them with the network's and the structural base's day totals.
+ */
+export function holtWintersDailyTotals(
+  series: HourlySeries,
+  origin: number,
+  days: number,
+): EtsDailyTotals | null {
+  const { grid, originSlot } = historyGrid(series, origin, days, HOLT_WINTERS_LOOKBACK_DAYS);
+  const sales = etsTotals(totalsBeforeOriginDay(grid.sales, originSlot), days);
+  const orders = etsTotals(totalsBeforeOriginDay(grid.orders, originSlot), days);
+  if (!sales || !orders) return null;
+  return { firstDay: grid.day0 + Math.floor(originSlot / 24), sales, orders };
 }
 
 /** Holt-Winters on daily totals spread by the recent hour-of-day shape of each weekday. */

@@ -24,7 +24,7 @@
  * by 1 + (COLD_START_RANGE_FACTOR − 1)(1 − age / 28). From HAND_OVER_DAYS (28) days on, the 4 lag
  * weeks are its own: the branch is warm and forecast exactly as any other. Age counts calendar
  * days, not open days: a branch open 5 days a week would otherwise stay "new" for 6 weeks, and a
- * history cut to the forecaster's window (38 days) would make every such branch look new.
+ * history cut to the forecaster's window (114 days) would make every such branch look new.
  * The first day = `opened_on` if the directory gives it, else the local day of the first sale.
  * Hours before `opened_on` forecast exactly 0.
  *

@@ -470,6 +470,21 @@ export const CALENDAR_FEATURES: readonly number[] = Object.freeze(
   ),
 );
 
+/** The flags that say a row's target day itself is special (its lag day's are not counted). */
+const TARGET_DAY_CALENDAR: readonly number[] = Object.freeze(
+  ['public_holiday', 'eve_of_public_holiday', 'trading_day', 'closure_prone'].map(featureIndex),
+);
+
+/**
+ * Whether a row's target day is an ordinary day: not a special day of the calendar (a holiday,
+ * an eve, a trading day, a closure-prone day, an operator's event). What knows no calendar
+ * (Holt-Winters' day totals) speaks only for these.
+ */
+export function ordinaryDay(rows: Float32Array, row: number): boolean {
+  const r = row * FEATURE_COUNT;
+  return TARGET_DAY_CALENDAR.every((c) => rows[r + c] === 0);
+}
+
 /** A copy of feature rows as if no day were special: the counterfactual the explanation compares with. */
 export function withoutCalendar(rows: Float32Array): Float32Array {
   const out = rows.slice();

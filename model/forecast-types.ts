@@ -74,6 +74,9 @@ export interface IntervalCalibration {
 
 export const MODEL_FORMAT_VERSION = 1;
 
+/** Whose day totals a forecast's days add up to (HyperParameters.dayTotals). */
+export type DayTotals = 'network' | 'combined';
+
 export interface HyperParameters {
   seed: number;
   epochs: number;
@@ -94,6 +97,17 @@ export interface HyperParameters {
   rowSampling: number;
   /** Weight of the daily-total term (quantile-loss.ts) next to the pinball loss. */
   dailyTotalWeight: number;
+  /**
+   * Training rows weigh as the branch's sales level at their window (windows.ts). Absent in
+   * models trained before it: false.
+   */
+  levelWeighting?: boolean;
+  /**
+   * Each forecast day's p50 total (forecast.ts, `combineDayTotals`): 'combined', the mean of the
+   * network's, the structural base's and, on ordinary days, Holt-Winters' day totals; 'network',
+   * the network's own (models trained before the option have none: 'network').
+   */
+  dayTotals?: DayTotals;
   /** Days held out to calibrate the p10–p90 intervals (calibration.ts); 0: no calibration. */
   calibrationDays: number;
 }

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { loadModel, saveModel } from './artifacts';
 import { forecast } from './forecast';
 import { historyBefore } from './series';
+import { structuralBaseline } from './structural-baseline';
+import { holtWintersDailyTotals } from './baselines';
 import { syntheticSeries } from './testing/synthetic';
-import type { ForecastModel } from './forecast-types';
+import type { DayTotals, ForecastModel } from './forecast-types';
 import { fineTune, train, type TrainProgress } from './train';
 
 const ZONE = 'Europe/Dublin';
@@ -124,6 +126,62 @@ describe('train and forecast', () => {
       expect(p.salesLevel + p.salesShape).toBeGreaterThan(0);
     }
     expect(calendarOnSpecial).toBeGreaterThan(0);
+  });
+
+  test('combined day totals: the mean of the network, the base and Holt-Winters (ordinary days) or of the first two', async () => {
+    const withTotals = (dayTotals: DayTotals): ForecastModel => ({
+      ...model,
+      meta: { ...model.meta, hyperParameters: { ...model.meta.hyperParameters, dayTotals } },
+    });
+    expect(model.meta.hyperParameters.dayTotals).toBe('combined'); // the production default
+    const dayTotals = (hours: { hourStart: number; salesP50: number; ordersP50: number }[]) => {
+      const totals = new Map<number, [number, number]>();
+      for (const h of hours) {
+        const d = localSlotOf(ZONE, h.hourStart).day;
+        const t = totals.get(d) ?? [0, 0];
+        totals.set(d, [t[0] + h.salesP50, t[1] + h.ordersP50]);
+      }
+      return totals;
+    };
+    const [own] = await forecast(withTotals('network'), [busy], [origin]);
+    const [combined] = await forecast(withTotals('combined'), [busy], [origin]);
+    const [base] = structuralBaseline([busy], [origin]);
+    const ets = holtWintersDailyTotals(busy, origin, 14)!;
+    const ownDays = dayTotals(own!.hours);
+    const combinedDays = dayTotals(combined!.hours);
+    const baseDays = dayTotals(base!.hours);
+    expect(combinedDays.size).toBe(15);
+    expect(ets.firstDay).toBe(localSlotOf(ZONE, origin).day);
+    // The horizon's special days (eve of the October bank holiday, the holiday): no Holt-Winters.
+    const special = new Set(['2020-10-25', '2020-10-26'].map(dateToDayNumber));
+    let moved = 0;
+    for (const [d, [sales, orders]] of combinedDays) {
+      const [ownSales, ownOrders] = ownDays.get(d)!;
+      const [baseSales, baseOrders] = baseDays.get(d)!;
+      const k = d - ets.firstDay;
+      const [wantSales, wantOrders] = special.has(d)
+        ? [(ownSales + baseSales) / 2, (ownOrders + baseOrders) / 2]
+        : [(ownSales + baseSales + ets.sales[k]!) / 3, (ownOrders + baseOrders + ets.orders[k]!) / 3];
+      expect(sales).toBeCloseTo(wantSales, 2);
+      expect(orders).toBeCloseTo(wantOrders, 3);
+      moved += Math.abs(sales - ownSales);
+    }
+    expect(moved).toBeGreaterThan(1); // the network's totals are not the mean: the combination did something
+    // Within a day the network's hours keep their shares.
+    own!.hours.forEach((h, i) => {
+      const d = localSlotOf(ZONE, h.hourStart).day;
+      const share = h.salesP50 / ownDays.get(d)![0];
+      expect(combined!.hours[i]!.salesP50 / combinedDays.get(d)![0]).toBeCloseTo(share, 6);
+    });
+    // An intraday origin: the rest of its day has no Holt-Winters (a whole day's total).
+    const mid = Date.UTC(2020, 9, 20, 14);
+    const [ownMid] = await forecast(withTotals('network'), [busy], [mid], { days: 1 });
+    const [baseMid] = structuralBaseline([busy], [mid], 1);
+    const [combinedMid] = await forecast(withTotals('combined'), [busy], [mid], { days: 1 });
+    const today = localSlotOf(ZONE, mid).day;
+    const rest = (hours: { hourStart: number; salesP50: number; ordersP50: number }[]) =>
+      dayTotals(hours).get(today)![0];
+    expect(rest(combinedMid!.hours)).toBeCloseTo((rest(ownMid!.hours) + rest(baseMid!.hours)) / 2, 2);
   });
 
   test('intraday origin: the rest of the local day and the next days', async () => {

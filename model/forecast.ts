@@ -15,7 +15,13 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './backend';
-import { originAt } from './baselines';
+import { DAY_MS } from '../lib/time/units';
+import {
+  HOLT_WINTERS_LOOKBACK_DAYS,
+  holtWintersDailyTotals,
+  originAt,
+  type EtsDailyTotals,
+} from './baselines';
 import { applyCalibration } from './calibration';
 import { specialDayIndex } from './calendar';
 import {
@@ -31,6 +37,7 @@ import {
   MAX_HORIZON_DAYS,
   originRows,
   CALENDAR_FEATURES,
+  ordinaryDay,
   structuralBase,
   withoutCalendar,
   type OriginRows,
@@ -41,6 +48,12 @@ import { assertValidSeries, type HourlySeries } from './series';
 
 /** Days of history before the origin's day that the features read (4 lag weeks + margin). */
 export const LOOKBACK_DAYS = 36;
+
+/**
+ * Days of history before the origin's day that a forecast reads: the features' LOOKBACK_DAYS and
+ * the 16 weeks Holt-Winters fits on for the combined day totals (combineDayTotals).
+ */
+export const HISTORY_DAYS = Math.max(LOOKBACK_DAYS, HOLT_WINTERS_LOOKBACK_DAYS);
 
 export interface ForecastOptions {
   /** Full local days after the origin's day (default 14, at most 14). */
@@ -62,19 +75,21 @@ interface Prepared {
   offset: number;
   /** The operators' calendar over this horizon, if the series has one. */
   plan: CalendarPlan | undefined;
+  /** Holt-Winters' day totals of the horizon (combined day totals only; null: too little history). */
+  ets: EtsDailyTotals | null;
 }
 
 /**
- * The earliest instant a forecast from `origin` reads when the series' calendar has events whose
- * effect is learned from past days of the same name (calendar-plan.ts): loaders that give the
- * model only the last LOOKBACK_DAYS would leave those past days out.
+ * The earliest instant a forecast from `origin` reads: HISTORY_DAYS (+ 2 days of slack) before
+ * it, or earlier when the series' calendar has events whose effect is learned from past days of
+ * the same name (calendar-plan.ts), with the features' lookback before each of those days.
  */
 export function calendarHistoryStart(
   series: Pick<HourlySeries, 'timezone' | 'calendar'>,
   origin: number,
   days: number = DEFAULT_HORIZON_DAYS,
 ): number {
-  return historyStartOf(series, origin, days, LOOKBACK_DAYS);
+  return Math.min(origin - (HISTORY_DAYS + 2) * DAY_MS, historyStartOf(series, origin, days, LOOKBACK_DAYS));
 }
 
 /**
@@ -92,6 +107,7 @@ export async function forecast(
   if (days < 0 || days > MAX_HORIZON_DAYS || !Number.isInteger(days))
     throw new Error(`forecast: days must be an integer in 0..${MAX_HORIZON_DAYS}`);
   const prepared: Prepared[] = [];
+  const combined = model.meta.hyperParameters.dayTotals === 'combined';
   let total = 0;
   histories.forEach((s, i) => {
     assertValidSeries(s);
@@ -99,7 +115,8 @@ export async function forecast(
     const raw = historyGrid(s, originAt(origins, i), days, LOOKBACK_DAYS);
     const hg = plan ? { ...raw, grid: withClosedDays(raw.grid, plan.closed) } : raw;
     const rows = originRows(hg.grid, plan?.index ?? specialDayIndex(s.country), hg.originSlot, days);
-    prepared.push({ hg, rows, offset: total, plan });
+    const ets = combined ? holtWintersDailyTotals(s, originAt(origins, i), days) : null;
+    prepared.push({ hg, rows, offset: total, plan, ets });
     total += rows?.slots.length ?? 0;
   });
 
@@ -107,6 +124,12 @@ export async function forecast(
   for (const p of prepared) if (p.rows) x.set(p.rows.rows, p.offset * FEATURE_COUNT);
   const out = await quantilesOf(model, x, total);
   const plain = options.explain ? await withoutCalendarQuantiles(model, x, total, out) : undefined;
+  if (combined) {
+    // The same factor on the explanation's counterfactual keeps its calendar part exact.
+    const factors = combineDayTotals(out, x, prepared);
+    scaleRows(out, factors);
+    if (plain) scaleRows(plain, factors);
+  }
 
   return histories.map((s, i) => {
     const p = prepared[i]!;
@@ -156,6 +179,62 @@ export async function forecast(
     if (p.plan && p.plan.notes.length > 0) f.calendar = p.plan.notes;
     return model.meta.calibration ? applyCalibration(f, model.meta.calibration) : f;
   });
+}
+
+/**
+ * Per row and quantity [n × 2], the factor that moves the network's p50 total of the row's local
+ * day to the mean of the day totals of the network, the structural base and Holt-Winters (a
+ * forecast combination, equal weights); the network's hours keep their shares of the day.
+ * Holt-Winters knows no calendar, so it has no say on special days (holidays, eves, trading days,
+ * closure-prone days, operators' events), nor on the rest of an intraday origin's day (its total is
+ * a whole day's), nor without 14 known days of history: there the mean is of the other two.
+ * Why (docs/model.md §3, backtest): the network's hours beat the base's, but its day totals are
+ * no better than the base's; the three day totals err differently, and their plain mean beats
+ * each of them at day and week grain for sales and orders. Equal weights, not weights fitted on
+ * recent errors: fitted ones jumped from one origin to the next and lost. Days the network puts
+ * at 0 stay 0.
+ */
+function combineDayTotals(out: Float32Array, x: Float32Array, prepared: Prepared[]): Float64Array {
+  const factors = new Float64Array((out.length / OUTPUTS) * 2).fill(1);
+  for (const p of prepared) {
+    if (!p.rows) continue;
+    const days = new Map<number, number[]>();
+    p.rows.slots.forEach((slot, j) => {
+      const day = Math.floor(slot / 24);
+      const rows = days.get(day);
+      if (rows) rows.push(p.offset + j);
+      else days.set(day, [p.offset + j]);
+    });
+    const partialDay = p.hg.originSlot % 24 === 0 ? -1 : Math.floor(p.hg.originSlot / 24);
+    for (const [day, rows] of days) {
+      const k = p.hg.grid.day0 + day - (p.ets?.firstDay ?? 0);
+      const ets =
+        p.ets && day !== partialDay && ordinaryDay(x, rows[0]!)
+          ? ([p.ets.sales[k], p.ets.orders[k]] as const)
+          : undefined;
+      for (const q of [0, 1] as const) {
+        let network = 0;
+        let base = 0;
+        for (const r of rows) {
+          network += out[r * OUTPUTS + q * 3 + 1]!;
+          base += Math.max(0, structuralBase(x, r, q));
+        }
+        if (network <= 0) continue;
+        // Holt-Winters' totals are in sales and orders; the network's and the base's are scale-free.
+        const statistical = ets ? ets[q]! / (q === 0 ? p.rows.scaleSales : p.rows.scaleOrders) : undefined;
+        const target = statistical === undefined ? (network + base) / 2 : (network + base + statistical) / 3;
+        for (const r of rows) factors[r * 2 + q] = target / network;
+      }
+    }
+  }
+  return factors;
+}
+
+/** Scale-free quantiles [n × 6] × each row's day factors [n × 2] (blendDayTotals), in place. */
+function scaleRows(quantiles: Float32Array, factors: Float64Array): void {
+  for (let r = 0; r < factors.length / 2; r++)
+    for (let q = 0; q < 2; q++)
+      for (let k = 0; k < 3; k++) quantiles[r * OUTPUTS + q * 3 + k]! *= factors[r * 2 + q]!;
 }
 
 /**

@@ -50,6 +50,8 @@ export const DEFAULT_HYPER_PARAMETERS: Readonly<HyperParameters> = Object.freeze
   minHistoryDays: 7,
   rowSampling: 0.5,
   dailyTotalWeight: 0,
+  levelWeighting: true,
+  dayTotals: 'combined',
   calibrationDays: 28,
 });
 
@@ -166,6 +168,7 @@ function buildRows(series: HourlySeries[], hp: HyperParameters, cutoff: number |
     intraday: hp.intraday,
     minHistoryDays: hp.minHistoryDays,
     rowSampling: hp.rowSampling,
+    levelWeighting: hp.levelWeighting ?? false,
     seed: hp.seed,
     ...(cutoff === undefined ? {} : { cutoff }),
   });
@@ -207,6 +210,7 @@ export async function fineTune(
     intraday: hp.intraday,
     minHistoryDays: hp.minHistoryDays,
     rowSampling: hp.rowSampling,
+    levelWeighting: hp.levelWeighting ?? false,
     seed: hp.seed + 1 + model.meta.training.fineTunes,
     from,
     ...(options.cutoff === undefined ? {} : { cutoff: options.cutoff }),

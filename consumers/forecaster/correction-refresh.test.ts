@@ -3,8 +3,8 @@
  * embedded database: a branch has a run at origin O; ingest corrects an hour before O (its
  * sales_hourly row, then an HourClosed revision 2) and the forecaster writes a new run from O that
  * replaces the served one. A duplicate of that correction (HourClosed is at least once) and a
- * correction older than the history the model reads (912 h before the origin for the neural
- * engine) write no run; each is shown consumed (the group's committed offset passed it) before
+ * correction older than the history the model reads (2,736 h before the origin for the neural
+ * engine: 16 weeks for Holt-Winters' day totals + 2 days) write no run; each is shown consumed (the group's committed offset passed it) before
  * the runs are counted.
  *
  * The model is a real neural model trained here on the whole synthetic history (so the role has
@@ -36,13 +36,13 @@ jest.setTimeout(120_000);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const DAYS = 42;
+const DAYS = 130;
 /** History ends at 09:00 UTC (the branches open at 12:00 local): the origin O of the first runs. */
 const ORIGIN = Date.UTC(2024, 1, 20, 9);
 /** Yesterday's 19:00 UTC, a dinner peak: within the correction window and what the model reads. */
 const RECENT_HOUR = ORIGIN - 14 * HOUR;
-/** The same hour 40 days earlier: older than the 912 hours (38 days) the model reads. */
-const OLD_HOUR = RECENT_HOUR - 40 * DAY;
+/** The same hour 120 days earlier: older than the 2,736 hours (114 days) the model reads. */
+const OLD_HOUR = RECENT_HOUR - 120 * DAY;
 const logger = createLogger('silent');
 const codec = defaultCodec();
 const base = testConfig();

@@ -176,8 +176,8 @@ export class ForecastRefresher {
         metrics.corrections.inc({ outcome: 'newer_run' }, hours.size);
         continue;
       }
-      // The run at `latest` read the `historyHours` before it (912 h for the neural engine:
-      // LOOKBACK_DAYS 36 + 2 days of slack; the store loads no more). A correction older than
+      // The run at `latest` read the `historyHours` before it (2,736 h for the neural engine:
+      // HISTORY_DAYS 112 + 2 days of slack; the store loads no more). A correction older than
       // that changes nothing the model reads: a new run would equal the served one.
       const from = latest - historyHours * HOUR_MS;
       const read = [...hours.keys()].filter((h) => h >= from && h < latest);

@@ -6,7 +6,7 @@
 import { loadModel } from '../../model/artifacts';
 import { backendName } from '../../model/backend';
 import { forecastWithColdStart } from '../../model/cold-start';
-import { calendarHistoryStart, LOOKBACK_DAYS } from '../../model/forecast';
+import { calendarHistoryStart, HISTORY_DAYS } from '../../model/forecast';
 import { MAX_HORIZON_DAYS } from '../../model/features';
 import type { EngineForecast, ForecastEngine, ForecastRequest } from './engine';
 import type { ModelRecord } from '../../clickhouse/store/forecast-store';
@@ -24,8 +24,9 @@ export async function loadNeuralEngine(record: ModelRecord): Promise<ForecastEng
   return {
     version: record.version,
     backend: backendName() ?? record.backend,
-    // The lookback window plus two days of slack for DST and the origin's partial day.
-    historyHours: (LOOKBACK_DAYS + 2) * 24,
+    // What the model reads (16 weeks, for Holt-Winters' day totals) plus two days of slack for
+    // DST and the origin's partial day.
+    historyHours: (HISTORY_DAYS + 2) * 24,
     grainFactors: model.meta.calibration?.grains,
     historyStart: (series, origin, end) => calendarHistoryStart(series, origin, daysFor({ origin, end })),
     async forecast(requests) {
