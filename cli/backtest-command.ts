@@ -50,7 +50,9 @@ export function registerBacktestCommands(program: Command): void {
       [
         '',
         'Prints one JSON line: {"origins": n, "neural": {sales, orders, coverage}, "seasonal_naive": M, "mean_4w": M,',
-        '  "structural_base": M, "holt_winters": M, ..., "acceptance": {ok, failed}} (M = {sales|orders: {hourly|daily|weekly: WAPE}})',
+        '  "structural_base": M, "holt_winters": M, "base_and_holt_winters": M, ..., "acceptance": {ok, failed}}',
+        '  (M = {sales|orders: {hourly|daily|weekly: WAPE}}; base_and_holt_winters, the day-total combination without',
+        '  the network, is reported and not in the acceptance)',
         'Exit codes: 0 done (acceptance met or not: see the JSON), 1 failure, 2 bad usage.',
         '',
         'Examples:',

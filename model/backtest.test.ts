@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   acceptance,
+  ABLATION_NAMES,
   BASELINE_NAMES,
   backtestLine,
   backtestOrigins,
@@ -58,7 +59,7 @@ describe('backtest on the shared export', () => {
   test('the JSON line: WAPE of every model per quantity and grain, the network coverage, 20 origins', () => {
     const line = backtestLine(result);
     expect(line.origins).toBe(20);
-    for (const m of ['neural', ...BASELINE_NAMES]) {
+    for (const m of ['neural', ...BASELINE_NAMES, ...ABLATION_NAMES]) {
       const w = line[m] as Record<string, Record<string, number>>;
       for (const q of QUANTITIES) for (const g of GRAINS) expect(w[q]![g]).toBeGreaterThan(0);
     }
@@ -101,7 +102,7 @@ describe('backtest on the shared export', () => {
         ...series.map((s) => `chart-${s.branchId}.svg`).sort(),
       ]);
       const md = await readFile(join(dir, 'backtest.md'), 'utf8');
-      for (const m of ['neural', ...BASELINE_NAMES]) expect(md).toContain(`| ${m} |`);
+      for (const m of ['neural', ...BASELINE_NAMES, ...ABLATION_NAMES]) expect(md).toContain(`| ${m} |`);
       expect(md).toContain('### Per horizon day');
       expect(md).toContain('| 14 |');
       expect(md).toMatch(/Acceptance: \*\*(met|NOT met)\*\*/);

@@ -16,6 +16,7 @@
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './backend';
 import { DAY_MS } from '../lib/time/units';
+import { combinedDayTotal } from './day-totals';
 import {
   HOLT_WINTERS_LOOKBACK_DAYS,
   holtWintersDailyTotals,
@@ -222,8 +223,7 @@ function combineDayTotals(out: Float32Array, x: Float32Array, prepared: Prepared
         if (network <= 0) continue;
         // Holt-Winters' totals are in sales and orders; the network's and the base's are scale-free.
         const statistical = ets ? ets[q]! / (q === 0 ? p.rows.scaleSales : p.rows.scaleOrders) : undefined;
-        const target = statistical === undefined ? (network + base) / 2 : (network + base + statistical) / 3;
-        for (const r of rows) factors[r * 2 + q] = target / network;
+        for (const r of rows) factors[r * 2 + q] = combinedDayTotal(network, base, statistical) / network;
       }
     }
   }
