@@ -16,7 +16,7 @@
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadTf } from './backend';
 import { DAY_MS } from '../lib/time/units';
-import { combinedDayTotal } from './day-totals';
+import { combinedDayTotal, horizonDays } from './day-totals';
 import {
   HOLT_WINTERS_LOOKBACK_DAYS,
   holtWintersDailyTotals,
@@ -38,7 +38,6 @@ import {
   MAX_HORIZON_DAYS,
   originRows,
   CALENDAR_FEATURES,
-  ordinaryDay,
   structuralBase,
   withoutCalendar,
   type OriginRows,
@@ -116,7 +115,7 @@ export async function forecast(
     const raw = historyGrid(s, originAt(origins, i), days, LOOKBACK_DAYS);
     const hg = plan ? { ...raw, grid: withClosedDays(raw.grid, plan.closed) } : raw;
     const rows = originRows(hg.grid, plan?.index ?? specialDayIndex(s.country), hg.originSlot, days);
-    const ets = combined ? holtWintersDailyTotals(s, originAt(origins, i), days) : null;
+    const ets = combined && rows ? holtWintersDailyTotals(s, originAt(origins, i), days) : null;
     prepared.push({ hg, rows, offset: total, plan, ets });
     total += rows?.slots.length ?? 0;
   });
@@ -186,9 +185,8 @@ export async function forecast(
  * Per row and quantity [n × 2], the factor that moves the network's p50 total of the row's local
  * day to the mean of the day totals of the network, the structural base and Holt-Winters (a
  * forecast combination, equal weights); the network's hours keep their shares of the day.
- * Holt-Winters knows no calendar, so it has no say on special days (holidays, eves, trading days,
- * closure-prone days, operators' events), nor on the rest of an intraday origin's day (its total is
- * a whole day's), nor without 14 known days of history: there the mean is of the other two.
+ * Where Holt-Winters has no say (day-totals.ts `horizonDays`: special days, the rest of an intraday
+ * origin's day, fewer than 14 known days) the mean is of the other two.
  * Why (docs/model.md §3, backtest): the network's hours beat the base's, but its day totals are
  * no better than the base's; the three day totals err differently, and their plain mean beats
  * each of them at day and week grain for sales and orders. Equal weights, not weights fitted on
@@ -199,20 +197,9 @@ function combineDayTotals(out: Float32Array, x: Float32Array, prepared: Prepared
   const factors = new Float64Array((out.length / OUTPUTS) * 2).fill(1);
   for (const p of prepared) {
     if (!p.rows) continue;
-    const days = new Map<number, number[]>();
-    p.rows.slots.forEach((slot, j) => {
-      const day = Math.floor(slot / 24);
-      const rows = days.get(day);
-      if (rows) rows.push(p.offset + j);
-      else days.set(day, [p.offset + j]);
-    });
-    const partialDay = p.hg.originSlot % 24 === 0 ? -1 : Math.floor(p.hg.originSlot / 24);
-    for (const [day, rows] of days) {
-      const k = p.hg.grid.day0 + day - (p.ets?.firstDay ?? 0);
-      const ets =
-        p.ets && day !== partialDay && ordinaryDay(x, rows[0]!)
-          ? ([p.ets.sales[k], p.ets.orders[k]] as const)
-          : undefined;
+    const scale = [p.rows.scaleSales, p.rows.scaleOrders] as const;
+    for (const day of horizonDays(p.rows, p.hg.grid.day0, p.hg.originSlot, p.ets)) {
+      const rows = day.rows.map((j) => p.offset + j);
       for (const q of [0, 1] as const) {
         let network = 0;
         let base = 0;
@@ -222,15 +209,15 @@ function combineDayTotals(out: Float32Array, x: Float32Array, prepared: Prepared
         }
         if (network <= 0) continue;
         // Holt-Winters' totals are in sales and orders; the network's and the base's are scale-free.
-        const statistical = ets ? ets[q]! / (q === 0 ? p.rows.scaleSales : p.rows.scaleOrders) : undefined;
-        for (const r of rows) factors[r * 2 + q] = combinedDayTotal(network, base, statistical) / network;
+        const ets = day.ets === undefined ? undefined : day.ets[q] / scale[q];
+        for (const r of rows) factors[r * 2 + q] = combinedDayTotal(network, base, ets) / network;
       }
     }
   }
   return factors;
 }
 
-/** Scale-free quantiles [n × 6] × each row's day factors [n × 2] (blendDayTotals), in place. */
+/** Scale-free quantiles [n × 6] × each row's day factors [n × 2] (combineDayTotals), in place. */
 function scaleRows(quantiles: Float32Array, factors: Float64Array): void {
   for (let r = 0; r < factors.length / 2; r++)
     for (let q = 0; q < 2; q++)

@@ -12,10 +12,10 @@
  */
 import { holtWintersDailyTotals, originAt } from './baselines';
 import { specialDayIndex } from './calendar';
-import { combinedDayTotal } from './day-totals';
+import { combinedDayTotal, horizonDays } from './day-totals';
 import { DEFAULT_HORIZON_DAYS, type BranchForecast } from './forecast-types';
 import { LOOKBACK_DAYS } from './forecast';
-import { ordinaryDay, originRows, structuralBase, type OriginRows } from './features';
+import { originRows, structuralBase, type OriginRows } from './features';
 import { historyGrid, slotsToHours } from './horizon';
 import { assertValidSeries, type HourlySeries } from './series';
 
@@ -55,7 +55,7 @@ function baseForecast(s: HourlySeries, origin: number, days: number, withEts: bo
   });
 }
 
-/** Each ordinary whole day's base hours × (combined total / base total), in place. */
+/** Each day's base hours × (combined total / base total) where Holt-Winters has a say, in place. */
 function combineWithEts(
   s: HourlySeries,
   origin: number,
@@ -66,21 +66,13 @@ function combineWithEts(
   bySlot: Map<number, [number, number]>,
 ): void {
   const ets = holtWintersDailyTotals(s, origin, days);
-  if (!ets) return;
-  const partialDay = originSlot % 24 === 0 ? -1 : Math.floor(originSlot / 24);
-  const firstRowOfDay = new Map<number, number>();
-  rows.slots.forEach((slot, j) => {
-    const day = Math.floor(slot / 24);
-    if (!firstRowOfDay.has(day)) firstRowOfDay.set(day, j);
-  });
-  for (const [day, j] of firstRowOfDay) {
-    if (day === partialDay || !ordinaryDay(rows.rows, j)) continue;
-    const k = day0 + day - ets.firstDay;
-    const slots = rows.slots.filter((slot) => Math.floor(slot / 24) === day);
+  for (const day of horizonDays(rows, day0, originSlot, ets)) {
+    if (day.ets === undefined) continue;
+    const slots = day.rows.map((j) => rows.slots[j]!);
     for (const q of [0, 1] as const) {
       const base = slots.reduce((a, slot) => a + bySlot.get(slot)![q], 0);
       if (base <= 0) continue;
-      const f = combinedDayTotal(null, base, (q === 0 ? ets.sales : ets.orders)[k]) / base;
+      const f = combinedDayTotal(null, base, day.ets[q]) / base;
       for (const slot of slots) bySlot.get(slot)![q] *= f;
     }
   }
